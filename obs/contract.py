@@ -62,6 +62,10 @@ def format_bucket(bound: float) -> str:
     return repr(float(bound))
 
 
+#: blackbox_exporter module the generated probes use (rendered by the exporters group).
+BLACKBOX_HTTP_MODULE = "http_2xx"
+
+
 # --- metrics ------------------------------------------------------------------------------------
 
 
@@ -465,6 +469,7 @@ def strip_query(target: str) -> str:
 __all__ = [
     "ALL_METRICS",
     "ALERTMANAGER_METRICS",
+    "BLACKBOX_HTTP_MODULE",
     "BLACKBOX_METRICS",
     "ECS_VERSION",
     "ENVIRONMENT_LABEL",

@@ -1,0 +1,154 @@
+"""The built-in platform: the educational platform obs was first built for.
+
+`obs build` with no ``--platform`` renders this. It is also the worked example of the Python API:
+a FastAPI backend, a Flask bridge, a dashboard frontend and a Ghost CMS probed from outside, over
+PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+from obs.model import (
+    SLO,
+    AvailabilitySLI,
+    ComponentOverride,
+    Dependency,
+    DependencyKind,
+    Environment,
+    LatencySLI,
+    Platform,
+    Service,
+    ServiceKind,
+    Team,
+    TraceSampling,
+)
+
+RUNBOOKS = "https://runbooks.edu.example.org"
+
+platform = Platform(
+    name="edu",
+    grafana_url="https://grafana.edu.example.org",
+    alertmanager_url="http://alertmanager:9093",
+    jaeger_url="https://jaeger.edu.example.org",
+    elasticsearch_url="http://elasticsearch:9200",
+    teams=(
+        Team("learning", chat_channel="#edu-learning", pager_key_file="/etc/alertmanager/secrets/learning-pager-key"),
+        Team("integrations", chat_channel="#edu-integrations", pager_key_file="/etc/alertmanager/secrets/integrations-pager-key"),
+        Team("web", chat_channel="#edu-web", pager_key_file="/etc/alertmanager/secrets/web-pager-key"),
+        Team("platform", chat_channel="#edu-platform", pager_key_file="/etc/alertmanager/secrets/platform-pager-key"),
+    ),
+    services=(
+        Service(
+            name="backend",
+            kind=ServiceKind.FASTAPI,
+            team="learning",
+            tier=1,
+            description="FastAPI API behind the student dashboard: courses, progress, submissions.",
+            port=8000,
+            metrics_token_file="/etc/prometheus/secrets/backend-metrics-token",
+            runbook_base_url=f"{RUNBOOKS}/backend",
+            depends_on=("postgres", "redis"),
+            slos=(
+                SLO(
+                    name="availability",
+                    sli=AvailabilitySLI(),
+                    objective=0.999,
+                    description="Students can load courses and submit work.",
+                    min_request_rate=0.1,
+                ),
+                SLO(
+                    name="latency",
+                    sli=LatencySLI(threshold_seconds=0.3),
+                    objective=0.99,
+                    description="Pages of the dashboard feel instant.",
+                    min_request_rate=0.1,
+                    exclude_routes=("/api/reports/export",),
+                ),
+            ),
+            sampling=TraceSampling(default_ratio=0.1, routes={"/api/submissions": 0.5, "/api/auth/login": 1.0}),
+        ),
+        Service(
+            name="bridge",
+            kind=ServiceKind.FLASK,
+            team="integrations",
+            tier=2,
+            description="Flask bridge that syncs rosters and grades with school information systems.",
+            port=5000,
+            runbook_base_url=f"{RUNBOOKS}/bridge",
+            depends_on=("backend", "redis"),
+            slos=(
+                SLO(name="availability", sli=AvailabilitySLI(), objective=0.995, description="Roster and grade syncs succeed."),
+                SLO(name="latency", sli=LatencySLI(threshold_seconds=1.0), objective=0.95, description="Syncs finish promptly.", page=False),
+            ),
+            sampling=TraceSampling(default_ratio=0.2),
+        ),
+        Service(
+            name="dashboard",
+            kind=ServiceKind.STATIC_SITE,
+            team="web",
+            tier=1,
+            description="The students' and teachers' dashboard frontend.",
+            probe_url="https://dashboard.edu.example.org/",
+            runbook_base_url=f"{RUNBOOKS}/dashboard",
+            depends_on=("backend",),
+        ),
+        Service(
+            name="cms",
+            kind=ServiceKind.EXTERNAL_APP,
+            team="web",
+            tier=2,
+            description="Ghost CMS serving course articles and announcements.",
+            probe_url="https://cms.edu.example.org/ghost/api/admin/site/",
+            runbook_base_url=f"{RUNBOOKS}/cms",
+        ),
+    ),
+    dependencies=(
+        Dependency(
+            name="postgres",
+            kind=DependencyKind.POSTGRES,
+            team="platform",
+            address="postgres:5432",
+            description="PostgreSQL 15: courses, users, submissions.",
+            runbook_base_url=f"{RUNBOOKS}/postgres",
+        ),
+        Dependency(
+            name="redis",
+            kind=DependencyKind.REDIS,
+            team="platform",
+            address="redis:6379",
+            description="Redis 7: sessions, caches, the bridge's job queue.",
+            runbook_base_url=f"{RUNBOOKS}/redis",
+        ),
+    ),
+    environments=(
+        Environment(
+            name="prod",
+            external_labels={"region": "eu-west-1"},
+            overrides={
+                "backend": ComponentOverride(targets=("backend-0.prod.internal:8000", "backend-1.prod.internal:8000")),
+            },
+        ),
+        Environment(
+            name="staging",
+            external_labels={"region": "eu-west-1"},
+            paging=False,
+            overrides={
+                "dashboard": ComponentOverride(probe_url="https://dashboard.staging.edu.example.org/"),
+                "cms": ComponentOverride(probe_url="https://cms.staging.edu.example.org/ghost/api/admin/site/"),
+                "backend": ComponentOverride(sampling_ratio=1.0),
+            },
+            log_retention_days={"access": 7, "application": 7},
+        ),
+        Environment(
+            name="dev",
+            paging=False,
+            scrape_interval="15s",
+            overrides={
+                "dashboard": ComponentOverride(probe_url="http://dashboard:3000/"),
+                "cms": ComponentOverride(probe_url="http://cms:2368/ghost/api/admin/site/"),
+                "backend": ComponentOverride(sampling_ratio=1.0),
+                "bridge": ComponentOverride(sampling_ratio=1.0),
+            },
+            log_retention_days={"access": 3, "application": 3, "audit": 30},
+        ),
+    ),
+)
