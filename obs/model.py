@@ -429,7 +429,7 @@ class Platform:
                     raise ModelError(
                         f"services[{service.name}].depends_on",
                         f"{dep!r} is not a dependency or another service of the platform",
-                        f"use one of {', '.join(sorted(components - {service.name}))}",
+                        f"use one of {', '.join(sorted(others))}" if (others := components - {service.name}) else f"add Dependency(name={dep!r}, ...) to dependencies",
                     )
         for comp in self.components():
             if self.teams and comp.team not in team_names:

@@ -17,7 +17,7 @@ from obs.errors import PromQLError
 try:  # the parser is part of the `build` extra
     import promql_parser
 except ImportError:  # pragma: no cover - exercised only without the extra
-    promql_parser = None
+    promql_parser = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)

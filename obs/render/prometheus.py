@@ -14,8 +14,9 @@ from urllib.parse import urlparse
 
 from obs import contract
 from obs.artifacts import Artifact, Outcome, RenderContext
+from obs.errors import ToolNotFoundError
 from obs.model import Dependency, DependencyKind, Environment, Platform, Service
-from obs.tools import ToolNotFoundError, run_tool
+from obs.tools import run_tool
 
 CONFIG_PATH = "prometheus/prometheus.yml"
 RULES_GLOB = "rules/*.yml"

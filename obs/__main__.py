@@ -1,0 +1,3 @@
+from obs.cli import main
+
+raise SystemExit(main())
