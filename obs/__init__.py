@@ -18,7 +18,6 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    "Alert": "obs.model",
     "AvailabilitySLI": "obs.model",
     "BuildResult": "obs.build",
     "Dependency": "obs.model",

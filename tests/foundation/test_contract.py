@@ -1,0 +1,70 @@
+"""The metrics contract: one source of names, cheap to import, consistent with itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from obs import contract
+
+
+@pytest.mark.parametrize("threshold", contract.SLO_THRESHOLDS_SECONDS)
+def test_every_typical_slo_threshold_is_an_exact_bucket_boundary(threshold: float) -> None:
+    assert threshold in contract.HTTP_SERVER_DURATION.buckets
+
+
+def test_buckets_are_sorted_and_unique() -> None:
+    buckets = contract.HTTP_DURATION_BUCKETS
+    assert list(buckets) == sorted(set(buckets))
+
+
+def test_histogram_series_names_cover_bucket_sum_and_count() -> None:
+    assert contract.HTTP_SERVER_DURATION.series_names == {
+        "http_server_request_duration_seconds_bucket",
+        "http_server_request_duration_seconds_sum",
+        "http_server_request_duration_seconds_count",
+    }
+
+
+def test_http_metrics_follow_the_stable_otel_semantic_conventions() -> None:
+    assert contract.HTTP_SERVER_DURATION.labels == ("http_request_method", "http_route", "http_response_status_code")
+    assert "http_host" not in contract.HTTP_METRIC_LABELS and "server_address" not in contract.HTTP_METRIC_LABELS
+
+
+@pytest.mark.parametrize(("method", "label"), [("get", "GET"), ("PATCH", "PATCH"), ("PROPFIND", "_OTHER"), ("", "_OTHER"), ("G\x00ET", "_OTHER")])
+def test_methods_are_normalized_to_a_closed_set(method: str, label: str) -> None:
+    assert contract.normalize_method(method) == label
+
+
+def test_a_counter_must_end_with_total() -> None:
+    with pytest.raises(ValueError, match="must end with _total"):
+        contract.Metric("requests", "counter", "x")
+
+
+def test_every_series_name_is_declared_once() -> None:
+    assert len(contract.SERIES_INDEX) == sum(len(m.series_names) for m in contract.ALL_METRICS)
+
+
+@pytest.mark.parametrize("rule", contract.REDACTION_RULES, ids=lambda r: r.name)
+def test_every_redaction_rule_redacts_its_examples(rule: contract.RedactionRule) -> None:
+    assert rule.examples, "each rule documents what it catches"
+    for example in rule.examples:
+        assert example not in contract.redact(f"before {example} after")
+
+
+def test_redaction_leaves_ordinary_text_alone() -> None:
+    text = "GET /api/courses/{course_id} returned 200 in 12 ms for course 42"
+    assert contract.redact(text) == text
+
+
+@pytest.mark.parametrize(("target", "stripped"), [("/a?email=x@y.z", "/a"), ("/a#frag", "/a"), ("/a/b", "/a/b"), ("/?#", "/")])
+def test_query_strings_and_fragments_are_dropped(target: str, stripped: str) -> None:
+    assert contract.strip_query(target) == stripped
+
+
+def test_the_contract_imports_no_heavy_module() -> None:
+    code = "import sys, obs.contract; heavy = {'yaml', 'promql_parser', 'grafana_foundation_sdk', 'obs.model', 'obs.cli', 'obs.build'}; print(sorted(heavy & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
