@@ -1,0 +1,170 @@
+"""Elasticsearch: one data stream per log class, an ECS mapping of the contract's fields, and an
+index lifecycle policy whose retention comes from the model (per class and environment).
+
+Files are the bodies of ``PUT _component_template/<name>``, ``PUT _index_template/<name>`` and
+``PUT _ilm/policy/<name>``, named after the file (``elasticsearch/<kind>/<name>.json``). Apply the
+component template first, then the policies, then the index templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from obs import contract
+from obs.artifacts import Artifact, Outcome, RenderContext
+from obs.model import Environment, Platform
+from obs.schemas import validate_file
+
+COMPONENT_DIR = "elasticsearch/component_templates"
+INDEX_TEMPLATE_DIR = "elasticsearch/index_templates"
+ILM_DIR = "elasticsearch/ilm"
+#: Above the built-in ``logs-*-*`` template (priority 100) that would otherwise claim our streams.
+TEMPLATE_PRIORITY = 200
+
+_ES_TYPES: Mapping[str, dict[str, Any]] = {
+    "date": {"type": "date"},
+    # ignore_above keeps a pathological value from failing the whole document.
+    "keyword": {"type": "keyword", "ignore_above": 1024},
+    "text": {"type": "text"},
+    "long": {"type": "long"},
+    "integer": {"type": "integer"},
+    "float": {"type": "float"},
+    "ip": {"type": "ip"},
+}
+
+
+def stream_pattern(platform: Platform, log_class: str) -> str:
+    """Index pattern of a log class's data streams, whatever the environment (namespace)."""
+    return f"logs-{platform.name}.{log_class}-*"
+
+
+def component_name(platform: Platform) -> str:
+    return f"logs-{platform.name}@mappings"
+
+
+def policy_name(platform: Platform, log_class: str) -> str:
+    return f"logs-{platform.name}.{log_class}"
+
+
+def _insert(properties: dict[str, Any], dotted: str, mapping: Mapping[str, Any]) -> None:
+    head, _, rest = dotted.partition(".")
+    if dotted.startswith("@") or not rest:
+        properties[dotted] = dict(mapping)
+        return
+    node = properties.setdefault(head, {"properties": {}})
+    _insert(node["properties"], rest, mapping)
+
+
+def mappings(platform: Platform) -> dict[str, Any]:
+    """ECS-compatible mapping of every contract field, the services' extra fields, and the
+    ``data_stream.*`` routing fields."""
+    properties: dict[str, Any] = {}
+    for f in contract.LOG_FIELDS:
+        _insert(properties, f.name, _ES_TYPES[f.type])
+    extras = sorted({extra for s in platform.services for extra in s.log_fields})
+    for extra in extras:
+        _insert(properties, extra, _ES_TYPES["keyword"])
+    for part in ("type", "dataset", "namespace"):
+        _insert(properties, f"data_stream.{part}", {"type": "constant_keyword"})
+    return {
+        # Unknown fields stay in _source but are not indexed: a new field in one service can then
+        # never turn into a mapping conflict that rejects (loses) another service's lines.
+        "dynamic": False,
+        "properties": properties,
+    }
+
+
+def component_template(platform: Platform) -> dict[str, Any]:
+    return {
+        "_meta": {"managed_by": "obs", "description": f"ECS mapping of the obs log contract (ECS {contract.ECS_VERSION})."},
+        "template": {
+            "settings": {
+                # A malformed number or date is stored unindexed instead of rejecting the line.
+                "index.mapping.ignore_malformed": True,
+            },
+            "mappings": mappings(platform),
+        },
+    }
+
+
+def index_template(platform: Platform, log_class: str) -> dict[str, Any]:
+    return {
+        "_meta": {"managed_by": "obs", "log_class": log_class},
+        "index_patterns": [stream_pattern(platform, log_class)],
+        "data_stream": {},
+        "priority": TEMPLATE_PRIORITY,
+        "composed_of": [component_name(platform)],
+        "template": {"settings": {"index.lifecycle.name": policy_name(platform, log_class)}},
+    }
+
+
+def rollover_age(retention_days: int) -> str:
+    """Roll over often enough that deletion is close to the retention (data lives at most
+    retention + one rollover period), and at most daily."""
+    return "1d" if retention_days >= 2 else "12h"
+
+
+def ilm_policy(platform: Platform, env: Environment, log_class: str) -> dict[str, Any]:
+    days = platform.log_retention(env)[log_class]
+    return {
+        "policy": {
+            "_meta": {"managed_by": "obs", "log_class": log_class, "environment": env.name, "retention_days": days},
+            "phases": {
+                "hot": {
+                    "min_age": "0ms",
+                    "actions": {
+                        "rollover": {"max_age": rollover_age(days), "max_primary_shard_size": "50gb"},
+                        "set_priority": {"priority": 100},
+                    },
+                },
+                # min_age of the delete phase counts from rollover, so it is the retention itself.
+                "delete": {"min_age": f"{days}d", "actions": {"delete": {}}},
+            },
+        }
+    }
+
+
+def render(ctx: RenderContext) -> Iterable[Artifact]:
+    platform, env = ctx.platform, ctx.env
+    yield Artifact(f"{COMPONENT_DIR}/{component_name(platform)}.json", component_template(platform))
+    for log_class in contract.LOG_CLASSES:
+        yield Artifact(f"{ILM_DIR}/{policy_name(platform, log_class)}.json", ilm_policy(platform, env, log_class))
+        yield Artifact(f"{INDEX_TEMPLATE_DIR}/{policy_name(platform, log_class)}.json", index_template(platform, log_class))
+
+
+SCHEMAS: Mapping[str, str] = {
+    COMPONENT_DIR: "elasticsearch-component-template",
+    INDEX_TEMPLATE_DIR: "elasticsearch-index-template",
+    ILM_DIR: "elasticsearch-ilm-policy",
+}
+
+
+def check(env_dir: Path) -> Iterable[Outcome]:
+    """JSON Schema of every written body, and the cross-references between them."""
+    for folder, schema in SCHEMAS.items():
+        files = sorted((env_dir / folder).glob("*.json"))
+        if not files:
+            yield Outcome(f"elasticsearch {folder}", "failed", f"no files in {env_dir / folder}")
+        for path in files:
+            problems = validate_file(schema, path)
+            yield Outcome(f"schema {schema}: {path.name}", "failed" if problems else "passed", "\n".join(problems))
+    yield from _check_references(env_dir)
+
+
+def _check_references(env_dir: Path) -> Iterable[Outcome]:
+    import json
+
+    components = {p.stem for p in (env_dir / COMPONENT_DIR).glob("*.json")}
+    policies = {p.stem for p in (env_dir / ILM_DIR).glob("*.json")}
+    problems: list[str] = []
+    for path in sorted((env_dir / INDEX_TEMPLATE_DIR).glob("*.json")):
+        body = json.loads(path.read_text())
+        for name in body.get("composed_of", []):
+            if name not in components:
+                problems.append(f"{path.name}: composed_of {name!r}, which is not rendered")
+        policy = body.get("template", {}).get("settings", {}).get("index.lifecycle.name")
+        if policy not in policies:
+            problems.append(f"{path.name}: lifecycle policy {policy!r} is not rendered")
+    yield Outcome("elasticsearch templates reference rendered components and policies", "failed" if problems else "passed", "\n".join(problems))
