@@ -1,0 +1,142 @@
+"""Kibana: data views over the log data streams and a saved search per service, as one NDJSON file
+for ``POST /api/saved_objects/_import`` (Stack Management → Saved objects → Import).
+
+Trace ids render as links into Jaeger, so a log line leads to its trace in one click.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from obs import contract
+from obs.artifacts import Artifact, Outcome, RenderContext
+from obs.model import Platform
+from obs.render.elasticsearch import stream_pattern
+from obs.schemas import read_data, validate_file
+
+SAVED_OBJECTS_PATH = "kibana/saved_objects.ndjson"
+#: Saved-object format of Kibana 8.8+ (what Kibana writes on export).
+CORE_MIGRATION_VERSION = "8.8.0"
+TYPE_MIGRATION_VERSION = "8.0.0"
+SEARCH_COLUMNS: tuple[str, ...] = (
+    "log.level",
+    "event.dataset",
+    "message",
+    "http.route",
+    "http.response.status_code",
+    contract.TRACE_ID_FIELD,
+)
+_INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
+
+
+def _compact(data: Any) -> str:
+    """Kibana stores nested JSON as strings; sorted keys keep the file deterministic."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def all_logs_id(platform: Platform) -> str:
+    return f"logs-{platform.name}"
+
+
+def data_view(platform: Platform, view_id: str, title: str, name: str) -> dict[str, Any]:
+    for column in SEARCH_COLUMNS:
+        if column not in contract.LOG_FIELD_INDEX:
+            raise ValueError(f"search column {column!r} is not a contract log field")
+    trace_link = {
+        contract.TRACE_ID_FIELD: {
+            "id": "url",
+            "params": {"urlTemplate": f"{platform.jaeger_url.rstrip('/')}/trace/{{{{value}}}}", "labelTemplate": "{{value}}"},
+        }
+    }
+    return {
+        "type": "index-pattern",
+        "id": view_id,
+        "attributes": {
+            "title": title,
+            "name": name,
+            "timeFieldName": "@timestamp",
+            "fieldFormatMap": _compact(trace_link),
+        },
+        "references": [],
+        "managed": False,
+        "coreMigrationVersion": CORE_MIGRATION_VERSION,
+        "typeMigrationVersion": TYPE_MIGRATION_VERSION,
+    }
+
+
+def saved_search(platform: Platform, service: str) -> dict[str, Any]:
+    source = {
+        "query": {"query": f'service.name : "{service}"', "language": "kuery"},
+        "filter": [],
+        "indexRefName": _INDEX_REF,
+    }
+    return {
+        "type": "search",
+        "id": f"{all_logs_id(platform)}-{service}",
+        "attributes": {
+            "title": f"{service} logs",
+            "description": f"Every log line of {service}, newest first, with its trace link.",
+            "columns": list(SEARCH_COLUMNS),
+            "sort": [["@timestamp", "desc"]],
+            "kibanaSavedObjectMeta": {"searchSourceJSON": _compact(source)},
+        },
+        "references": [{"name": _INDEX_REF, "type": "index-pattern", "id": all_logs_id(platform)}],
+        "managed": False,
+        "coreMigrationVersion": CORE_MIGRATION_VERSION,
+        "typeMigrationVersion": TYPE_MIGRATION_VERSION,
+    }
+
+
+def saved_objects(platform: Platform) -> list[dict[str, Any]]:
+    objects = [data_view(platform, all_logs_id(platform), f"logs-{platform.name}.*-*", f"{platform.name} logs")]
+    for log_class in contract.LOG_CLASSES:
+        objects.append(
+            data_view(platform, f"{all_logs_id(platform)}.{log_class}", stream_pattern(platform, log_class), f"{platform.name} {log_class} logs")
+        )
+    objects.extend(saved_search(platform, s.name) for s in platform.instrumented_services)
+    return objects
+
+
+def render(ctx: RenderContext) -> Iterable[Artifact]:
+    yield Artifact(SAVED_OBJECTS_PATH, saved_objects(ctx.platform))
+
+
+def check(env_dir: Path) -> Iterable[Outcome]:
+    path = env_dir / SAVED_OBJECTS_PATH
+    problems = validate_file("kibana-saved-objects", path)
+    yield Outcome("schema kibana-saved-objects", "failed" if problems else "passed", "\n".join(problems))
+    if problems:
+        return
+    objects = read_data(path)
+    ids = {(o["type"], o["id"]) for o in objects}
+    dangling = [
+        f"{o['type']} {o['id']} references {r['type']} {r['id']}, which the file does not contain"
+        for o in objects
+        for r in o["references"]
+        if (r["type"], r["id"]) not in ids
+    ]
+    yield Outcome("kibana references resolve inside the file", "failed" if dangling else "passed", "\n".join(dangling))
+    yield from _check_embedded_json(objects)
+
+
+def _check_embedded_json(objects: list[dict[str, Any]]) -> Iterable[Outcome]:
+    """The JSON Kibana keeps as strings must parse, and a search's index ref must be declared."""
+    problems: list[str] = []
+    for o in objects:
+        attrs = o["attributes"]
+        embedded = {"fieldFormatMap": attrs.get("fieldFormatMap"), "searchSourceJSON": attrs.get("kibanaSavedObjectMeta", {}).get("searchSourceJSON")}
+        for key, text in embedded.items():
+            if text is None:
+                continue
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                problems.append(f"{o['id']}: {key} is not JSON: {exc}")
+                continue
+            ref = value.get("indexRefName") if key == "searchSourceJSON" else None
+            if ref and ref not in {r["name"] for r in o["references"]}:
+                problems.append(f"{o['id']}: indexRefName {ref!r} names no reference")
+    yield Outcome("kibana embedded JSON parses", "failed" if problems else "passed", "\n".join(problems))
