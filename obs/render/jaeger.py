@@ -1,0 +1,145 @@
+"""Jaeger v2 (an OpenTelemetry Collector distribution): OTLP in, Elasticsearch storage, the query
+UI, and file-based sampling strategies rendered per service and route from the model.
+
+Strategies follow Jaeger's documented JSON: a probabilistic default per service (the environment's
+ratio), an operation strategy per route that matters (span names are ``METHOD route``, as the
+instrumentation names server spans), and probability 0 for health checks and /metrics, which would
+otherwise fill storage with traces nobody reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from obs.artifacts import Artifact, Outcome, RenderContext
+from obs.formats import collector_config
+from obs.model import Environment, Platform, Service, TraceSampling
+from obs.schemas import read_data, validate_file
+
+CONFIG_PATH = "jaeger/config.yaml"
+STRATEGIES_PATH = "jaeger/sampling_strategies.json"
+#: Where the deployment mounts the strategies file (the config refers to it by this path).
+STRATEGIES_MOUNT = "/etc/jaeger/sampling_strategies.json"
+STORAGE = "es_main"
+OTLP_GRPC_PORT = 4317
+OTLP_HTTP_PORT = 4318
+#: Probes and scrapes: frequent, uniform and uninteresting, so never sampled.
+HEALTH_ROUTES: tuple[str, ...] = ("/healthz", "/readyz", "/livez", "/metrics")
+HEALTH_METHODS: tuple[str, ...] = ("GET", "HEAD")
+#: Methods a route that matters is sampled at its rate for (one operation each: Jaeger matches names exactly).
+ROUTE_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
+#: For services Jaeger hears from but the model does not list.
+DEFAULT_RATIO = TraceSampling().default_ratio
+
+
+def operation(method: str, route: str) -> str:
+    """The span name of a server span, as the instrumentation writes it."""
+    return f"{method} {route}"
+
+
+def _probabilistic(param: float) -> dict[str, Any]:
+    return {"type": "probabilistic", "param": float(param)}
+
+
+def health_strategies() -> list[dict[str, Any]]:
+    return [{"operation": operation(m, r), **_probabilistic(0.0)} for r in HEALTH_ROUTES for m in HEALTH_METHODS]
+
+
+def service_strategy(platform: Platform, service: Service, env: Environment) -> dict[str, Any]:
+    default = platform.sampling_ratio(service, env)
+    ops = health_strategies()
+    for route, ratio in sorted(service.sampling.routes.items()):
+        if route in HEALTH_ROUTES:
+            continue
+        # Routes are listed to sample them *more*; where the environment samples everything
+        # (dev, staging), a lower route rate would sample them less than the rest.
+        ops.extend({"operation": operation(m, route), **_probabilistic(max(ratio, default))} for m in ROUTE_METHODS)
+    return {"service": service.name, **_probabilistic(default), "operation_strategies": ops}
+
+
+def strategies(platform: Platform, env: Environment) -> dict[str, Any]:
+    return {
+        "service_strategies": [service_strategy(platform, s, env) for s in platform.instrumented_services],
+        "default_strategy": {**_probabilistic(DEFAULT_RATIO), "operation_strategies": health_strategies()},
+    }
+
+
+def config(platform: Platform, env: Environment) -> dict[str, Any]:
+    es_url = platform.elasticsearch_url.rstrip("/")
+    index = {"date_layout": "2006-01-02", "rollover_frequency": "day", "shards": 3, "replicas": 1}
+    query_port = urlparse(platform.jaeger_url).port or 16686
+    return {
+        "service": {
+            "extensions": ["jaeger_storage", "jaeger_query", "remote_sampling", "healthcheckv2"],
+            "pipelines": {
+                "traces": {"receivers": ["otlp"], "processors": ["batch"], "exporters": ["jaeger_storage_exporter"]},
+            },
+            "telemetry": {"resource": {"service.name": "jaeger"}, "logs": {"level": "info"}},
+        },
+        "extensions": {
+            "healthcheckv2": {"use_v2": True, "http": {"endpoint": "0.0.0.0:13133"}},
+            "jaeger_query": {"storage": {"traces": STORAGE}, "http": {"endpoint": f"0.0.0.0:{query_port}"}},
+            "jaeger_storage": {
+                "backends": {
+                    STORAGE: {
+                        "elasticsearch": {
+                            "server_urls": [es_url],
+                            "indices": {
+                                "index_prefix": f"{platform.name}-{env.name}",
+                                "spans": index,
+                                "services": index,
+                                "dependencies": index,
+                            },
+                        }
+                    }
+                }
+            },
+            "remote_sampling": {
+                # SDKs poll the strategies (jaeger_remote sampler); edits to the file apply within a minute.
+                "file": {"path": STRATEGIES_MOUNT, "reload_interval": "1m"},
+                "http": {"endpoint": "0.0.0.0:5778"},
+                "grpc": {"endpoint": "0.0.0.0:5779"},
+            },
+        },
+        "receivers": {
+            "otlp": {
+                "protocols": {
+                    "grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC_PORT}"},
+                    "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"},
+                }
+            }
+        },
+        "processors": {"batch": {"send_batch_size": 1000, "timeout": "1s"}},
+        "exporters": {"jaeger_storage_exporter": {"trace_storage": STORAGE}},
+    }
+
+
+def render(ctx: RenderContext) -> Iterable[Artifact]:
+    yield Artifact(CONFIG_PATH, config(ctx.platform, ctx.env))
+    yield Artifact(STRATEGIES_PATH, strategies(ctx.platform, ctx.env))
+
+
+def check(env_dir: Path) -> Iterable[Outcome]:
+    for schema, rel in (("jaeger-sampling-strategies", STRATEGIES_PATH), ("jaeger-config", CONFIG_PATH)):
+        problems = validate_file(schema, env_dir / rel)
+        yield Outcome(f"schema {schema}", "failed" if problems else "passed", "\n".join(problems))
+    try:
+        data = read_data(env_dir / CONFIG_PATH)
+    except (OSError, ValueError) as exc:
+        yield Outcome("jaeger pipeline wiring", "failed", str(exc))
+        return
+    problems = collector_config.check(data)
+    mounted = data.get("extensions", {}).get("remote_sampling", {}).get("file", {}).get("path")
+    if mounted != STRATEGIES_MOUNT:
+        problems.append(f"remote_sampling reads {mounted!r}, not the rendered strategies ({STRATEGIES_MOUNT})")
+    strategies_data = json.loads((env_dir / STRATEGIES_PATH).read_text())
+    for s in strategies_data.get("service_strategies", []):
+        names = [o["operation"] for o in s.get("operation_strategies", [])]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            problems.append(f"service {s['service']}: operations listed twice: {', '.join(dupes)}")
+    yield Outcome("jaeger pipeline wiring", "failed" if problems else "passed", "\n".join(problems))
