@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from obs import contract
 from obs.artifacts import Artifact, Outcome, RenderContext
 from obs.errors import RenderError
@@ -128,6 +130,18 @@ def blackbox() -> dict[str, Any]:
     }
 
 
+#: The probers blackbox_exporter has; its --config.check does not reject other names.
+BLACKBOX_PROBERS = frozenset({"http", "tcp", "icmp", "dns", "grpc"})
+
+
+def blackbox_problems(config: Mapping[str, Any]) -> list[str]:
+    return [
+        f"module {name}: prober {module.get('prober')!r} is not one of {', '.join(sorted(BLACKBOX_PROBERS))}"
+        for name, module in config.get("modules", {}).items()
+        if module.get("prober") not in BLACKBOX_PROBERS
+    ]
+
+
 def _env_file(lines: Iterable[tuple[str, str, str]]) -> str:
     """``KEY=value`` lines, each preceded by why (systemd EnvironmentFile / docker --env-file)."""
     out = [_GENERATED]
@@ -224,5 +238,10 @@ def blackbox_config_check(path: Path, binary: str | None = None) -> Outcome:
 
 def check(env_dir: Path) -> Iterable[Outcome]:
     yield blackbox_config_check(env_dir / BLACKBOX_PATH)
+    try:
+        problems = blackbox_problems(yaml.safe_load((env_dir / BLACKBOX_PATH).read_text()) or {})
+    except (OSError, yaml.YAMLError) as exc:
+        problems = [str(exc)]
+    yield Outcome("blackbox modules use known probers", "failed" if problems else "passed", "\n".join(problems))
     missing = undeclared_metrics()
     yield Outcome("postgres custom queries produce only declared metrics", "failed" if missing else "passed", ", ".join(missing))
