@@ -1,0 +1,132 @@
+"""The rendered exporter configuration run by the real exporters (Debian packages), on loopback.
+
+postgres_exporter runs the custom queries against a throwaway PostgreSQL; node_exporter starts with
+the rendered flags. Skipped when the binaries (or the postgres system user) are missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from obs import contract
+from obs.render import exporters
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def _scrape(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> str:
+    end = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f"exporter exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+                return str(resp.read().decode())
+        except OSError as exc:
+            last = exc
+            time.sleep(0.05)
+    raise AssertionError(f"no /metrics on 127.0.0.1:{port}: {last}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+@pytest.fixture
+def postgres() -> Iterator[int]:
+    for tool in ("initdb", "pg_ctl", "runuser", "prometheus-postgres-exporter"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not installed")
+    if os.geteuid() != 0:
+        pytest.skip("starting PostgreSQL as the postgres user needs root")
+    # pytest's tmp_path lives under a root-only folder the postgres user cannot enter.
+    tmp_path = Path(tempfile.mkdtemp(prefix="obs-pg-"))
+    try:
+        shutil.chown(tmp_path, "postgres")
+    except (LookupError, PermissionError):
+        shutil.rmtree(tmp_path)
+        pytest.skip("no postgres system user")
+    port = free_port()
+    data = tmp_path / "pg"
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    try:
+        subprocess.run([*as_postgres, "initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"], check=True, capture_output=True, timeout=60)
+    except BaseException:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+        raise
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp_path} -c fsync=off"
+    subprocess.run([*as_postgres, "pg_ctl", "-D", str(data), "-l", str(tmp_path / "pg.log"), "-w", "-o", options, "start"], check=True, capture_output=True, timeout=60)
+    try:
+        yield port
+    finally:
+        subprocess.run([*as_postgres, "pg_ctl", "-D", str(data), "-m", "fast", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_postgres_exporter_runs_the_custom_queries_and_exposes_the_declared_metrics(postgres: int, tmp_path: Path) -> None:
+    queries = tmp_path / "queries.yaml"
+    queries.write_text(yaml.safe_dump(exporters.postgres_queries()))
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATA_SOURCE_NAME": f"postgresql://postgres@127.0.0.1:{postgres}/postgres?sslmode=disable",
+        "PG_EXPORTER_EXTEND_QUERY_PATH": str(queries),
+    }
+    proc = subprocess.Popen(
+        ["prometheus-postgres-exporter", f"--web.listen-address=127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        text = _scrape(port, proc)
+    finally:
+        _stop(proc)
+    assert "pg_up 1" in text
+    declared = contract.known_series_names() | {m.name for m in exporters.PENDING_CONTRACT_METRICS}
+    for query in exporters.POSTGRES_QUERIES:
+        for name in query.metric_names():
+            assert name in declared
+            assert f'{name}{{datname="postgres"' in text, f"{name} missing from the scrape"
+    # No transaction is old: the series exist with 0, so alerts never have to handle absence.
+    assert 'pg_long_running_transactions_count{datname="postgres"' in text
+    line = next(ln for ln in text.splitlines() if ln.startswith('pg_long_running_transactions_count{datname="postgres"'))
+    assert line.endswith(" 0")
+
+
+def test_node_exporter_starts_with_the_rendered_flags_and_skips_pseudo_filesystems(tmp_path: Path) -> None:
+    if shutil.which("prometheus-node-exporter") is None:
+        pytest.skip("prometheus-node-exporter not installed")
+    env_line = next(ln for ln in exporters.node_env().splitlines() if ln.startswith("ARGS="))
+    # As the Debian unit reads it: EnvironmentFile drops the quotes, `$ARGS` splits on whitespace.
+    flags = shlex.split(env_line.removeprefix("ARGS="))[0].split()
+    assert flags == list(exporters.node_flags())
+    # The textfile directory is the deployment's; a temporary one keeps the test off the host.
+    flags = [f"--collector.textfile.directory={tmp_path}" if f.startswith("--collector.textfile.directory=") else f for f in flags]
+    (tmp_path / "backup.prom").write_text("# HELP backup_ok Whether the last backup worked.\n# TYPE backup_ok gauge\nbackup_ok 1\n")
+    port = free_port()
+    proc = subprocess.Popen(
+        ["prometheus-node-exporter", *flags, f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        text = _scrape(port, proc)
+    finally:
+        _stop(proc)
+    assert "backup_ok 1" in text
+    filesystem_lines = [ln for ln in text.splitlines() if ln.startswith("node_filesystem_avail_bytes{")]
+    assert not any('fstype="tmpfs"' in ln or 'fstype="proc"' in ln or 'mountpoint="/proc' in ln for ln in filesystem_lines), filesystem_lines
