@@ -12,10 +12,12 @@ events Elasticsearch rejects go to ``@ERROR`` and to disk as well.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from obs import contract
 from obs.artifacts import Artifact, Outcome, RenderContext
+from obs.errors import RenderError
 from obs.formats import fluentd_conf as fc
 from obs.formats.fluentd_conf import Config, Directive, Param, params
 from obs.model import Environment, Platform
@@ -31,9 +33,27 @@ BUFFER_DIR = "/var/log/fluentd/buffer"
 #: Bounded so a long Elasticsearch outage fills a known amount of disk, never the whole volume;
 #: at ~200 bytes a line this holds ~20 million lines, hours of the platform's peak traffic.
 BUFFER_TOTAL_LIMIT = "4GB"
-#: Fields that carry free text or request data and so pass through the redaction rules.
+
+
+def log_field(name: str) -> str:
+    """A contract log field, checked: renaming it in the contract fails the build here, loudly,
+    instead of leaving a pipeline that reads a field nobody writes."""
+    if name not in contract.LOG_FIELD_INDEX:
+        raise RenderError(f"{name!r} is not a log field of obs.contract.LOG_FIELDS")
+    return name
+
+
+TIMESTAMP = log_field("@timestamp")
+MESSAGE = log_field("message")
+LEVEL = log_field("log.level")
+LOGGER = log_field("log.logger")
+ECS_VERSION_FIELD = log_field("ecs.version")
+SERVICE_NAME = log_field("service.name")
+SERVICE_ENVIRONMENT = log_field("service.environment")
+#: Fields the contract documents as redacted (free text and request data): the pipelines apply the
+#: rules to them again, for lines from services that did not.
 REDACTED_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in contract.LOG_FIELDS if f.name in ("message", "error.message", "url.path")
+    f.name for f in contract.LOG_FIELDS if f.type == "text" or "redacted" in f.description.lower()
 )
 #: The CRI log format containerd and CRI-O write under /var/log/containers:
 #: ``<RFC 3339 time> <stdout|stderr> <F|P> <the line>``.
@@ -153,7 +173,7 @@ def filters(platform: Platform, env: Environment) -> list[Directive]:
         children=(
             Directive(
                 "record",
-                params=(Param("service.name", '${record["service.name"] || tag_parts[1]}'),),
+                params=(Param(SERVICE_NAME, f'${{record["{SERVICE_NAME}"] || tag_parts[1]}}'),),
             ),
         ),
         comment="The tail tag names the service, for lines that do not say it themselves.",
@@ -170,11 +190,14 @@ def filters(platform: Platform, env: Environment) -> list[Directive]:
             Directive(
                 "record",
                 params=(
-                    Param("@timestamp", '${record["@timestamp"] || Time.at(time.to_r).utc.strftime("%Y-%m-%dT%H:%M:%S.%LZ")}'),
-                    Param("message", '${record["message"] || record["log"]}'),
+                    Param(
+                        TIMESTAMP,
+                        f'${{record["{TIMESTAMP}"] || Time.at(time.to_r).utc.strftime("%Y-%m-%dT%H:%M:%S.%LZ")}}',
+                    ),
+                    Param(MESSAGE, f'${{record["{MESSAGE}"] || record["log"]}}'),
                     Param(contract.LOG_CLASS_FIELD, f"${{{_class_expression()}}}"),
-                    Param("ecs.version", f'${{record["ecs.version"] || "{contract.ECS_VERSION}"}}'),
-                    Param("service.environment", f'${{record["service.environment"] || "{env.name}"}}'),
+                    Param(ECS_VERSION_FIELD, f'${{record["{ECS_VERSION_FIELD}"] || "{contract.ECS_VERSION}"}}'),
+                    Param(SERVICE_ENVIRONMENT, f'${{record["{SERVICE_ENVIRONMENT}"] || "{env.name}"}}'),
                     Param("data_stream.type", "logs"),
                     Param("data_stream.dataset", f"${{\"{platform.name}.\" + {_class_expression()}}}"),
                     Param("data_stream.namespace", env.name),
@@ -292,12 +315,8 @@ def _disk_output(ident: str, path: str) -> Directive:
 
 
 def config(platform: Platform, env: Environment) -> Config:
-    catch_all = _disk_output("out_unrouted", "/var/log/fluentd/unrouted")
-    catch_all = Directive(
-        catch_all.name,
-        catch_all.arg,
-        catch_all.params,
-        catch_all.children,
+    catch_all = replace(
+        _disk_output("out_unrouted", "/var/log/fluentd/unrouted"),
         comment="Catch-all: a tag nobody expected is kept on disk, never silently dropped.",
     )
     rejected = _disk_output("out_rejected", "/var/log/fluentd/rejected")

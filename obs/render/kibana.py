@@ -15,6 +15,7 @@ from obs import contract
 from obs.artifacts import Artifact, Outcome, RenderContext
 from obs.model import Platform
 from obs.render.elasticsearch import stream_pattern
+from obs.render.fluentd import LEVEL, MESSAGE, SERVICE_NAME, TIMESTAMP, log_field
 from obs.schemas import read_data, validate_file
 
 SAVED_OBJECTS_PATH = "kibana/saved_objects.ndjson"
@@ -22,11 +23,11 @@ SAVED_OBJECTS_PATH = "kibana/saved_objects.ndjson"
 CORE_MIGRATION_VERSION = "8.8.0"
 TYPE_MIGRATION_VERSION = "8.0.0"
 SEARCH_COLUMNS: tuple[str, ...] = (
-    "log.level",
-    "event.dataset",
-    "message",
-    "http.route",
-    "http.response.status_code",
+    LEVEL,
+    contract.LOG_CLASS_FIELD,
+    MESSAGE,
+    log_field("http.route"),
+    log_field("http.response.status_code"),
     contract.TRACE_ID_FIELD,
 )
 _INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
@@ -42,9 +43,6 @@ def all_logs_id(platform: Platform) -> str:
 
 
 def data_view(platform: Platform, view_id: str, title: str, name: str) -> dict[str, Any]:
-    for column in SEARCH_COLUMNS:
-        if column not in contract.LOG_FIELD_INDEX:
-            raise ValueError(f"search column {column!r} is not a contract log field")
     trace_link = {
         contract.TRACE_ID_FIELD: {
             "id": "url",
@@ -57,7 +55,7 @@ def data_view(platform: Platform, view_id: str, title: str, name: str) -> dict[s
         "attributes": {
             "title": title,
             "name": name,
-            "timeFieldName": "@timestamp",
+            "timeFieldName": TIMESTAMP,
             "fieldFormatMap": _compact(trace_link),
         },
         "references": [],
@@ -69,7 +67,7 @@ def data_view(platform: Platform, view_id: str, title: str, name: str) -> dict[s
 
 def saved_search(platform: Platform, service: str) -> dict[str, Any]:
     source = {
-        "query": {"query": f'service.name : "{service}"', "language": "kuery"},
+        "query": {"query": f'{SERVICE_NAME} : "{service}"', "language": "kuery"},
         "filter": [],
         "indexRefName": _INDEX_REF,
     }
@@ -80,7 +78,7 @@ def saved_search(platform: Platform, service: str) -> dict[str, Any]:
             "title": f"{service} logs",
             "description": f"Every log line of {service}, newest first, with its trace link.",
             "columns": list(SEARCH_COLUMNS),
-            "sort": [["@timestamp", "desc"]],
+            "sort": [[TIMESTAMP, "desc"]],
             "kibanaSavedObjectMeta": {"searchSourceJSON": _compact(source)},
         },
         "references": [{"name": _INDEX_REF, "type": "index-pattern", "id": all_logs_id(platform)}],

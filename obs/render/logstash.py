@@ -18,7 +18,15 @@ from obs.artifacts import Artifact, Outcome, RenderContext
 from obs.formats import logstash_conf as lc
 from obs.formats.logstash_conf import Bareword, If, Node, Pipeline, Plugin, Section, hash_
 from obs.model import Environment, Platform
-from obs.render.fluentd import REDACTED_FIELDS, data_stream
+from obs.render.fluentd import (
+    ECS_VERSION_FIELD,
+    LEVEL,
+    LOGGER,
+    MESSAGE,
+    REDACTED_FIELDS,
+    SERVICE_ENVIRONMENT,
+    data_stream,
+)
 
 PIPELINE_PATH = "logstash/pipeline/obs.conf"
 SETTINGS_PATH = "logstash/logstash.yml"
@@ -66,7 +74,7 @@ def filters(platform: Platform, env: Environment) -> Section:
             gsub.extend((_field(name), rule.pattern, contract.REDACTED))
     body: tuple[Node, ...] = (
         If(
-            (('[@metadata][input] == "beats"', (Plugin("json", lc.settings(source="message")),)),),
+            (('[@metadata][input] == "beats"', (Plugin("json", lc.settings(source=MESSAGE)),)),),
             comment="Lift the record's fields; a line that is not JSON keeps `message` and is tagged _jsonparsefailure.",
         ),
         If(
@@ -76,19 +84,19 @@ def filters(platform: Platform, env: Environment) -> Section:
                     (
                         Plugin(
                             "grok",
-                            lc.settings(match=hash_({"message": PYTHON_DEFAULT_LINE}), tag_on_failure=()),
+                            lc.settings(match=hash_({MESSAGE: PYTHON_DEFAULT_LINE}), tag_on_failure=()),
                         ),
                         Plugin(
                             "mutate",
                             lc.settings(
                                 rename=hash_(
                                     {
-                                        "fallback_level": _field("log.level"),
-                                        "fallback_logger": _field("log.logger"),
-                                        "fallback_message": "message",
+                                        "fallback_level": _field(LEVEL),
+                                        "fallback_logger": _field(LOGGER),
+                                        "fallback_message": MESSAGE,
                                     }
                                 ),
-                                lowercase=(_field("log.level"),),
+                                lowercase=(_field(LEVEL),),
                             ),
                         ),
                     ),
@@ -103,16 +111,16 @@ def filters(platform: Platform, env: Environment) -> Section:
         If(
             (
                 (
-                    f"![{'service.environment'}]",
-                    (Plugin("mutate", lc.settings(add_field=hash_({_field("service.environment"): env.name}))),),
+                    f"!{_field(SERVICE_ENVIRONMENT)}",
+                    (Plugin("mutate", lc.settings(add_field=hash_({_field(SERVICE_ENVIRONMENT): env.name}))),),
                 ),
             ),
         ),
         If(
             (
                 (
-                    "![ecs.version]",
-                    (Plugin("mutate", lc.settings(add_field=hash_({_field("ecs.version"): contract.ECS_VERSION}))),),
+                    f"!{_field(ECS_VERSION_FIELD)}",
+                    (Plugin("mutate", lc.settings(add_field=hash_({_field(ECS_VERSION_FIELD): contract.ECS_VERSION}))),),
                 ),
             ),
         ),
