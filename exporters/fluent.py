@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -88,6 +89,20 @@ def _default_builder(handler: logging.Handler) -> RecordBuilder:
     return from_formatter
 
 
+def instrumentation_formatter() -> logging.Formatter | None:
+    """The instrumentation's ``JsonFormatter`` when that package is installed, else None.
+
+    Imported lazily and by name: ``exporters`` must not require the instrumentation (a service may
+    ship logs without it) and the instrumentation must not import this module.
+    """
+    try:
+        module = importlib.import_module("instrumentation.logs")
+        formatter = module.JsonFormatter()
+    except (ImportError, AttributeError, TypeError):
+        return None
+    return formatter if isinstance(formatter, logging.Formatter) else None
+
+
 def contract_record(record: logging.LogRecord, service_name: str, environment: str, log_class: str = "application") -> dict[str, Any]:
     """The contract's required fields for ``record`` (used when no JSON formatter is installed)."""
     created = time.gmtime(record.created)
@@ -137,6 +152,12 @@ class FluentForwardHandler(logging.Handler):
         self.address = (host, port)
         self.tag_prefix = tag_prefix
         self.build_record = build_record or _default_builder(self)
+        if build_record is None:
+            # Without a builder the record is whatever the JSON formatter writes; default to the
+            # instrumentation's so the shipped dict is the JSON line, field for field.
+            default = instrumentation_formatter()
+            if default is not None:
+                self.setFormatter(default)
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.connect_timeout = connect_timeout
@@ -336,4 +357,12 @@ class FluentForwardHandler(logging.Handler):
         super().close()
 
 
-__all__ = ["SINK", "DropCounter", "FluentForwardHandler", "contract_record", "dropped_counter", "event_time"]
+__all__ = [
+    "SINK",
+    "DropCounter",
+    "FluentForwardHandler",
+    "contract_record",
+    "dropped_counter",
+    "event_time",
+    "instrumentation_formatter",
+]

@@ -13,7 +13,7 @@ import msgpack
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporters.fluent import FluentForwardHandler, contract_record, dropped_counter, event_time
+from exporters.fluent import FluentForwardHandler, contract_record, dropped_counter, event_time, instrumentation_formatter
 from obs import contract
 from obs.builtin import platform as edu
 from obs.render import elasticsearch as es
@@ -188,13 +188,26 @@ def test_records_after_close_are_counted_not_sent(sink: ForwardSink) -> None:
 
 
 def test_a_record_the_formatter_cannot_write_is_dropped_and_reported(sink: ForwardSink, capsys: pytest.CaptureFixture[str]) -> None:
-    handler = FluentForwardHandler("127.0.0.1", sink.port)  # default formatter: not JSON
+    handler = FluentForwardHandler("127.0.0.1", sink.port)
+    handler.setFormatter(logging.Formatter())  # plain text, not a JSON line
     try:
         handler.handle(logging.LogRecord("x", logging.INFO, __file__, 1, "plain text", None, None))
     finally:
         handler.close()
     assert handler.dropped == 1
     assert "JSONDecodeError" in capsys.readouterr().err
+
+
+def test_the_instrumentation_formatter_is_the_default_when_installed() -> None:
+    handler = FluentForwardHandler("127.0.0.1", free_port())
+    try:
+        expected = instrumentation_formatter()
+        if expected is None:
+            assert handler.formatter is None
+        else:
+            assert type(handler.formatter) is type(expected)
+    finally:
+        handler.close()
 
 
 def test_the_dropped_counter_is_shared_per_registry() -> None:
