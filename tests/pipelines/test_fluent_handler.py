@@ -13,7 +13,13 @@ import msgpack
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporters.fluent import FluentForwardHandler, contract_record, dropped_counter, event_time, instrumentation_formatter
+from exporters.fluent import (
+    FluentForwardHandler,
+    contract_record,
+    dropped_counter,
+    event_time,
+    instrumentation_formatter,
+)
 from obs import contract
 from obs.builtin import platform as edu
 from obs.render import elasticsearch as es
