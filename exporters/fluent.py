@@ -89,6 +89,14 @@ def _default_builder(handler: logging.Handler) -> RecordBuilder:
     return from_formatter
 
 
+def forward_tag(data: Mapping[str, Any], prefix: str = DEFAULT_TAG_PREFIX) -> str:
+    """``<prefix>.<service.name>.<event.dataset>``: Fluentd can route per service and log class
+    without opening the record."""
+    service = str(data.get("service.name") or "unknown")
+    log_class = str(data.get(contract.LOG_CLASS_FIELD) or "application")
+    return f"{prefix}.{service}.{log_class}"
+
+
 def instrumentation_formatter() -> logging.Formatter | None:
     """The instrumentation's ``JsonFormatter`` when that package is installed, else None.
 
@@ -181,9 +189,7 @@ class FluentForwardHandler(logging.Handler):
     # --- caller side (must stay cheap and never block) ----------------------------------------
 
     def tag_for(self, data: Mapping[str, Any]) -> str:
-        service = str(data.get("service.name") or "unknown")
-        log_class = str(data.get(contract.LOG_CLASS_FIELD) or "application")
-        return f"{self.tag_prefix}.{service}.{log_class}"
+        return forward_tag(data, self.tag_prefix)
 
     def emit(self, record: logging.LogRecord) -> None:
         if self._closing.is_set():
@@ -364,5 +370,6 @@ __all__ = [
     "contract_record",
     "dropped_counter",
     "event_time",
+    "forward_tag",
     "instrumentation_formatter",
 ]

@@ -360,6 +360,28 @@ def _describe(d: Directive, label: str | None) -> str:
     return f"<{d.name} {d.arg or '**'}>{where}" + (f" (@id {ident})" if ident else "")
 
 
+def route(config: Config, tag: str, label: str | None = None) -> list[Directive]:
+    """The ``<filter>``s an event with ``tag`` passes through and the ``<match>`` that takes it (last),
+    following ``@label`` relabelling; ends without a match when nothing takes it."""
+    path: list[Directive] = []
+    seen: set[str | None] = set()
+    while label not in seen:
+        seen.add(label)
+        for d in _domain(config, label):
+            if not any(tag_matches(p, tag) for p in d.patterns):
+                continue
+            path.append(d)
+            if d.name == "match":
+                relabel = d.get("@label")
+                if relabel is None or config.label(relabel) is None:
+                    return path
+                label = relabel
+                break
+        else:
+            return path
+    return path
+
+
 def check_routing(config: Config) -> list[str]:
     """Problems in how events flow through ``config``; empty when every tag is routed and every
     filter and match is reached.
@@ -444,6 +466,7 @@ __all__ = [
     "params",
     "parse",
     "render",
+    "route",
     "source_tags",
     "sources",
     "strip_comments",

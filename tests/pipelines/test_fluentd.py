@@ -221,3 +221,34 @@ def test_records_go_to_the_data_stream_of_their_log_class(built: Path) -> None:
     text = (built / "staging" / fluentd.CONFIG_PATH).read_text()
     assert '"logs-edu." + (%w[access application audit].include?(record["event.dataset"])' in text
     assert '+ "-staging"' in text
+
+
+@pytest.mark.parametrize("record_index", range(4))
+def test_a_record_shipped_by_the_handler_is_enriched_redacted_and_written(built: Path, record_index: int) -> None:
+    from exporters.fluent import forward_tag
+    from tests.pipelines.conftest import log_records
+
+    config = parsed(built, "prod")
+    (forward,) = [s for s in config.sections("source") if s.type == "forward"]
+    tag = f"{forward.get('add_tag_prefix')}.{forward_tag(log_records()[record_index])}"
+    path = fc.route(config, tag)
+    assert path[-1].type == "elasticsearch", [d.arg for d in path]
+    assert _redaction_filter(config) in path
+    assert [d.get("@type") for d in path[:-1]] == ["record_transformer", "record_transformer"]
+
+
+@pytest.mark.parametrize("service", [s.name for s in edu.instrumented_services])
+def test_a_container_line_is_parsed_enriched_redacted_and_written(built: Path, service: str) -> None:
+    config = parsed(built, "prod")
+    path = fc.route(config, f"container.{service}")
+    assert [d.get("@type") for d in path] == ["parser", "record_transformer", "record_transformer", "record_transformer", "elasticsearch"]
+
+
+def test_route_follows_relabelling_and_stops_where_nothing_matches() -> None:
+    config = fc.parse(
+        "<match in.**>\n  @type relabel\n  @label @OUT\n</match>\n"
+        "<label @OUT>\n  <filter **>\n    @type stdout\n  </filter>\n  <match in.a>\n    @type null\n  </match>\n</label>\n"
+    )
+    assert [d.type for d in fc.route(config, "in.a")] == ["relabel", "stdout", "null"]
+    assert [d.type for d in fc.route(config, "in.b")] == ["relabel", "stdout"]
+    assert fc.route(config, "other") == []
