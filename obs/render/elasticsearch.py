@@ -151,6 +151,29 @@ def check(env_dir: Path) -> Iterable[Outcome]:
             problems = validate_file(schema, path)
             yield Outcome(f"schema {schema}: {path.name}", "failed" if problems else "passed", "\n".join(problems))
     yield from _check_references(env_dir)
+    yield _check_contract_coverage(env_dir)
+
+
+def _check_contract_coverage(env_dir: Path) -> Outcome:
+    """The written mapping types every contract field as the contract says (what the services emit)."""
+    import json
+
+    name = "elasticsearch mapping covers every contract log field"
+    problems: list[str] = []
+    for path in sorted((env_dir / COMPONENT_DIR).glob("*.json")):
+        try:
+            mapping = json.loads(path.read_text())["template"]["mappings"]
+        except (OSError, ValueError, KeyError) as exc:
+            problems.append(f"{path.name}: {exc}")
+            continue
+        for f in contract.LOG_FIELDS:
+            node: Any = mapping
+            for part in [f.name] if f.name.startswith("@") else f.name.split("."):
+                node = node.get("properties", {}).get(part) if isinstance(node, dict) else None
+            actual = node.get("type") if isinstance(node, dict) else None
+            if actual != _ES_TYPES[f.type]["type"]:
+                problems.append(f"{path.name}: {f.name} is mapped as {actual!r}, the contract says {f.type}")
+    return Outcome(name, "failed" if problems else "passed", "\n".join(problems))
 
 
 def _check_references(env_dir: Path) -> Iterable[Outcome]:
