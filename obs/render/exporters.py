@@ -29,6 +29,9 @@ NODE_ARGS_PATH = "exporters/node/prometheus-node-exporter.env"
 POSTGRES_QUERIES_MOUNT = "/etc/prometheus-postgres-exporter/queries.yaml"
 TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
 SECRETS_DIR = "/run/secrets"
+#: The exporter's driver (lib/pq) knows disable, require, verify-ca and verify-full, not libpq's
+#: "prefer" (found by running it). require: the monitoring password never crosses the network in clear.
+POSTGRES_SSLMODE = "require"
 #: Transactions open longer than this hold locks and block vacuum: worth a metric of their own.
 LONG_TRANSACTION = "5 minutes"
 BLACKBOX_BINARY = "prometheus-blackbox-exporter"
@@ -155,7 +158,11 @@ def postgres_env(dep: Dependency) -> str:
     host, port = dep.address.rsplit(":", 1)
     return _env_file(
         [
-            ("DATA_SOURCE_URI", f"{host}:{port}/postgres?sslmode=prefer", "No credentials in the URI: they come from the files below."),
+            (
+                "DATA_SOURCE_URI",
+                f"{host}:{port}/postgres?sslmode={POSTGRES_SSLMODE}",
+                "No credentials in the URI: they come from the files below.",
+            ),
             ("DATA_SOURCE_USER_FILE", f"{SECRETS_DIR}/{dep.name}-exporter-user", "Mounted secret holding the monitoring role's name."),
             ("DATA_SOURCE_PASS_FILE", f"{SECRETS_DIR}/{dep.name}-exporter-password", "Mounted secret holding its password."),
             ("PG_EXPORTER_EXTEND_QUERY_PATH", POSTGRES_QUERIES_MOUNT, "The custom queries rendered beside this file."),

@@ -20,6 +20,8 @@ import pytest
 import yaml
 
 from obs import contract
+from obs.builtin import platform as edu
+from obs.model import DependencyKind
 from obs.render import exporters
 from tests.conftest import free_port
 
@@ -52,7 +54,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def postgres() -> Iterator[int]:
-    for tool in ("initdb", "pg_ctl", "runuser", "prometheus-postgres-exporter"):
+    for tool in ("initdb", "pg_ctl", "runuser", "openssl", "prometheus-postgres-exporter"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} not installed")
     if os.geteuid() != 0:
@@ -72,7 +74,19 @@ def postgres() -> Iterator[int]:
     except BaseException:
         shutil.rmtree(tmp_path, ignore_errors=True)
         raise
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp_path} -c fsync=off"
+    # TLS on, with a throwaway self-signed certificate: the rendered sslmode (require) is used as is.
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-keyout", str(tmp_path / "server.key"), "-out", str(tmp_path / "server.crt")],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    for name in ("server.key", "server.crt"):
+        shutil.chown(tmp_path / name, "postgres")
+    (tmp_path / "server.key").chmod(0o600)
+    options = (
+        f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp_path} -c fsync=off -c ssl=on"
+        f" -c ssl_cert_file={tmp_path / 'server.crt'} -c ssl_key_file={tmp_path / 'server.key'}"
+    )
     subprocess.run([*as_postgres, "pg_ctl", "-D", str(data), "-l", str(tmp_path / "pg.log"), "-w", "-o", options, "start"], check=True, capture_output=True, timeout=60)
     try:
         yield port
@@ -81,32 +95,73 @@ def postgres() -> Iterator[int]:
         shutil.rmtree(tmp_path, ignore_errors=True)
 
 
-def test_postgres_exporter_runs_the_custom_queries_and_exposes_the_declared_metrics(postgres: int, tmp_path: Path) -> None:
+def read_env_file(text: str) -> dict[str, str]:
+    """KEY=value lines as systemd's EnvironmentFile reads them (comments skipped, quotes dropped)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            out[key] = shlex.split(value)[0] if value else ""
+    return out
+
+
+def test_postgres_exporter_reads_the_rendered_env_and_runs_the_custom_queries(postgres: int, tmp_path: Path) -> None:
+    dep = next(d for d in edu.dependencies if d.kind is DependencyKind.POSTGRES)
+    rendered = read_env_file(exporters.postgres_env(dep))
     queries = tmp_path / "queries.yaml"
     queries.write_text(yaml.safe_dump(exporters.postgres_queries()))
+    (tmp_path / "user").write_text("postgres")
+    (tmp_path / "password").write_text("")
     port = free_port()
-    env = {
-        **os.environ,
-        "DATA_SOURCE_NAME": f"postgresql://postgres@127.0.0.1:{postgres}/postgres?sslmode=disable",
+    # The rendered variable names, with values pointing at the throwaway server and files.
+    local = {
+        "DATA_SOURCE_URI": rendered["DATA_SOURCE_URI"].replace(dep.address, f"127.0.0.1:{postgres}"),
+        "DATA_SOURCE_USER_FILE": str(tmp_path / "user"),
+        "DATA_SOURCE_PASS_FILE": str(tmp_path / "password"),
         "PG_EXPORTER_EXTEND_QUERY_PATH": str(queries),
+        "PG_EXPORTER_WEB_LISTEN_ADDRESS": f"127.0.0.1:{port}",
     }
-    proc = subprocess.Popen(
-        ["prometheus-postgres-exporter", f"--web.listen-address=127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    assert set(local) == set(rendered)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATA_SOURCE", "PG_EXPORTER"))} | local
+    log = tmp_path / "exporter.log"
+    proc = subprocess.Popen(["prometheus-postgres-exporter"], env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     try:
         text = _scrape(port, proc)
     finally:
         _stop(proc)
-    assert "pg_up 1" in text
+    assert "pg_up 1" in text, log.read_text()[-2000:]
     declared = contract.known_series_names() | {m.name for m in exporters.PENDING_CONTRACT_METRICS}
     for query in exporters.POSTGRES_QUERIES:
         for name in query.metric_names():
             assert name in declared
             assert f'{name}{{datname="postgres"' in text, f"{name} missing from the scrape"
     # No transaction is old: the series exist with 0, so alerts never have to handle absence.
-    assert 'pg_long_running_transactions_count{datname="postgres"' in text
     line = next(ln for ln in text.splitlines() if ln.startswith('pg_long_running_transactions_count{datname="postgres"'))
     assert line.endswith(" 0")
+
+
+def test_redis_exporter_reads_the_rendered_env(tmp_path: Path) -> None:
+    if shutil.which("prometheus-redis-exporter") is None:
+        pytest.skip("prometheus-redis-exporter not installed")
+    dep = next(d for d in edu.dependencies if d.kind is DependencyKind.REDIS)
+    rendered = read_env_file(exporters.redis_env(dep))
+    passwords = tmp_path / "passwords.json"
+    passwords.write_text("{}")
+    port = free_port()
+    local = {
+        **rendered,
+        # Nothing listens there: the exporter must still start and report redis_up 0.
+        "REDIS_ADDR": f"redis://127.0.0.1:{free_port()}",
+        "REDIS_PASSWORD_FILE": str(passwords),
+        "REDIS_EXPORTER_WEB_LISTEN_ADDRESS": f"127.0.0.1:{port}",
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REDIS_")} | local
+    proc = subprocess.Popen(["prometheus-redis-exporter"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        text = _scrape(port, proc)
+    finally:
+        _stop(proc)
+    assert "redis_up 0" in text
 
 
 def test_node_exporter_starts_with_the_rendered_flags_and_skips_pseudo_filesystems(tmp_path: Path) -> None:
