@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,3 +186,61 @@ def test_node_exporter_starts_with_the_rendered_flags_and_skips_pseudo_filesyste
     assert "backup_ok 1" in text
     filesystem_lines = [ln for ln in text.splitlines() if ln.startswith("node_filesystem_avail_bytes{")]
     assert not any('fstype="tmpfs"' in ln or 'fstype="proc"' in ln or 'mountpoint="/proc' in ln for ln in filesystem_lines), filesystem_lines
+
+
+@pytest.fixture
+def http_target() -> Iterator[int]:
+    """A plain-HTTP server on loopback answering 200."""
+    import http.server
+    import threading
+
+    class Ok(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize(
+    ("module", "success"),
+    [
+        (contract.BLACKBOX_HTTP_MODULE, 1),
+        ("tcp_connect", 1),
+        # The target is plain HTTP: the TLS modules must say so rather than pass.
+        ("http_2xx_tls", 0),
+        ("tls_connect", 0),
+    ],
+)
+def test_the_blackbox_modules_probe_as_intended(tmp_path: Path, http_target: int, module: str, success: int) -> None:
+    if shutil.which(exporters.BLACKBOX_BINARY) is None:
+        pytest.skip("prometheus-blackbox-exporter not installed")
+    config = tmp_path / "blackbox.yml"
+    config.write_text(yaml.safe_dump(exporters.blackbox()))
+    port = free_port()
+    proc = subprocess.Popen(
+        [exporters.BLACKBOX_BINARY, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _scrape(port, proc)  # up
+        target = f"http://127.0.0.1:{http_target}/" if module.startswith("http") else f"127.0.0.1:{http_target}"
+        url = f"http://127.0.0.1:{port}/probe?module={module}&target={urllib.parse.quote(target, safe='')}"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            text = resp.read().decode()
+    finally:
+        _stop(proc)
+    assert f"probe_success {success}" in text, text
