@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -176,3 +178,17 @@ def test_field_references_name_contract_fields(built: Path) -> None:
     text = (built / "prod" / logstash.PIPELINE_PATH).read_text()
     refs = set(re.findall(r"\[([a-z@][a-z_.@]*)\]", text)) - {"@metadata", "tags", "data_stream", "input", "type", "dataset", "namespace"}
     assert refs <= set(contract.LOG_FIELD_INDEX), refs - set(contract.LOG_FIELD_INDEX)
+
+
+@pytest.mark.skipif(shutil.which("ruby") is None, reason="ruby not installed (Debian: apt-get install -y ruby)")
+def test_rubys_regexp_redacts_the_gsub_triples_exactly_like_the_contract(built: Path) -> None:
+    """mutate's gsub runs `Regexp.new(pattern)` in JRuby: the same Onigmo dialect as this Ruby."""
+    runner = (
+        "require 'json'; input = JSON.parse(STDIN.read); "
+        "puts JSON.generate(input['texts'].map { |t| input['rules'].reduce(t) { |acc, (pat, rep)| acc.gsub(Regexp.new(pat), rep) } })"
+    )
+    rules = [(pattern, replacement) for field, pattern, replacement in _gsub_rules(parsed(built, "prod")) if field == "[message]"]
+    payload = json.dumps({"texts": PERSONAL_DATA_SAMPLES, "rules": rules})
+    proc = subprocess.run(["ruby", "-e", runner], input=payload, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [contract.redact(t) for t in PERSONAL_DATA_SAMPLES]
