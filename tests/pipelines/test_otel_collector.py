@@ -92,3 +92,16 @@ def test_check_reports_redaction_after_sampling(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(config))
     (outcome,) = oc.check(tmp_path)
     assert outcome.status == "failed" and "redaction must run before tail_sampling" in outcome.detail
+
+
+def test_go_re2_reads_the_blocked_values_like_python(built: Path) -> None:
+    """The collector compiles blocked_values with Go's RE2; google-re2 is the same engine."""
+    re2 = pytest.importorskip("re2", reason="google-re2 not installed (pip install google-re2)")
+    from tests.pipelines.conftest import PERSONAL_DATA_SAMPLES
+
+    patterns = [re2.compile(p) for p in _config(built)["processors"]["redaction"]["blocked_values"]]
+    for sample in PERSONAL_DATA_SAMPLES:
+        text = sample
+        for pattern in patterns:
+            text = pattern.sub(contract.REDACTED, text)
+        assert text == contract.redact(sample), sample
