@@ -14,6 +14,7 @@ from typing import Any
 
 from obs import contract
 from obs.artifacts import Artifact, Outcome, RenderContext
+from obs.formats.conventions import stream_pattern
 from obs.model import Environment, Platform
 from obs.schemas import validate_file
 
@@ -33,11 +34,6 @@ _ES_TYPES: Mapping[str, dict[str, Any]] = {
     "float": {"type": "float"},
     "ip": {"type": "ip"},
 }
-
-
-def stream_pattern(platform: Platform, log_class: str) -> str:
-    """Index pattern of a log class's data streams, whatever the environment (namespace)."""
-    return f"logs-{platform.name}.{log_class}-*"
 
 
 def component_name(platform: Platform) -> str:

@@ -18,8 +18,16 @@ from pathlib import Path
 
 from obs import contract
 from obs.artifacts import Artifact, Outcome, RenderContext
-from obs.errors import RenderError
 from obs.formats import fluentd_conf as fc
+from obs.formats.conventions import (
+    ECS_VERSION_FIELD,
+    MESSAGE,
+    REDACTED_FIELDS,
+    SERVICE_ENVIRONMENT,
+    SERVICE_NAME,
+    TIMESTAMP,
+    data_stream,
+)
 from obs.formats.fluentd_conf import Config, Directive, Param, params
 from obs.model import Environment, Platform
 
@@ -35,36 +43,10 @@ BUFFER_DIR = "/var/log/fluentd/buffer"
 #: at ~200 bytes a line this holds ~20 million lines, hours of the platform's peak traffic.
 BUFFER_TOTAL_LIMIT = "4GB"
 
-
-def log_field(name: str) -> str:
-    """A contract log field, checked: renaming it in the contract fails the build here, loudly,
-    instead of leaving a pipeline that reads a field nobody writes."""
-    if name not in contract.LOG_FIELD_INDEX:
-        raise RenderError(f"{name!r} is not a log field of obs.contract.LOG_FIELDS")
-    return name
-
-
-TIMESTAMP = log_field("@timestamp")
-MESSAGE = log_field("message")
-LEVEL = log_field("log.level")
-LOGGER = log_field("log.logger")
-ECS_VERSION_FIELD = log_field("ecs.version")
-SERVICE_NAME = log_field("service.name")
-SERVICE_ENVIRONMENT = log_field("service.environment")
-#: Fields the contract documents as redacted (free text and request data): the pipelines apply the
-#: rules to them again, for lines from services that did not.
-REDACTED_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in contract.LOG_FIELDS if f.type == "text" or "redacted" in f.description.lower()
-)
 #: The CRI log format containerd and CRI-O write under /var/log/containers:
 #: ``<RFC 3339 time> <stdout|stderr> <F|P> <the line>``.
 CRI_REGEXP = r"^(?<time>[^ ]+) (?<stream>stdout|stderr) (?<logtag>[FP]) (?<log>.*)$"
 CRI_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%N%:z"
-
-
-def data_stream(platform: Platform, log_class: str, env: Environment) -> str:
-    """The data stream a log class is written to; :mod:`obs.render.elasticsearch` matches it."""
-    return f"logs-{platform.name}.{log_class}-{env.name}"
 
 
 def ruby_regex(pattern: str) -> str:

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 from obs.artifacts import Artifact, Outcome, RenderContext
 from obs.formats import collector_config
+from obs.formats.conventions import HEALTH_ROUTES, OTLP_GRPC_PORT, OTLP_HTTP_PORT
 from obs.model import Environment, Platform, Service, TraceSampling
 from obs.schemas import read_data, validate_file
 
@@ -25,10 +26,6 @@ STRATEGIES_PATH = "jaeger/sampling_strategies.json"
 #: Where the deployment mounts the strategies file (the config refers to it by this path).
 STRATEGIES_MOUNT = "/etc/jaeger/sampling_strategies.json"
 STORAGE = "es_main"
-OTLP_GRPC_PORT = 4317
-OTLP_HTTP_PORT = 4318
-#: Probes and scrapes: frequent, uniform and uninteresting, so never sampled.
-HEALTH_ROUTES: tuple[str, ...] = ("/healthz", "/readyz", "/livez", "/metrics")
 HEALTH_METHODS: tuple[str, ...] = ("GET", "HEAD")
 #: Methods a route that matters is sampled at its rate for (one operation each: Jaeger matches names exactly).
 ROUTE_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -13,9 +13,8 @@ from typing import Any
 
 from obs import contract
 from obs.artifacts import Artifact, Outcome, RenderContext
+from obs.formats.conventions import LEVEL, MESSAGE, SERVICE_NAME, TIMESTAMP, log_field, stream_pattern
 from obs.model import Platform
-from obs.render.elasticsearch import stream_pattern
-from obs.render.fluentd import LEVEL, MESSAGE, SERVICE_NAME, TIMESTAMP, log_field
 from obs.schemas import read_data, validate_file
 
 SAVED_OBJECTS_PATH = "kibana/saved_objects.ndjson"

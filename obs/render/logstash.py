@@ -16,9 +16,7 @@ from typing import Any
 from obs import contract
 from obs.artifacts import Artifact, Outcome, RenderContext
 from obs.formats import logstash_conf as lc
-from obs.formats.logstash_conf import Bareword, If, Node, Pipeline, Plugin, Section, hash_
-from obs.model import Environment, Platform
-from obs.render.fluentd import (
+from obs.formats.conventions import (
     ECS_VERSION_FIELD,
     LEVEL,
     LOGGER,
@@ -27,6 +25,8 @@ from obs.render.fluentd import (
     SERVICE_ENVIRONMENT,
     data_stream,
 )
+from obs.formats.logstash_conf import Bareword, If, Node, Pipeline, Plugin, Section, hash_
+from obs.model import Environment, Platform
 
 PIPELINE_PATH = "logstash/pipeline/obs.conf"
 SETTINGS_PATH = "logstash/logstash.yml"

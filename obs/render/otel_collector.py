@@ -18,8 +18,8 @@ from urllib.parse import urlparse
 from obs import contract
 from obs.artifacts import Artifact, Outcome, RenderContext
 from obs.formats import collector_config
+from obs.formats.conventions import HEALTH_ROUTES, OTLP_GRPC_PORT, OTLP_HTTP_PORT
 from obs.model import Environment, LatencySLI, Platform, Service
-from obs.render.jaeger import HEALTH_ROUTES, OTLP_GRPC_PORT, OTLP_HTTP_PORT
 from obs.schemas import read_data
 
 CONFIG_PATH = "otel-collector/config.yaml"

@@ -81,14 +81,14 @@ def test_each_log_class_is_a_data_stream_with_its_policy(log_class: str) -> None
 
 
 def test_the_fluentd_and_logstash_streams_fall_under_the_templates() -> None:
+    from obs.formats.conventions import data_stream, stream_pattern
     from obs.formats.fluentd_conf import tag_matches
-    from obs.render.fluentd import data_stream
 
     for env in edu.environments:
         for log_class in contract.LOG_CLASSES:
             stream = data_stream(edu, log_class, env)
             # An index pattern is a glob with `*` over any characters: same shape as one tag part.
-            assert tag_matches(es.stream_pattern(edu, log_class).replace("*", "**"), stream)
+            assert tag_matches(stream_pattern(edu, log_class).replace("*", "**"), stream)
 
 
 @pytest.mark.parametrize(
