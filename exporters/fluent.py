@@ -65,6 +65,15 @@ def dropped_counter(registry: Any = None) -> DropCounter:
     return counter
 
 
+def _default_counter() -> DropCounter | None:
+    """The global registry's counter when prometheus_client is installed: drops are visible on the
+    service's /metrics without any wiring."""
+    try:
+        return dropped_counter()
+    except ImportError:
+        return None
+
+
 def event_time(seconds: float) -> msgpack.ExtType:
     """Forward protocol EventTime: nanosecond precision, which Fluentd keeps end to end."""
     sec = int(seconds)
@@ -171,7 +180,7 @@ class FluentForwardHandler(logging.Handler):
         self.connect_timeout = connect_timeout
         self.ack_timeout = ack_timeout
         self.close_timeout = close_timeout
-        self.counter = counter
+        self.counter = counter if counter is not None else _default_counter()
         self.dropped = 0
         self.sent = 0
         # None is the wake-up close() sends so the sender need not wait out flush_interval.

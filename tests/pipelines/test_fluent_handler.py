@@ -216,6 +216,17 @@ def test_the_instrumentation_formatter_is_the_default_when_installed() -> None:
         handler.close()
 
 
+def test_drops_are_counted_on_the_global_registry_by_default() -> None:
+    from prometheus_client import REGISTRY
+
+    labels = {"sink": "fluentd"}
+    before = REGISTRY.get_sample_value(contract.LOG_RECORDS_DROPPED.name, labels) or 0.0
+    handler = make_handler(free_port(), close_timeout=0.1)
+    handler.close()
+    handler.handle(log_record(log_records()[0]))
+    assert REGISTRY.get_sample_value(contract.LOG_RECORDS_DROPPED.name, labels) == before + 1
+
+
 def test_the_dropped_counter_is_shared_per_registry() -> None:
     registry = CollectorRegistry()
     assert dropped_counter(registry) is dropped_counter(registry)
