@@ -48,7 +48,11 @@ def _instrumentation_records() -> list[dict[str, Any]] | None:
         from instrumentation.logs import JsonFormatter  # type: ignore[import-not-found]
     except ImportError:
         return None
-    formatter = JsonFormatter()
+    try:
+        formatter = JsonFormatter()
+    except TypeError:
+        # A constructor that needs arguments: test_samples says so loudly rather than skipping.
+        return None
     record = logging.LogRecord("backend.api", logging.INFO, __file__, 1, "course %s loaded", ("42",), None)
     return [json.loads(formatter.format(record))]
 
