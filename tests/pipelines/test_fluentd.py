@@ -252,3 +252,18 @@ def test_route_follows_relabelling_and_stops_where_nothing_matches() -> None:
     assert [d.type for d in fc.route(config, "in.a")] == ["relabel", "stdout", "null"]
     assert [d.type for d in fc.route(config, "in.b")] == ["relabel", "stdout"]
     assert fc.route(config, "other") == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", "with # hash", '"starts with a quote', "", " padded ", "${record[\"a\"] || \"b\"}", "/^(?<x>[^ ]+)$/"],
+)
+def test_parameter_values_survive_render_and_parse(value: str) -> None:
+    config = fc.Config((fc.Directive("match", "**", params=(fc.Param("@type", "null"), fc.Param("key", value))),))
+    assert fc.parse(fc.render(config)) == config
+
+
+def test_a_value_fluentd_would_rewrite_inside_quotes_is_refused() -> None:
+    config = fc.Config((fc.Directive("match", "**", params=(fc.Param("key", "a\\d # b"),)),))
+    with pytest.raises(ValueError, match="backslash"):
+        fc.render(config)

@@ -192,3 +192,16 @@ def test_rubys_regexp_redacts_the_gsub_triples_exactly_like_the_contract(built: 
     proc = subprocess.run(["ruby", "-e", runner], input=payload, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == [contract.redact(t) for t in PERSONAL_DATA_SAMPLES]
+
+
+@pytest.mark.parametrize("value", ["plain", r"[^&\s\"']+", r"\+?[0-9]", "%{[event.dataset]}", ""])
+def test_strings_survive_render_and_parse_byte_for_byte(value: str) -> None:
+    pipeline = lc.Pipeline((lc.Section("filter", (lc.Plugin("mutate", (("gsub", ("message", value, "x")),)),)),))
+    assert lc.parse(lc.render(pipeline)) == pipeline
+
+
+@pytest.mark.parametrize(("value", "problem"), [('a"b', "bare double quote"), ("ends\\", "lone backslash")])
+def test_strings_logstash_cannot_hold_are_refused(value: str, problem: str) -> None:
+    pipeline = lc.Pipeline((lc.Section("filter", (lc.Plugin("mutate", (("gsub", ("message", value, "x")),)),)),))
+    with pytest.raises(ValueError, match=problem):
+        lc.render(pipeline)
