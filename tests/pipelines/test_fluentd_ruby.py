@@ -154,3 +154,23 @@ def test_a_missing_redacted_field_stays_empty_rather_than_invented(config: fc.Co
     record = {k: v for k, v in log_records()[0].items() if k != "error.message"}
     (out,) = run_pipeline(config, "forward.obs.backend.access", [record])
     assert out.get("error.message") is None
+
+
+@pytest.mark.parametrize(
+    ("cri_time", "iso"),
+    [
+        ("2026-11-26T20:41:05.123456789+00:00", "2026-11-26T20:41:05.123456789Z"),
+        ("2026-11-26T21:41:05.5+01:00", "2026-11-26T20:41:05.500000000Z"),
+        # containerd writes Z for UTC.
+        ("2026-11-26T20:41:05.000000001Z", "2026-11-26T20:41:05.000000001Z"),
+    ],
+)
+def test_ruby_reads_cri_timestamps_with_the_rendered_time_format(config: fc.Config, cri_time: str, iso: str) -> None:
+    (tail,) = [s for s in config.sections("source") if s.type == "tail"][:1]
+    parse = tail.child("parse")
+    assert parse is not None
+    time_format = parse.get("time_format")
+    script = 'require "time"; puts Time.strptime(ARGV[0], ARGV[1]).utc.iso8601(9)'
+    proc = subprocess.run(["ruby", "-e", script, cri_time, time_format or ""], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == iso
