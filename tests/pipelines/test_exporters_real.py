@@ -53,9 +53,21 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(5)
 
 
+def postgres_tool(name: str) -> str | None:
+    """Debian keeps initdb/pg_ctl in /usr/lib/postgresql/<version>/bin, off PATH."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return str(candidates[-1]) if candidates else None
+
+
 @pytest.fixture
 def postgres() -> Iterator[int]:
-    for tool in ("initdb", "pg_ctl", "runuser", "openssl", "prometheus-postgres-exporter"):
+    initdb, pg_ctl = postgres_tool("initdb"), postgres_tool("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        pytest.skip("PostgreSQL server binaries not installed (Debian: apt-get install -y postgresql)")
+    for tool in ("runuser", "openssl", "prometheus-postgres-exporter"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} not installed")
     if os.geteuid() != 0:
@@ -71,7 +83,7 @@ def postgres() -> Iterator[int]:
     data = tmp_path / "pg"
     as_postgres = ["runuser", "-u", "postgres", "--"]
     try:
-        subprocess.run([*as_postgres, "initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"], check=True, capture_output=True, timeout=60)
+        subprocess.run([*as_postgres, initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"], check=True, capture_output=True, timeout=60)
     except BaseException:
         shutil.rmtree(tmp_path, ignore_errors=True)
         raise
@@ -88,11 +100,11 @@ def postgres() -> Iterator[int]:
         f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp_path} -c fsync=off -c ssl=on"
         f" -c ssl_cert_file={tmp_path / 'server.crt'} -c ssl_key_file={tmp_path / 'server.key'}"
     )
-    subprocess.run([*as_postgres, "pg_ctl", "-D", str(data), "-l", str(tmp_path / "pg.log"), "-w", "-o", options, "start"], check=True, capture_output=True, timeout=60)
+    subprocess.run([*as_postgres, pg_ctl, "-D", str(data), "-l", str(tmp_path / "pg.log"), "-w", "-o", options, "start"], check=True, capture_output=True, timeout=60)
     try:
         yield port
     finally:
-        subprocess.run([*as_postgres, "pg_ctl", "-D", str(data), "-m", "fast", "stop"], capture_output=True, timeout=60)
+        subprocess.run([*as_postgres, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True, timeout=60)
         shutil.rmtree(tmp_path, ignore_errors=True)
 
 
