@@ -39,6 +39,8 @@ CONTAINER_TAG_PREFIX = "container"
 #: The tag the Forward log handler sends: ``obs.<service.name>.<event.dataset>``.
 HANDLER_TAG_PREFIX = "obs"
 BUFFER_DIR = "/var/log/fluentd/buffer"
+#: Record key holding the event's Elasticsearch _id until the output removes it.
+DOCUMENT_ID_KEY = "_obs_id"
 #: Bounded so a long Elasticsearch outage fills a known amount of disk, never the whole volume;
 #: at ~200 bytes a line this holds ~20 million lines, hours of the platform's peak traffic.
 BUFFER_TOTAL_LIMIT = "4GB"
@@ -204,7 +206,16 @@ def filters(platform: Platform, env: Environment) -> list[Directive]:
             "even from services that do not redact themselves."
         ),
     )
-    return [parse_inner, defaults_from_tag, enrich, redact]
+    document_id = Directive(
+        "filter",
+        f"{FORWARD_TAG_PREFIX}.** {CONTAINER_TAG_PREFIX}.**",
+        params=params(("@type", "elasticsearch_genid"), ("hash_id_key", DOCUMENT_ID_KEY)),
+        comment=(
+            "A random id per event, fixed before buffering: when Fluentd retries a bulk request that\n"
+            "partly succeeded, Elasticsearch refuses the copies (409 on create) instead of storing them twice."
+        ),
+    )
+    return [parse_inner, defaults_from_tag, enrich, redact, document_id]
 
 
 def _file_buffer(path: str) -> Directive:
@@ -252,6 +263,8 @@ def elasticsearch_output(platform: Platform, env: Environment) -> Directive:
             Param("@id", "out_elasticsearch"),
             Param("hosts", platform.elasticsearch_url),
             Param("target_index_key", "_obs_index"),
+            Param("id_key", DOCUMENT_ID_KEY),
+            Param("remove_keys", DOCUMENT_ID_KEY),
             Param("index_name", data_stream(platform, "application", env)),
             Param("write_operation", "create", comment="Data streams accept only create."),
             Param("suppress_type_name", "true"),

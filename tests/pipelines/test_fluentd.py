@@ -53,6 +53,8 @@ def test_the_elasticsearch_output_waits_out_outages_on_a_bounded_disk_buffer(bui
     assert buffer.get("retry_forever") == "true"
     assert buffer.get("total_limit_size") == fluentd.BUFFER_TOTAL_LIMIT
     assert output.get("write_operation") == "create"
+    # Retried bulk requests carry the same _id, so a partial failure cannot store a line twice.
+    assert output.get("id_key") == fluentd.DOCUMENT_ID_KEY
 
 
 def test_the_last_match_is_a_catch_all(built: Path) -> None:
@@ -234,14 +236,21 @@ def test_a_record_shipped_by_the_handler_is_enriched_redacted_and_written(built:
     path = fc.route(config, tag)
     assert path[-1].type == "elasticsearch", [d.arg for d in path]
     assert _redaction_filter(config) in path
-    assert [d.get("@type") for d in path[:-1]] == ["record_transformer", "record_transformer"]
+    assert [d.get("@type") for d in path[:-1]] == ["record_transformer", "record_transformer", "elasticsearch_genid"]
 
 
 @pytest.mark.parametrize("service", [s.name for s in edu.instrumented_services])
 def test_a_container_line_is_parsed_enriched_redacted_and_written(built: Path, service: str) -> None:
     config = parsed(built, "prod")
     path = fc.route(config, f"container.{service}")
-    assert [d.get("@type") for d in path] == ["parser", "record_transformer", "record_transformer", "record_transformer", "elasticsearch"]
+    assert [d.get("@type") for d in path] == [
+        "parser",
+        "record_transformer",
+        "record_transformer",
+        "record_transformer",
+        "elasticsearch_genid",
+        "elasticsearch",
+    ]
 
 
 def test_route_follows_relabelling_and_stops_where_nothing_matches() -> None:
