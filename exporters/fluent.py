@@ -29,6 +29,7 @@ import socket
 import struct
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -183,8 +184,16 @@ class FluentForwardHandler(logging.Handler):
         self.counter = counter if counter is not None else _default_counter()
         self.dropped = 0
         self.sent = 0
+        self._capacity = capacity
+        self._start()
+        # A pre-fork server (gunicorn --preload) forks after this handler exists: threads do not
+        # survive a fork, so each child starts its own sender (weakly held: no leak via the hook).
+        restart = weakref.WeakMethod(self._after_fork)
+        os.register_at_fork(after_in_child=lambda: (m := restart()) is not None and m())
+
+    def _start(self) -> None:
         # None is the wake-up close() sends so the sender need not wait out flush_interval.
-        self._queue: queue.Queue[tuple[str, float, Mapping[str, Any]] | None] = queue.Queue(maxsize=capacity)
+        self._queue: queue.Queue[tuple[str, float, Mapping[str, Any]] | None] = queue.Queue(maxsize=self._capacity)
         self._stats_lock = threading.Lock()
         self._closing = threading.Event()
         self._deadline = 0.0  # set by close(): when queued records stop being retried
@@ -194,6 +203,16 @@ class FluentForwardHandler(logging.Handler):
         self._unpacker = msgpack.Unpacker(raw=False)
         self._thread = threading.Thread(target=self._run, name="obs-fluent-forward", daemon=True)
         self._thread.start()
+
+    def _after_fork(self) -> None:
+        """In a forked child: fresh locks, queue and sender. Records queued before the fork stay
+        the parent's to send (copying them would ship them twice); the parent's socket is left to it."""
+        if self._closing.is_set():
+            return
+        self.createLock()
+        self.dropped = 0
+        self.sent = 0
+        self._start()
 
     # --- caller side (must stay cheap and never block) ----------------------------------------
 

@@ -254,3 +254,25 @@ def test_the_sink_speaks_the_protocol_of_the_real_fluent_logger_client(sink: For
     finally:
         client.close()
     assert (event.tag, event.record) == ("obs.backend.application", {"message": "hello"})
+
+
+def test_a_forked_worker_ships_through_its_own_sender(sink: ForwardSink) -> None:
+    """gunicorn --preload forks after the handler exists: the child must not log into a dead thread."""
+    import os
+
+    handler = make_handler(sink.port)
+    sample = {**log_records()[1], "message": "from the forked worker"}
+    pid = os.fork()
+    if pid == 0:  # child: report through the exit code only, never return into pytest
+        code = 3
+        try:
+            handler.handle(log_record(sample))
+            handler.close()
+            code = 0 if (handler.sent, handler.dropped) == (1, 0) else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    handler.close()
+    assert os.waitstatus_to_exitcode(status) == 0
+    (event,) = sink.wait_for(1)
+    assert event.record == sample
