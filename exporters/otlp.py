@@ -1,0 +1,65 @@
+"""OTLP span export for the instrumentation: gRPC or HTTP/protobuf, behind a bounded batch processor.
+
+The batch processor is what keeps a dead collector from hurting requests: ``on_end`` only appends
+to a queue of at most ``max_queue_size`` spans (older ones are dropped when it is full), and the
+export, with its retries bounded by ``timeout``, runs on the processor's own thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+OtlpProtocol = Literal["grpc", "http/protobuf"]
+TRACES_PATH = "/v1/traces"
+
+
+def traces_url(endpoint: str) -> str:
+    """The HTTP exporter's URL: a base endpoint (``http://collector:4318``) gets ``/v1/traces``."""
+    stripped = endpoint.rstrip("/")
+    return stripped if stripped.endswith(TRACES_PATH) else stripped + TRACES_PATH
+
+
+def build_span_exporter(
+    endpoint: str,
+    protocol: OtlpProtocol = "http/protobuf",
+    *,
+    timeout: float = 5.0,
+    headers: Mapping[str, str] | None = None,
+) -> SpanExporter:
+    """An OTLP span exporter for Jaeger (4317 gRPC / 4318 HTTP) or an OpenTelemetry Collector."""
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+        # The gRPC exporter wants host:port; the scheme only says whether TLS is used.
+        insecure = not endpoint.startswith("https://")
+        target = endpoint.split("://", 1)[-1].rstrip("/")
+        return GrpcExporter(endpoint=target, insecure=insecure, timeout=timeout, headers=dict(headers or {}))
+    if protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+        return HttpExporter(endpoint=traces_url(endpoint), timeout=timeout, headers=dict(headers or {}))
+    raise ValueError(f"OTLP protocol must be 'grpc' or 'http/protobuf', got {protocol!r}")
+
+
+def build_span_processor(
+    exporter: SpanExporter,
+    *,
+    max_queue_size: int = 2048,
+    max_export_batch_size: int = 512,
+    schedule_delay_millis: float = 1000,
+    export_timeout_millis: float = 10_000,
+) -> BatchSpanProcessor:
+    """A batch processor with a bounded queue: memory stays flat when the endpoint is down."""
+    return BatchSpanProcessor(
+        exporter,
+        max_queue_size=max_queue_size,
+        max_export_batch_size=max_export_batch_size,
+        schedule_delay_millis=schedule_delay_millis,
+        export_timeout_millis=export_timeout_millis,
+    )
+
+
+__all__ = ["OtlpProtocol", "build_span_exporter", "build_span_processor", "traces_url"]

@@ -1,0 +1,196 @@
+"""A lean ASGI middleware for FastAPI/Starlette, wrapped around the whole middleware stack.
+
+Why not opentelemetry-instrumentation-asgi/-fastapi: they create two extra internal spans per
+request (send/receive), build attribute dicts for old and new semantic conventions, and record
+metrics through the OTel metrics SDK; we need one server span and the contract's prometheus
+metrics. The route template is read from ``scope["route"]``, which Starlette's router sets on the
+(shared) scope dict when a route matches, at request time: FastAPI's lazily included routers are
+covered, and nothing is walked at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from exporters.prometheus import MetricsEndpoint
+
+from ._core import Request, Telemetry
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_log = logging.getLogger("obs.instrumentation")
+_PROPAGATION_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
+
+
+class RouteResolver:
+    """The route template of a finished request, from the matched route left in the scope.
+
+    - FastAPI 0.165 includes routers lazily: the matched ``APIRoute`` keeps its own path
+      (``/items/{id}``) and the full template (``/api/items/{id}``) is on the effective route
+      context FastAPI stores in ``scope["fastapi"]``; it is preferred when present.
+    - A mounted sub-application runs its own router, which replaces ``scope["route"]`` with a route
+      relative to the mount (and grows ``root_path``): the mount prefixes are found once per route
+      by matching the outer routes in order, as the router did.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        # Keyed by the matched route object and its template: bounded by routes, not by paths.
+        self._mounted: dict[tuple[int, str | None], str] = {}
+
+    def __call__(self, scope: Scope, root_path: str) -> str | None:
+        route = scope.get("route")
+        if route is None:
+            return None
+        inner = _template(scope, route)
+        if scope.get("root_path", "") == root_path:
+            return inner
+        key = (id(route), inner)
+        full = self._mounted.get(key)
+        if full is None:
+            full = self._mounted[key] = self._with_prefix(scope, root_path, route, inner)
+        return full
+
+    def _with_prefix(self, scope: Scope, root_path: str, route: Any, inner: str | None) -> str:
+        from starlette.routing import Mount
+
+        probe = {
+            "type": "http",
+            "path": scope["path"],
+            "root_path": root_path,
+            "method": scope.get("method", "GET"),
+            "headers": [],
+        }
+        routes = getattr(getattr(self.app, "router", None), "routes", None) or []
+        prefix = _mount_prefix(routes, probe)
+        if isinstance(route, Mount) or inner is None:
+            # The sub-application is not a router (static files, a WSGI app): one template for it.
+            return prefix + "/{path:path}"
+        return prefix + inner
+
+
+def _template(scope: Scope, route: Any) -> str | None:
+    fastapi_scope = scope.get("fastapi")
+    if isinstance(fastapi_scope, dict):
+        effective = fastapi_scope.get("effective_route_context")
+        path = getattr(effective, "path", None)
+        if isinstance(path, str) and path:
+            return path
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else None
+
+
+def _mount_prefix(routes: Any, probe: dict[str, Any]) -> str:
+    """The concatenated paths of the mounts a request went through (first full match wins)."""
+    from starlette.routing import Match, Mount
+
+    for route in routes:
+        try:
+            match, child = route.matches(dict(probe))
+        except Exception:
+            continue
+        if match is Match.FULL:
+            if isinstance(route, Mount):
+                return str(route.path) + _mount_prefix(route.routes, {**probe, **child})
+            return ""
+    return ""
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+class ObsASGIMiddleware:
+    """Span, metrics and access line for each HTTP request; ``/metrics`` served in front of the app."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        telemetry: Telemetry,
+        routes: RouteResolver,
+        *,
+        excluded: Callable[[str], Any] | None,
+        metrics_path: str | None,
+        metrics_endpoint: MetricsEndpoint | None,
+    ) -> None:
+        self.app = app
+        self.telemetry = telemetry
+        self.routes = routes
+        self.excluded = excluded
+        self.metrics_path = metrics_path if metrics_endpoint is not None else None
+        self.metrics_endpoint = metrics_endpoint
+        self.tracing = telemetry.tracer is not None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path == self.metrics_path:
+            await self._serve_metrics(scope, send)
+            return
+        if self.excluded is not None and self.excluded(path):
+            await self.app(scope, receive, send)
+            return
+        telemetry = self.telemetry
+        carrier: dict[str, str] | None = None
+        if self.tracing:
+            for key, value in scope["headers"]:
+                if key in _PROPAGATION_HEADERS:
+                    if carrier is None:
+                        carrier = {}
+                    carrier[key.decode("latin-1")] = bytes(value).decode("latin-1")
+        req = telemetry.begin(scope["method"], path, scope.get("scheme", "http"), carrier, scope)
+        if req is None:  # the instrumentation failed (counted): serve the request bare
+            await self.app(scope, receive, send)
+            return
+        root_path = scope.get("root_path", "")
+
+        async def send_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                req.status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        except BaseException as exc:
+            req.error = exc
+            raise
+        finally:
+            self._finish(req, scope, root_path)
+
+    def _finish(self, req: Request, scope: Scope, root_path: str) -> None:
+        try:
+            route = self.routes(scope, root_path)
+        except Exception:
+            self.telemetry.count_error("response")
+            route = None
+        self.telemetry.finish(req, route)
+        self.telemetry.detach(req)
+
+    async def _serve_metrics(self, scope: Scope, send: Send) -> None:
+        assert self.metrics_endpoint is not None
+        try:
+            resp = self.metrics_endpoint.respond(
+                scope["method"], _header(scope, b"accept"), _header(scope, b"authorization")
+            )
+            status, headers, body = resp.status, resp.headers(), resp.body
+        except Exception:
+            self.telemetry.count_error("metrics_endpoint")
+            _log.exception("metrics exposition failed")
+            status, headers, body = 500, [("Content-Type", "text/plain; charset=utf-8")], b"exposition failed\n"
+        raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+__all__ = ["ObsASGIMiddleware", "RouteResolver"]

@@ -1,0 +1,236 @@
+"""What happens around one request, shared by the ASGI middleware and the WSGI wrapper.
+
+Everything that can be decided once is decided in ``Telemetry.__init__``; ``begin``/``finish`` do
+only per-request work. One clock (``time.time_ns``) gives the span's start and end and the
+histogram's duration, so a request costs two clock reads, not four. Every step is wrapped: an
+error inside the instrumentation is counted in ``obs_instrumentation_errors_total{stage}`` and the
+request goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Mapping
+from time import time_ns
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.propagate import extract
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from obs.contract import KNOWN_METHODS, UNMATCHED_ROUTE, normalize_method
+
+from ._metrics import HttpMetrics
+from ._redaction import redact_path, redact_text
+from .logs import ACCESS_ATTR, ACCESS_LOGGER, AccessFields
+
+_log = logging.getLogger("obs.instrumentation")
+
+#: ``server_request_hook(span, scope_or_environ)``: add attributes at the start of a request.
+ServerRequestHook = Callable[[trace.Span, Mapping[str, Any]], None]
+#: ``response_hook(span, status_code)``: add attributes when the response is known.
+ResponseHook = Callable[[trace.Span, int], None]
+
+#: Longest ``url.path`` kept on spans and access lines (oversized targets are cut, not stored whole).
+MAX_PATH = 1024
+
+_METHODS: dict[str, str] = {m: m for m in KNOWN_METHODS}
+_SERVER = SpanKind.SERVER
+_INFO = logging.INFO
+
+
+def clean_path(raw: str) -> str:
+    """``url.path`` as recorded: bounded, valid UTF-8, personal data redacted."""
+    path = raw if len(raw) <= MAX_PATH else raw[:MAX_PATH]
+    if not path.isascii():
+        # Lone surrogates (undecodable bytes) would break protobuf and JSON encoding downstream.
+        path = path.encode("utf-8", "replace").decode("utf-8")
+    return redact_path(path)
+
+
+class Request:
+    """Per-request state (slots, no dict): never kept on the middleware, so requests cannot mix."""
+
+    __slots__ = ("error", "method", "path", "span", "start", "status", "token")
+
+    def __init__(self, method: str, path: str, start: int) -> None:
+        self.method = method
+        self.path = path
+        self.start = start
+        self.span: trace.Span | None = None
+        self.token: object | None = None
+        self.status = 0
+        self.error: BaseException | None = None
+
+
+class Telemetry:
+    """Tracer, metrics and access logger for one instrumented app."""
+
+    def __init__(
+        self,
+        *,
+        tracer: trace.Tracer | None,
+        metrics: HttpMetrics | None,
+        exemplars: bool,
+        access_log: bool,
+        server_request_hook: ServerRequestHook | None = None,
+        response_hook: ResponseHook | None = None,
+        error_counter: HttpMetrics | None = None,
+    ) -> None:
+        self.tracer = tracer
+        self.metrics = metrics
+        self.exemplars = exemplars and metrics is not None and tracer is not None
+        self.access_logger = logging.getLogger(ACCESS_LOGGER) if access_log else None
+        if self.access_logger is not None and self.access_logger.level == logging.NOTSET:
+            # Access lines are INFO; a root logger left at WARNING must not silence them.
+            self.access_logger.setLevel(_INFO)
+        self.server_request_hook = server_request_hook
+        self.response_hook = response_hook
+        self._errors = error_counter or metrics
+
+    def count_error(self, stage: str) -> None:
+        if self._errors is not None:
+            self._errors.count_error(stage)
+        _log.debug("obs instrumentation error at stage %s", stage, exc_info=True)
+
+    # --- request start ------------------------------------------------------------------------
+
+    def begin(
+        self, raw_method: str, raw_path: str, scheme: str, carrier: Mapping[str, str] | None, hook_arg: Any
+    ) -> Request | None:
+        try:
+            method = _METHODS.get(raw_method) or normalize_method(raw_method)
+            req = Request(method, clean_path(raw_path), time_ns())
+            tracer = self.tracer
+            if tracer is not None:
+                parent = extract(carrier) if carrier else None
+                span = tracer.start_span(
+                    method,
+                    context=parent,
+                    kind=_SERVER,
+                    start_time=req.start,
+                    attributes={
+                        "http.request.method": method,
+                        "url.path": req.path,
+                        "url.scheme": scheme,
+                    },
+                )
+                req.span = span
+                req.token = otel_context.attach(trace.set_span_in_context(span, parent))
+                if self.server_request_hook is not None and span.is_recording():
+                    try:
+                        self.server_request_hook(span, hook_arg)
+                    except Exception:
+                        self.count_error("hook")
+            if self.metrics is not None:
+                self.metrics.active_child(method).inc()
+            return req
+        except Exception:
+            self.count_error("request")
+            return None
+
+    # --- request end --------------------------------------------------------------------------
+
+    def finish(self, req: Request, route: str | None) -> None:
+        """Close the span, observe the duration, write the access line. Never raises."""
+        end = time_ns()
+        status = req.status or 500  # no response started: the server answers 500
+        error = req.error
+        label_route = route or UNMATCHED_ROUTE
+        span = req.span
+        trace_id = span_id = None
+        error_type: str | None = None
+        try:
+            if error is not None:
+                error_type = type(error).__qualname__
+            elif status >= 500:
+                error_type = str(status)
+            if span is not None:
+                ctx = span.get_span_context()
+                if ctx.trace_flags.sampled:
+                    trace_id = format(ctx.trace_id, "032x")
+                    span_id = format(ctx.span_id, "016x")
+                if span.is_recording():
+                    self._close_span(span, req.method, route, status, error, error_type)
+                span.end(end_time=end)
+        except Exception:
+            self.count_error("response")
+        metrics = self.metrics
+        if metrics is not None:
+            try:
+                exemplar = (
+                    {"trace_id": trace_id, "span_id": span_id or ""} if (self.exemplars and trace_id) else None
+                )
+                metrics.duration_child(req.method, label_route, status).observe((end - req.start) / 1e9, exemplar)
+                metrics.active_child(req.method).dec()
+            except Exception:
+                self.count_error("response")
+        logger = self.access_logger
+        if logger is not None and logger.isEnabledFor(_INFO):
+            try:
+                fields = AccessFields(
+                    req.method,
+                    label_route,
+                    status,
+                    end - req.start,
+                    req.path,
+                    trace_id,
+                    span_id,
+                    error_type if error is not None else None,
+                    redact_text(str(error)) if error is not None else None,
+                )
+                logger.info(
+                    "%s %s %d" % (req.method, label_route, status),  # noqa: UP031 - one format, built once
+                    extra={ACCESS_ATTR: fields},
+                )
+            except Exception:
+                self.count_error("access_log")
+
+    def detach(self, req: Request) -> None:
+        if req.token is not None:
+            try:
+                otel_context.detach(req.token)  # type: ignore[arg-type]
+            except Exception:
+                self.count_error("response")
+            req.token = None
+
+    def _close_span(
+        self,
+        span: trace.Span,
+        method: str,
+        route: str | None,
+        status: int,
+        error: BaseException | None,
+        error_type: str | None,
+    ) -> None:
+        if route is not None:
+            # Named after the template; an unmatched request keeps the bare method, never the raw path.
+            span.update_name(f"{method} {route}")
+            span.set_attribute("http.route", route)
+        span.set_attribute("http.response.status_code", status)
+        if error_type is not None:
+            span.set_attribute("error.type", error_type)
+        if error is not None:
+            message = redact_text(str(error))
+            # record_exception would store the raw message; the stack trace ends with it too.
+            span.add_event(
+                "exception",
+                {
+                    "exception.type": error_type or type(error).__qualname__,
+                    "exception.message": message,
+                    "exception.stacktrace": redact_text("".join(traceback.format_exception(error))),
+                },
+            )
+            span.set_status(Status(StatusCode.ERROR, f"{error_type}: {message}"))
+        elif status >= 500:
+            span.set_status(Status(StatusCode.ERROR))
+        if self.response_hook is not None:
+            try:
+                self.response_hook(span, status)
+            except Exception:
+                self.count_error("hook")
+
+
+__all__ = ["MAX_PATH", "Request", "ResponseHook", "ServerRequestHook", "Telemetry", "clean_path"]

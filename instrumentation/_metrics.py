@@ -1,0 +1,83 @@
+"""The contract's HTTP server metrics on a prometheus_client registry, with a per-label-set child cache.
+
+``Histogram.labels()`` takes a lock and validates its arguments on every call; the label sets here
+are few (method, route template, status) and known to be safe, so their children are kept in a
+plain dict after the first request.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.process_collector import ProcessCollector
+
+from obs.contract import HTTP_SERVER_ACTIVE, HTTP_SERVER_DURATION, INSTRUMENTATION_ERRORS, TARGET_INFO
+
+#: Where an internal error was caught (the ``stage`` label of obs_instrumentation_errors_total).
+STAGES: tuple[str, ...] = ("request", "response", "hook", "access_log", "metrics_endpoint", "setup")
+
+_lock = threading.Lock()
+_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, HttpMetrics] = weakref.WeakKeyDictionary()
+
+
+class HttpMetrics:
+    """The four families one service emits; one instance per registry (``for_registry``)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        d, a, e, t = HTTP_SERVER_DURATION, HTTP_SERVER_ACTIVE, INSTRUMENTATION_ERRORS, TARGET_INFO
+        self.duration = Histogram(
+            d.prometheus_client_name, d.help, list(d.labels), buckets=d.buckets, registry=registry
+        )
+        # livesum: in-flight requests of the workers still alive; a dead worker's count vanishes
+        # with it (child_exit → mark_process_dead) instead of staying stuck in the sum.
+        self.active = Gauge(
+            a.prometheus_client_name, a.help, list(a.labels), registry=registry, multiprocess_mode="livesum"
+        )
+        self.errors = Counter(e.prometheus_client_name, e.help, list(e.labels), registry=registry)
+        # max: every worker writes 1 for the same identity; the aggregate is one series, not one per pid.
+        self.target_info = Gauge(
+            t.prometheus_client_name, t.help, list(t.labels), registry=registry, multiprocess_mode="max"
+        )
+        self._durations: dict[tuple[str, str, int], Histogram] = {}
+        self._actives: dict[str, Gauge] = {}
+        self._errors = {stage: self.errors.labels(stage) for stage in STAGES}
+
+    @classmethod
+    def for_registry(cls, registry: CollectorRegistry) -> HttpMetrics:
+        with _lock:
+            metrics = _by_registry.get(registry)
+            if metrics is None:
+                metrics = _by_registry[registry] = cls(registry)
+                if registry is not REGISTRY:
+                    # The global registry has its process collector already; an injected one gets its own
+                    # so the contract's process_* metrics are there too.
+                    ProcessCollector(registry=registry)
+            return metrics
+
+    def set_identity(self, service_name: str, service_version: str, environment: str) -> None:
+        self.target_info.labels(service_name, service_version, environment).set(1)
+
+    def duration_child(self, method: str, route: str, status: int) -> Histogram:
+        key = (method, route, status)
+        child = self._durations.get(key)
+        if child is None:
+            child = self._durations[key] = self.duration.labels(method, route, str(status))
+        return child
+
+    def active_child(self, method: str) -> Gauge:
+        child = self._actives.get(method)
+        if child is None:
+            child = self._actives[method] = self.active.labels(method)
+        return child
+
+    def count_error(self, stage: str) -> None:
+        try:
+            child = self._errors.get(stage) or self.errors.labels(stage)
+            child.inc()
+        except Exception:  # the error counter itself must never raise into a request
+            pass
+
+
+__all__ = ["STAGES", "HttpMetrics"]

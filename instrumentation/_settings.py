@@ -1,0 +1,207 @@
+"""Settings: an explicit argument wins, then an ``OBS_*`` variable, then the standard ``OTEL_*`` ones.
+
+Resolved once, at ``instrument()`` time, into a frozen object: the request path never reads the
+environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+OtlpProtocol = Literal["grpc", "http/protobuf"]
+
+#: Health checks and the scrape endpoint stay out of traces, metrics and access logs.
+DEFAULT_EXCLUDED_URLS: tuple[str, ...] = ("/healthz", "/readyz", "/livez", "/metrics")
+DEFAULT_METRICS_PATH = "/metrics"
+DEFAULT_SERVICE_NAME = "unknown_service"  # OpenTelemetry's own default
+DEFAULT_ENVIRONMENT = "unknown"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentationSettings:
+    """Everything ``instrument()`` decided, after arguments and environment were merged."""
+
+    service_name: str = DEFAULT_SERVICE_NAME
+    service_version: str = ""
+    environment: str = DEFAULT_ENVIRONMENT
+    traces: bool = True
+    sample_ratio: float = 1.0
+    otlp_endpoint: str | None = None
+    otlp_protocol: OtlpProtocol = "http/protobuf"
+    otlp_timeout: float = 5.0
+    metrics: bool = True
+    exemplars: bool = True
+    metrics_path: str | None = DEFAULT_METRICS_PATH
+    metrics_port: int | None = None
+    metrics_token: str | None = field(default=None, repr=False)
+    metrics_token_file: str | None = None
+    access_log: bool = True
+    json_logs: bool = True
+    excluded_urls: tuple[str, ...] = DEFAULT_EXCLUDED_URLS
+    resource_attributes: Mapping[str, str] = field(default_factory=dict)
+
+    def excluded_regex(self) -> re.Pattern[str] | None:
+        """One alternation for every excluded URL (compiled once; matched against the path)."""
+        if not self.excluded_urls:
+            return None
+        return re.compile("|".join(f"(?:{u})" for u in self.excluded_urls))
+
+
+def parse_resource_attributes(raw: str | None) -> dict[str, str]:
+    """``OTEL_RESOURCE_ATTRIBUTES`` (``k=v,k2=v2``, values percent-encoded) as a dict; bad pairs skipped."""
+    from urllib.parse import unquote
+
+    out: dict[str, str] = {}
+    for pair in (raw or "").split(","):
+        key, sep, value = pair.partition("=")
+        if sep and key.strip():
+            out[key.strip()] = unquote(value.strip())
+    return out
+
+
+def _bool(value: str | None) -> bool | None:
+    if value is None:
+        return None
+    low = value.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError(f"expected a boolean (true/false), got {value!r}")
+
+
+def _ratio_from_otel(env: Mapping[str, str]) -> float | None:
+    sampler = env.get("OTEL_TRACES_SAMPLER", "").strip().lower()
+    if not sampler:
+        return None
+    if sampler in ("always_on", "parentbased_always_on"):
+        return 1.0
+    if sampler in ("always_off", "parentbased_always_off"):
+        return 0.0
+    if sampler in ("traceidratio", "parentbased_traceidratio"):
+        arg = env.get("OTEL_TRACES_SAMPLER_ARG")
+        return float(arg) if arg else 1.0
+    return None  # a sampler we do not model (jaeger_remote, xray): keep the default
+
+
+def _otel_endpoint(env: Mapping[str, str]) -> str | None:
+    # The signal-specific variable is a full URL; the generic one is a base URL (the HTTP exporter
+    # appends /v1/traces to it). Both are normalized to a base here, and exporters/otlp adds the path.
+    traces = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if traces:
+        return traces
+    return env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
+
+
+def resolve_settings(
+    *,
+    env: Mapping[str, str] | None = None,
+    service_name: str | None = None,
+    service_version: str | None = None,
+    environment: str | None = None,
+    traces: bool | None = None,
+    sample_ratio: float | None = None,
+    otlp_endpoint: str | None = None,
+    otlp_protocol: OtlpProtocol | None = None,
+    otlp_timeout: float | None = None,
+    metrics: bool | None = None,
+    exemplars: bool | None = None,
+    metrics_path: str | None = None,
+    metrics_port: int | None = None,
+    metrics_token: str | None = None,
+    metrics_token_file: str | None = None,
+    access_log: bool | None = None,
+    json_logs: bool | None = None,
+    excluded_urls: Sequence[str] | None = None,
+) -> InstrumentationSettings:
+    """Merge arguments (first), ``OBS_*`` (second) and ``OTEL_*`` (last) into settings."""
+    e = os.environ if env is None else env
+    res = parse_resource_attributes(e.get("OTEL_RESOURCE_ATTRIBUTES"))
+
+    def pick(arg: str | None, *names: str) -> str | None:
+        if arg is not None:
+            return arg
+        for name in names:
+            value = e.get(name)
+            if value:
+                return value
+        return None
+
+    name = pick(service_name, "OBS_SERVICE_NAME", "OTEL_SERVICE_NAME") or res.get("service.name")
+    version = pick(service_version, "OBS_SERVICE_VERSION") or res.get("service.version", "")
+    env_name = (
+        pick(environment, "OBS_ENVIRONMENT")
+        or res.get("deployment.environment.name")
+        or res.get("deployment.environment")
+    )
+
+    traces_on = traces if traces is not None else _bool(e.get("OBS_TRACES"))
+    if traces_on is None:
+        sdk_disabled = _bool(e.get("OTEL_SDK_DISABLED")) or False
+        traces_on = not sdk_disabled and e.get("OTEL_TRACES_EXPORTER", "").strip().lower() != "none"
+
+    ratio = sample_ratio
+    if ratio is None and e.get("OBS_TRACES_SAMPLE_RATIO"):
+        ratio = float(e["OBS_TRACES_SAMPLE_RATIO"])
+    if ratio is None:
+        ratio = _ratio_from_otel(e)
+    ratio = 1.0 if ratio is None else ratio
+    if not 0.0 <= ratio <= 1.0:
+        raise ValueError(f"sample_ratio must be within [0, 1], got {ratio}")
+
+    endpoint = otlp_endpoint if otlp_endpoint is not None else (e.get("OBS_OTLP_ENDPOINT") or _otel_endpoint(e))
+    protocol_raw = pick(
+        otlp_protocol, "OBS_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"
+    )
+    protocol: OtlpProtocol = "http/protobuf"
+    if protocol_raw is not None:
+        if protocol_raw not in ("grpc", "http/protobuf"):
+            raise ValueError(f"OTLP protocol must be 'grpc' or 'http/protobuf', got {protocol_raw!r}")
+        protocol = "grpc" if protocol_raw == "grpc" else "http/protobuf"
+
+    timeout = otlp_timeout
+    if timeout is None:
+        raw_timeout = e.get("OBS_OTLP_TIMEOUT")
+        timeout = float(raw_timeout) if raw_timeout else 5.0
+
+    port_raw = metrics_port if metrics_port is not None else e.get("OBS_METRICS_PORT")
+    excluded: tuple[str, ...]
+    if excluded_urls is not None:
+        excluded = tuple(excluded_urls)
+    else:
+        raw = e.get("OBS_EXCLUDED_URLS") or e.get("OTEL_PYTHON_EXCLUDED_URLS")
+        excluded = tuple(u.strip() for u in raw.split(",") if u.strip()) if raw else DEFAULT_EXCLUDED_URLS
+
+    def flag(arg: bool | None, name: str, default: bool) -> bool:
+        if arg is not None:
+            return arg
+        value = _bool(e.get(name))
+        return default if value is None else value
+
+    return InstrumentationSettings(
+        service_name=name or DEFAULT_SERVICE_NAME,
+        service_version=version or "",
+        environment=env_name or DEFAULT_ENVIRONMENT,
+        traces=traces_on,
+        sample_ratio=ratio,
+        otlp_endpoint=endpoint or None,
+        otlp_protocol=protocol,
+        otlp_timeout=timeout,
+        metrics=flag(metrics, "OBS_METRICS", True),
+        exemplars=flag(exemplars, "OBS_EXEMPLARS", True),
+        metrics_path=metrics_path if metrics_path is not None else e.get("OBS_METRICS_PATH", DEFAULT_METRICS_PATH) or None,
+        metrics_port=int(port_raw) if port_raw not in (None, "") else None,
+        metrics_token=pick(metrics_token, "OBS_METRICS_TOKEN"),
+        metrics_token_file=pick(metrics_token_file, "OBS_METRICS_TOKEN_FILE"),
+        access_log=flag(access_log, "OBS_ACCESS_LOG", True),
+        json_logs=flag(json_logs, "OBS_JSON_LOGS", True),
+        excluded_urls=excluded,
+        resource_attributes=res,
+    )

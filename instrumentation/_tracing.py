@@ -1,0 +1,75 @@
+"""Tracer provider from settings: resource, parent-based ratio sampling, OTLP through a batch processor."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+from ._settings import InstrumentationSettings
+
+_log = logging.getLogger("obs.instrumentation")
+
+
+def build_resource(settings: InstrumentationSettings) -> Resource:
+    attributes: dict[str, str] = {
+        "service.name": settings.service_name,
+        "deployment.environment": settings.environment,
+    }
+    if settings.service_version:
+        attributes["service.version"] = settings.service_version
+    # Resource.create also merges OTEL_RESOURCE_ATTRIBUTES; the resolved values above win.
+    return Resource.create(attributes)
+
+
+def build_tracer_provider(
+    settings: InstrumentationSettings, span_processors: Iterable[SpanProcessor] = ()
+) -> TracerProvider:
+    """A provider that samples ``settings.sample_ratio`` of new traces and follows the parent's decision."""
+    provider = TracerProvider(
+        resource=build_resource(settings), sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio))
+    )
+    for processor in span_processors:
+        provider.add_span_processor(processor)
+    if settings.otlp_endpoint:
+        from exporters.otlp import build_span_exporter, build_span_processor
+
+        exporter = build_span_exporter(settings.otlp_endpoint, settings.otlp_protocol, timeout=settings.otlp_timeout)
+        provider.add_span_processor(build_span_processor(exporter))
+    return provider
+
+
+def install_global(provider: trace.TracerProvider) -> bool:
+    """Make ``provider`` the global one if none was set (OpenTelemetry allows setting it once)."""
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        trace.set_tracer_provider(provider)
+        return True
+    return False
+
+
+def instrument_clients(provider: trace.TracerProvider) -> list[str]:
+    """Propagate ``traceparent`` on outgoing httpx/requests calls when their instrumentations are installed."""
+    done: list[str] = []
+    candidates = (
+        ("opentelemetry.instrumentation.httpx", "HTTPXClientInstrumentor"),
+        ("opentelemetry.instrumentation.requests", "RequestsInstrumentor"),
+    )
+    for module_name, class_name in candidates:
+        try:
+            module = __import__(module_name, fromlist=[class_name])
+            instrumentor = getattr(module, class_name)()
+            if not instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.instrument(tracer_provider=provider)
+            done.append(class_name)
+        except ImportError:
+            continue
+        except Exception:  # a client instrumentation failing must not stop the service
+            _log.warning("could not instrument %s", module_name, exc_info=True)
+    return done
+
+
+__all__ = ["build_resource", "build_tracer_provider", "install_global", "instrument_clients"]

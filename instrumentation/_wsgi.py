@@ -1,0 +1,150 @@
+"""A WSGI wrapper for Flask: replaces ``app.wsgi_app``, as opentelemetry-instrumentation-flask does,
+but with one span, the contract's metrics and no per-request attribute dicts beyond three keys.
+
+Flask only knows the matched rule inside its request context, which is gone when ``wsgi_app``
+returns; a ``before_request`` function (inserted first, so another one returning early cannot skip
+it) leaves the rule template in the WSGI environ. Unmatched requests (404, 405) have no rule and are
+recorded as ``UNMATCHED_ROUTE``, never by path. Exceptions Flask turns into a 500 reach us through
+its ``got_request_exception`` signal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from exporters.prometheus import MetricsEndpoint
+
+from ._core import Request, Telemetry
+
+_log = logging.getLogger("obs.instrumentation")
+
+ROUTE_KEY = "obs.route"
+ERROR_KEY = "obs.error"
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def record_route() -> None:
+    """``before_request``: store the matched rule template where the wrapper can read it."""
+    from flask import request
+
+    rule = request.url_rule
+    if rule is not None:
+        request.environ[ROUTE_KEY] = rule.rule
+
+
+def record_exception(sender: Any, exception: BaseException, **extra: Any) -> None:
+    """``got_request_exception`` receiver: keep the exception Flask is about to turn into a 500."""
+    from flask import request
+
+    request.environ[ERROR_KEY] = exception
+
+
+class _Body:
+    """The response iterable; the request is finished when the server closes it (WSGI spec)."""
+
+    __slots__ = ("_done", "_environ", "_inner", "_middleware", "_req")
+
+    def __init__(self, inner: Iterable[bytes], middleware: ObsWSGIMiddleware, req: Request, environ: dict[str, Any]):
+        self._inner = inner
+        self._middleware = middleware
+        self._req = req
+        self._environ = environ
+        self._done = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._inner)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._inner, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if not self._done:
+                self._done = True
+                self._middleware.finish(self._req, self._environ)
+
+
+class ObsWSGIMiddleware:
+    def __init__(
+        self,
+        app: WSGIApp,
+        telemetry: Telemetry,
+        *,
+        excluded: Callable[[str], Any] | None,
+        metrics_path: str | None,
+        metrics_endpoint: MetricsEndpoint | None,
+    ) -> None:
+        self.app = app
+        self.telemetry = telemetry
+        self.excluded = excluded
+        self.metrics_path = metrics_path if metrics_endpoint is not None else None
+        self.metrics_endpoint = metrics_endpoint
+        self.tracing = telemetry.tracer is not None
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path: str = environ.get("PATH_INFO") or "/"
+        if path == self.metrics_path:
+            return self._serve_metrics(environ, start_response)
+        if self.excluded is not None and self.excluded(path):
+            return self.app(environ, start_response)
+        telemetry = self.telemetry
+        carrier: dict[str, str] | None = None
+        if self.tracing:
+            traceparent = environ.get("HTTP_TRACEPARENT")
+            if traceparent is not None:
+                carrier = {"traceparent": traceparent}
+                tracestate = environ.get("HTTP_TRACESTATE")
+                if tracestate is not None:
+                    carrier["tracestate"] = tracestate
+                baggage = environ.get("HTTP_BAGGAGE")
+                if baggage is not None:
+                    carrier["baggage"] = baggage
+        req = telemetry.begin(
+            environ.get("REQUEST_METHOD", "GET"), path, environ.get("wsgi.url_scheme", "http"), carrier, environ
+        )
+        if req is None:
+            return self.app(environ, start_response)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            try:
+                req.status = int(status[:3])
+            except ValueError:
+                req.status = 500
+            return start_response(status, headers, exc_info)
+
+        try:
+            body = self.app(environ, start)
+        except BaseException as exc:
+            req.error = exc
+            self.finish(req, environ)
+            raise
+        finally:
+            # The context ends with the call: body iteration happens in the server's own frame.
+            telemetry.detach(req)
+        return _Body(body, self, req, environ)
+
+    def finish(self, req: Request, environ: dict[str, Any]) -> None:
+        if req.error is None:
+            req.error = environ.get(ERROR_KEY)
+        self.telemetry.finish(req, environ.get(ROUTE_KEY))
+
+    def _serve_metrics(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        assert self.metrics_endpoint is not None
+        try:
+            resp = self.metrics_endpoint.respond(
+                environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_ACCEPT"), environ.get("HTTP_AUTHORIZATION")
+            )
+            status, headers, body = f"{resp.status} {resp.reason}", resp.headers(), resp.body
+        except Exception:
+            self.telemetry.count_error("metrics_endpoint")
+            _log.exception("metrics exposition failed")
+            status, headers, body = "500 Internal Server Error", [("Content-Type", "text/plain")], b"exposition failed\n"
+        start_response(status, headers)
+        return [body]
+
+
+__all__ = ["ERROR_KEY", "ROUTE_KEY", "ObsWSGIMiddleware", "record_exception", "record_route"]

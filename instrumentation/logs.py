@@ -1,0 +1,194 @@
+"""JSON log lines with the contract's ECS fields, for access logs and the application's own records.
+
+``JsonFormatter`` is public so that other handlers (the Fluentd forward handler in
+``exporters/fluent.py``) write the same line; ``JsonFormatter.build_record`` returns the dict, so a
+shipper can send the dict itself. Field names come from ``obs.contract.LOG_FIELDS``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, NamedTuple
+
+from obs.contract import (
+    ECS_VERSION,
+    LOG_CLASS_FIELD,
+    LOG_CLASSES,
+    LOG_FIELD_INDEX,
+    SPAN_ID_FIELD,
+    TRACE_ID_FIELD,
+)
+
+from ._redaction import redact_text
+
+#: The logger access lines go to (propagates to the root logger's handlers unless told otherwise).
+ACCESS_LOGGER = "obs.access"
+#: ``extra={"obs_dataset": "audit"}`` on a record files it under that log class.
+DATASET_ATTR = "obs_dataset"
+#: The record attribute that carries the request fields of an access line.
+ACCESS_ATTR = "obs_http"
+
+
+def _field(name: str) -> str:
+    # Fails at import if the contract renames a field: the build breaks, not the dashboards.
+    return LOG_FIELD_INDEX[name].name
+
+
+F_TIMESTAMP = _field("@timestamp")
+F_LEVEL = _field("log.level")
+F_LOGGER = _field("log.logger")
+F_MESSAGE = _field("message")
+F_ECS = _field("ecs.version")
+F_DATASET = LOG_FIELD_INDEX[LOG_CLASS_FIELD].name
+F_SERVICE = _field("service.name")
+F_VERSION = _field("service.version")
+F_ENVIRONMENT = _field("service.environment")
+F_TRACE = LOG_FIELD_INDEX[TRACE_ID_FIELD].name
+F_SPAN = LOG_FIELD_INDEX[SPAN_ID_FIELD].name
+F_METHOD = _field("http.request.method")
+F_ROUTE = _field("http.route")
+F_STATUS = _field("http.response.status_code")
+F_DURATION = _field("event.duration")
+F_URL_PATH = _field("url.path")
+F_ERROR_TYPE = _field("error.type")
+F_ERROR_MESSAGE = _field("error.message")
+
+ACCESS, APPLICATION, AUDIT = LOG_CLASSES
+
+
+class AccessFields(NamedTuple):
+    """What the middleware knows about a finished request (already normalized and redacted)."""
+
+    method: str
+    route: str
+    status: int
+    duration_ns: int
+    url_path: str
+    trace_id: str | None
+    span_id: str | None
+    error_type: str | None = None
+    error_message: str | None = None
+
+
+try:
+    from opentelemetry.trace import get_current_span as _current_span
+except ImportError:  # logs without the tracing extra: no ids, same lines
+    _current_span = None  # type: ignore[assignment]
+
+
+def _current_ids() -> tuple[str | None, str | None]:
+    if _current_span is None:
+        return None, None
+    ctx = _current_span().get_span_context()
+    if not ctx.is_valid:
+        return None, None
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
+
+def _identity_from_env() -> tuple[str, str, str]:
+    from ._settings import DEFAULT_ENVIRONMENT, DEFAULT_SERVICE_NAME, resolve_settings
+
+    try:
+        s = resolve_settings()
+    except ValueError:  # a malformed variable must not stop logging
+        return DEFAULT_SERVICE_NAME, "", DEFAULT_ENVIRONMENT
+    return s.service_name, s.service_version, s.environment
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line with the contract's ECS field names.
+
+    Built without arguments it takes the service identity from the environment (``OBS_*`` then
+    ``OTEL_*``), so any handler can use it; ``instrument()`` passes the resolved settings.
+    """
+
+    def __init__(
+        self,
+        service_name: str | None = None,
+        service_version: str | None = None,
+        environment: str | None = None,
+        *,
+        dataset: str = APPLICATION,
+    ) -> None:
+        super().__init__()
+        if dataset not in LOG_CLASSES:
+            raise ValueError(f"dataset must be one of {LOG_CLASSES}, got {dataset!r}")
+        if service_name is None or environment is None or service_version is None:
+            env_name, env_version, env_environment = _identity_from_env()
+            service_name = service_name if service_name is not None else env_name
+            service_version = service_version if service_version is not None else env_version
+            environment = environment if environment is not None else env_environment
+        self.service_name = service_name
+        self.service_version = service_version
+        self.environment = environment
+        self.dataset = dataset
+        self._second = -1
+        self._second_text = ""
+
+    def _timestamp(self, created: float) -> str:
+        # strftime is the costly part; it changes once a second.
+        second = int(created)
+        if second != self._second:
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._second_text}.{int((created - second) * 1000):03d}Z"
+
+    def build_record(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The dict the JSON line holds (for shippers that send the dict rather than the line)."""
+        access: AccessFields | None = getattr(record, ACCESS_ATTR, None)
+        out: dict[str, Any] = {
+            F_TIMESTAMP: self._timestamp(record.created),
+            F_LEVEL: record.levelname.lower(),
+            F_LOGGER: record.name,
+            # Access messages are built from normalized values only; anything else may carry data.
+            F_MESSAGE: record.msg if access is not None else redact_text(record.getMessage()),
+            F_ECS: ECS_VERSION,
+            F_DATASET: ACCESS if access is not None else getattr(record, DATASET_ATTR, self.dataset),
+            F_SERVICE: self.service_name,
+            F_ENVIRONMENT: self.environment,
+        }
+        if self.service_version:
+            out[F_VERSION] = self.service_version
+        if access is not None:
+            trace_id, span_id = access.trace_id, access.span_id
+            out[F_METHOD] = access.method
+            out[F_ROUTE] = access.route
+            out[F_STATUS] = access.status
+            out[F_DURATION] = access.duration_ns
+            out[F_URL_PATH] = access.url_path
+            if access.error_type is not None:
+                out[F_ERROR_TYPE] = access.error_type
+                out[F_ERROR_MESSAGE] = access.error_message or ""
+        else:
+            trace_id, span_id = _current_ids()
+        if trace_id is not None:
+            out[F_TRACE] = trace_id
+            out[F_SPAN] = span_id
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            out[F_ERROR_TYPE] = type(exc).__qualname__
+            out[F_ERROR_MESSAGE] = redact_text(str(exc))
+        return out
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(self.build_record(record), ensure_ascii=False, default=str)
+
+
+def build_record(record: logging.LogRecord, formatter: JsonFormatter | None = None) -> dict[str, Any]:
+    """The contract dict for ``record`` (identity from the environment unless a formatter is given)."""
+    return (formatter or _default_formatter()).build_record(record)
+
+
+_DEFAULT: JsonFormatter | None = None
+
+
+def _default_formatter() -> JsonFormatter:
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = JsonFormatter()
+    return _DEFAULT
+
+
+__all__ = ["ACCESS_LOGGER", "AccessFields", "JsonFormatter", "build_record"]
