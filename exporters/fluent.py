@@ -87,12 +87,15 @@ def event_time(seconds: float) -> msgpack.ExtType:
 def _default_builder(handler: logging.Handler) -> RecordBuilder:
     """The record dict the JSON formatter writes.
 
-    With the instrumentation installed, its formatter writes the line and the line is read back,
-    so the shipped dict is byte-for-byte what a JSON log line holds. Without it (a service using
-    only this module), a minimal record of the contract's required fields is built.
+    With the instrumentation's ``JsonFormatter`` that is its ``build_record`` (the dict its JSON
+    line holds, without a round trip through text). Any other JSON formatter's line is read back.
     """
 
     def from_formatter(record: logging.LogRecord) -> Mapping[str, Any]:
+        build = getattr(handler.formatter, "build_record", None)
+        if callable(build):
+            built: Mapping[str, Any] = build(record)
+            return built
         data: Mapping[str, Any] = json.loads(handler.format(record))
         return data
 

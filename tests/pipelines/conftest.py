@@ -43,18 +43,49 @@ PYTHON_TYPES = {"date": str, "keyword": str, "text": str, "long": int, "integer"
 
 
 def _instrumentation_records() -> list[dict[str, Any]] | None:
-    """Records from the real JSON formatter, when the instrumentation package is installed."""
+    """Lines from the real JSON formatter, when the instrumentation package is installed: an
+    application line, an audit line, an access line of a failed request, and a logged exception."""
     try:
-        from instrumentation.logs import JsonFormatter  # type: ignore[import-not-found]
+        from instrumentation.logs import ACCESS_LOGGER, AccessFields, JsonFormatter  # type: ignore[import-not-found]
     except ImportError:
         return None
     try:
-        formatter = JsonFormatter()
+        formatter = JsonFormatter(service_name="backend", service_version="1.4.2", environment="prod")
     except TypeError:
-        # A constructor that needs arguments: test_samples says so loudly rather than skipping.
+        # A constructor that changed: test_samples says so loudly rather than skipping.
         return None
-    record = logging.LogRecord("backend.api", logging.INFO, __file__, 1, "course %s loaded", ("42",), None)
-    return [json.loads(formatter.format(record))]
+
+    def record(name: str, level: int, msg: str, args: tuple[Any, ...] = (), **attrs: Any) -> logging.LogRecord:
+        rec = logging.LogRecord(name, level, __file__, 1, msg, args, None)
+        rec.created = 1_764_189_665.123  # fixed, so every call gives the same lines
+        rec.__dict__.update(attrs)
+        return rec
+
+    try:
+        raise TimeoutError("upstream timed out for alice@school.example")
+    except TimeoutError:
+        import sys
+
+        failed = record("backend.api", logging.ERROR, "sync failed")
+        failed.exc_info = sys.exc_info()
+    access = AccessFields(
+        method="GET",
+        route="/api/courses/{course_id}",
+        status=500,
+        duration_ns=12_345_678,
+        url_path="/api/courses/42",
+        trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
+        span_id="00f067aa0ba902b7",
+        error_type="TimeoutError",
+        error_message="upstream timed out",
+    )
+    records = [
+        record("backend.api", logging.INFO, "course %s loaded", ("42",)),
+        record("backend.audit", logging.INFO, "grade changed by %s", ("teacher@school.example",), obs_dataset="audit"),
+        record(ACCESS_LOGGER, logging.INFO, "GET /api/courses/{course_id} 500", obs_http=access),
+        failed,
+    ]
+    return [json.loads(formatter.format(r)) for r in records]
 
 
 def contract_records() -> list[dict[str, Any]]:

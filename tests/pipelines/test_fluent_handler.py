@@ -129,15 +129,19 @@ def test_batches_are_acknowledged_chunk_by_chunk(sink: ForwardSink) -> None:
 def test_a_receiver_that_is_down_costs_a_request_nothing_and_every_drop_is_counted() -> None:
     registry = CollectorRegistry()
     handler = make_handler(free_port(), capacity=20, counter=dropped_counter(registry), close_timeout=0.5)
-    worst = 0.0
+    record = log_record(log_records()[1])
+    durations = []
     try:
         for _ in range(2000):
             start = time.perf_counter()
-            handler.handle(log_record(log_records()[1]))
-            worst = max(worst, time.perf_counter() - start)
+            handler.handle(record)
+            durations.append(time.perf_counter() - start)
     finally:
         handler.close()
-    assert worst < 0.05, f"an emit took {worst * 1000:.1f} ms"
+    # Blocking would mean waiting for the 2 s connect timeout; a busy shared machine can still add a
+    # scheduling hiccup, so the bound on the worst emit is generous and the typical one is tight.
+    assert max(durations) < 0.25, f"an emit took {max(durations) * 1000:.1f} ms"
+    assert sorted(durations)[len(durations) // 2] < 0.001
     # Everything is lost while nobody listens, and all of it is accounted for.
     assert handler.sent == 0
     assert handler.dropped == 2000
@@ -276,3 +280,20 @@ def test_a_forked_worker_ships_through_its_own_sender(sink: ForwardSink) -> None
     assert os.waitstatus_to_exitcode(status) == 0
     (event,) = sink.wait_for(1)
     assert event.record == sample
+
+
+def test_with_the_instrumentation_the_shipped_dict_is_its_json_line(sink: ForwardSink) -> None:
+    logs = pytest.importorskip("instrumentation.logs", reason="the instrumentation package is not installed yet")
+    handler = FluentForwardHandler("127.0.0.1", sink.port)
+    assert isinstance(handler.formatter, logs.JsonFormatter)
+    handler.setFormatter(logs.JsonFormatter(service_name="backend", service_version="1.4.2", environment="prod"))
+    record = logging.LogRecord("backend.api", logging.WARNING, __file__, 1, "mail %s", ("alice@school.example",), None)
+    line = json.loads(handler.format(record))
+    try:
+        handler.handle(record)
+        (event,) = sink.wait_for(1)
+    finally:
+        handler.close()
+    assert event.record == line
+    assert event.tag == "obs.backend.application"
+    assert "alice@school.example" not in json.dumps(event.record)
