@@ -114,3 +114,8 @@ def test_wiring_mistakes_are_reported(mutate: Callable[[dict[str, Any]], Any], p
 def test_check_passes_on_the_written_files(built: Path) -> None:
     outcomes = list(jaeger.check(built / "prod"))
     assert outcomes and all(o.status == "passed" for o in outcomes), outcomes
+
+
+def test_the_health_routes_are_the_ones_the_instrumentation_never_traces() -> None:
+    settings = pytest.importorskip("instrumentation._settings", reason="the instrumentation package is not installed yet")
+    assert set(settings.DEFAULT_EXCLUDED_URLS) == set(jaeger.HEALTH_ROUTES)
