@@ -1,0 +1,383 @@
+"""The cross-service dashboards: the platform overview, the SLO dashboard and the alerts overview."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dashboards import navigation as nav
+from dashboards import queries as q
+from obs import contract, links
+from obs.grafana import (
+    Dashboard,
+    Panel,
+    Target,
+    Thresholds,
+    ValueText,
+    bargauge,
+    custom_variable,
+    datasource_variable,
+    row,
+    stat,
+    state_timeline,
+    table,
+    timeseries,
+)
+from obs.grafana.provisioning import prometheus_uid
+from obs.model import AvailabilitySLI, Environment, Platform, Service
+
+#: Folder of the dashboards no single service team owns.
+PLATFORM_FOLDER = "platform"
+
+
+def _service_row(platform: Platform, service: Service) -> list[Panel]:
+    to_dashboard = (nav.dashboard(f"{service.name} dashboard", links.service_dashboard_uid(service.name)),)
+    availability = next((s for s in service.slos if isinstance(s.sli, AvailabilitySLI)), None)
+    error_regex = (
+        availability.sli.error_status_regex
+        if availability and isinstance(availability.sli, AvailabilitySLI)
+        else "5.."
+    )
+    panels: list[Panel] = []
+    if service.slos:
+        panels.append(
+            stat(
+                "SLO attainment",
+                *(
+                    Target(
+                        q.slo_attainment(service.name, slo),
+                        slo.name,
+                        thresholds=Thresholds.below(slo.objective),
+                    )
+                    for slo in service.slos
+                ),
+                unit="percentunit",
+                decimals=3,
+                width=4,
+                height=4,
+                panel_links=to_dashboard,
+                description=f"{service.name}: good requests over each SLO window. Red: the objective is missed. Open the service dashboard.",
+            )
+        )
+        panels.append(
+            stat(
+                "Budget left",
+                *(Target(q.slo_budget_remaining(service.name, slo), slo.name) for slo in service.slos),
+                unit="percentunit",
+                decimals=1,
+                width=4,
+                height=4,
+                thresholds=Thresholds.below(0.0, 0.25),
+                panel_links=to_dashboard,
+                description=f"{service.name}: error budget left in the window. Under 25%: slow down risky changes; negative: SLO breached.",
+            )
+        )
+        first = service.slos[0]
+        page = q.burn_rate_threshold(first, *q.BURN_WINDOWS[0][::2])
+        ticket = q.burn_rate_threshold(first, *q.BURN_WINDOWS[1][::2])
+        panels.append(
+            stat(
+                "Burn rate 1h",
+                *(Target(q.slo_burn_rate(service.name, slo, "1h"), slo.name) for slo in service.slos),
+                unit="x",
+                decimals=1,
+                width=4,
+                height=4,
+                thresholds=Thresholds.above(ticket, page),
+                panel_links=to_dashboard,
+                description=(
+                    f"{service.name}: how fast the budget burns over the last hour (1 = exactly spent over the window). "
+                    f"Red from {page:g}: the page threshold. Open the service dashboard to see what fails."
+                ),
+            )
+        )
+    panels.append(
+        stat(
+            "Traffic",
+            Target(q.platform_requests(service.name), "req/s"),
+            unit="reqps",
+            width=4,
+            height=4,
+            sparkline=True,
+            panel_links=to_dashboard,
+            description=f"{service.name}: requests per second. A drop to zero with no errors means traffic no longer reaches it.",
+        )
+    )
+    panels.append(
+        stat(
+            "Errors",
+            Target(q.platform_error_ratio(service.name, error_regex), "errors"),
+            unit="percentunit",
+            decimals=2,
+            width=4,
+            height=4,
+            sparkline=True,
+            thresholds=Thresholds.above(
+                availability.error_budget,
+                availability.error_budget * q.burn_rate_threshold(availability, *q.BURN_WINDOWS[0][::2]),
+            )
+            if availability
+            else Thresholds.above(0.01, 0.05),
+            panel_links=to_dashboard,
+            description=f"{service.name}: share of responses matching {error_regex}. Orange: at the SLO's budget rate; red: at the page rate.",
+        )
+    )
+    latency_slo = next((s for s in service.slos if not isinstance(s.sli, AvailabilitySLI)), None)
+    threshold = float(getattr(latency_slo.sli, "threshold_seconds", 0)) if latency_slo else 0.0
+    panels.append(
+        stat(
+            "p95 latency",
+            Target(q.platform_p95(service.name), "p95"),
+            unit="s",
+            width=4,
+            height=4,
+            sparkline=True,
+            thresholds=Thresholds.above(None, threshold) if threshold else None,
+            panel_links=to_dashboard,
+            description=f"{service.name}: 95th percentile request duration. Red above the latency SLO threshold; open the service dashboard's heatmap.",
+        )
+    )
+    width = 24 // len(panels)
+    return [_resize(p, width) for p in panels]
+
+
+def _resize(panel: Panel, width: int) -> Panel:
+    return replace(panel, width=width)
+
+
+def overview_dashboard(platform: Platform, env: Environment) -> Dashboard:
+    rows = [
+        row(f"{service.name} — {service.team}, tier {service.tier}", *_service_row(platform, service))
+        for service in platform.instrumented_services
+    ]
+    if platform.probed_services:
+        rows.append(
+            row(
+                "Probed from outside",
+                stat(
+                    "Probe success",
+                    *(
+                        Target(
+                            f"min({q.selector('probe_success', {contract.SERVICE_LABEL: s.name})})", s.name
+                        )
+                        for s in platform.probed_services
+                    ),
+                    unit="short",
+                    width=24,
+                    height=4,
+                    thresholds=Thresholds.below(1),
+                    value_texts=(ValueText("0", "DOWN", "red"), ValueText("1", "UP", "green")),
+                    panel_links=(nav.dashboard("Blackbox probes", links.BLACKBOX_UID),),
+                    description=(
+                        "Whether each site answers the blackbox probe from outside. DOWN: users cannot reach it; open the "
+                        "blackbox dashboard for the status code, latency and TLS expiry."
+                    ),
+                ),
+            )
+        )
+    return Dashboard(
+        uid=links.OVERVIEW_UID,
+        title=f"{platform.name} / Platform overview",
+        description="Every service's SLO status, error budget, burn rate, traffic, errors and latency. Start here.",
+        team=PLATFORM_FOLDER,
+        tags=("overview",),
+        variables=(datasource_variable(prometheus_uid(env)),),
+        links=(nav.dashboard("SLOs", links.SLO_UID), nav.dashboard("Alerts", links.ALERTS_UID)),
+        items=tuple(rows),
+    )
+
+
+def slo_dashboard(platform: Platform, env: Environment) -> Dashboard:
+    with_slos = [s for s in platform.instrumented_services if s.slos]
+    # `service="x"` names the SLO's service; `service=~"$service"` lets the variable hide it.
+    only = {contract.SERVICE_LABEL: "$service"}
+    pairs = [(s, slo) for s in with_slos for slo in s.slos]
+    P = links.SLOPanel
+    first = pairs[0][1] if pairs else None
+    burn_lines = (
+        Thresholds.above(
+            q.burn_rate_threshold(first, *q.BURN_WINDOWS[1][::2]),
+            q.burn_rate_threshold(first, *q.BURN_WINDOWS[0][::2]),
+            style="dashed",
+        )
+        if first
+        else None
+    )
+    items: list[Panel] = []
+    if pairs:
+        items += [
+            bargauge(
+                "Error budget left",
+                *(
+                    Target(q.slo_budget_remaining(s.name, slo, only), f"{s.name} {slo.name}")
+                    for s, slo in pairs
+                ),
+                id=P.BUDGET_REMAINING,
+                unit="percentunit",
+                min=-1,
+                max=1,
+                decimals=1,
+                width=8,
+                height=9,
+                thresholds=Thresholds.below(0.0, 0.25),
+                description=(
+                    "Share of each SLO's error budget left over its window. Under 25%: slow down risky deploys of that "
+                    "service. Negative: the SLO is breached; the owning team prioritises reliability work."
+                ),
+            ),
+            timeseries(
+                "Budget spent over the window",
+                *(
+                    Target(
+                        f"({q.slo_error_ratio(s.name, slo, slo.window, only)}) / {slo.error_budget:.6g}",
+                        f"{s.name} {slo.name}",
+                    )
+                    for s, slo in pairs
+                ),
+                id=P.BUDGET_BURN,
+                unit="percentunit",
+                width=16,
+                height=9,
+                thresholds=Thresholds.above(0.75, 1.0, style="dashed"),
+                description=(
+                    "Fraction of the budget spent over the rolling window, as it moved. A steep step is an incident; a "
+                    "steady slope is a chronic problem. Above 100% the SLO is breached."
+                ),
+            ),
+            timeseries(
+                "Burn rate by window",
+                *(
+                    Target(q.slo_burn_rate(s.name, slo, window, only), f"{s.name} {slo.name} {window}")
+                    for s, slo in pairs
+                    for window in ("5m", "1h", "6h", "3d")
+                ),
+                id=P.BURN_RATE_WINDOWS,
+                unit="x",
+                width=24,
+                height=10,
+                legend="table",
+                thresholds=burn_lines,
+                description=(
+                    "Budget burn rate over each alert window (1 = spent exactly over the SLO window). The page alert needs "
+                    "the 1h and 5m lines above the upper dashed line; the ticket alert the 6h line above the lower one. "
+                    "Pick a service above to read fewer lines."
+                ),
+            ),
+        ]
+    items.append(
+        state_timeline(
+            "SLO alerts",
+            Target(q.slo_alerts(), "{{alertname}} {{service}} {{alertstate}}"),
+            id=P.ALERT_STATE,
+            width=24,
+            height=8,
+            value_texts=(ValueText("1", "active", "red"),),
+            description=(
+                "When each alert of the selected services was pending or firing (from Prometheus's ALERTS series). "
+                "Read it against the burn-rate lines: a firing alert with falling burn is recovering."
+            ),
+        )
+    )
+    names = [s.name for s in with_slos] or [s.name for s in platform.instrumented_services]
+    return Dashboard(
+        uid=links.SLO_UID,
+        title=f"{platform.name} / SLOs",
+        description="Error budgets, burn rates per alert window and SLO alert state for every service.",
+        team=PLATFORM_FOLDER,
+        tags=("slo",),
+        variables=(
+            datasource_variable(prometheus_uid(env)),
+            custom_variable(
+                "service", "Service", names, multi=True, include_all=True, all_value=".*", default="$__all"
+            ),
+        ),
+        links=(nav.dashboard("Platform overview", links.OVERVIEW_UID),),
+        items=tuple(items),
+        time_from="now-7d",
+    )
+
+
+def alerts_dashboard(platform: Platform, env: Environment) -> Dashboard:
+    P = links.AlertsPanel
+    return Dashboard(
+        uid=links.ALERTS_UID,
+        title=f"{platform.name} / Alerts",
+        description="What fires now, which targets are down, and whether alerts can reach people.",
+        team=PLATFORM_FOLDER,
+        tags=("alerts",),
+        variables=(datasource_variable(prometheus_uid(env)),),
+        links=(nav.dashboard("Platform overview", links.OVERVIEW_UID),),
+        items=(
+            table(
+                "Firing alerts",
+                Target(
+                    'sum by (alertname, service, severity, team) (ALERTS{alertstate="firing"})',
+                    instant=True,
+                    format="table",
+                ),
+                id=P.FIRING,
+                unit="short",
+                width=14,
+                height=9,
+                description=(
+                    "Every alert firing now, with its service, severity and team. Start with severity=page; each alert's "
+                    "runbook and dashboard links are in its notification."
+                ),
+            ),
+            table(
+                "Targets down",
+                Target("up == 0", instant=True, format="table"),
+                id=P.TARGETS_DOWN,
+                unit="short",
+                width=10,
+                height=9,
+                description=(
+                    "Scrape targets Prometheus cannot reach. Every alert on their metrics is blind until they are back: "
+                    "fix these first (exporter down, token expired, network)."
+                ),
+            ),
+            timeseries(
+                "Rule evaluation failures",
+                Target(
+                    "sum by (rule_group) (rate(prometheus_rule_evaluation_failures_total[$__rate_interval]))",
+                    "{{rule_group}}",
+                ),
+                id=P.RULE_FAILURES,
+                unit="short",
+                thresholds=Thresholds.above(None, 0.0001),
+                description=(
+                    "Recording and alerting rules that fail to evaluate, per second by group. Any failure means an alert "
+                    "may never fire: check the Prometheus log for the rule's error."
+                ),
+            ),
+            timeseries(
+                "Notification failures",
+                Target(
+                    "sum by (integration) (rate(alertmanager_notifications_failed_total[$__rate_interval]))",
+                    "alertmanager → {{integration}}",
+                ),
+                Target(
+                    "sum(rate(prometheus_notifications_errors_total[$__rate_interval]))",
+                    "prometheus → alertmanager",
+                ),
+                id=P.NOTIFICATIONS,
+                unit="short",
+                thresholds=Thresholds.above(None, 0.0001),
+                description=(
+                    "Notifications that failed to leave Alertmanager (by integration) or to reach it from Prometheus. "
+                    "Above zero, people are not being told: check receiver credentials and the Alertmanager log."
+                ),
+            ),
+            timeseries(
+                "Pending and firing alerts",
+                Target("sum by (alertstate) (ALERTS)", "{{alertstate}}"),
+                unit="short",
+                stack=True,
+                width=24,
+                description="How many alerts were pending or firing over time: since when things have been broken.",
+            ),
+        ),
+        time_from="now-24h",
+    )
+
+
+__all__ = ["PLATFORM_FOLDER", "alerts_dashboard", "overview_dashboard", "slo_dashboard"]

@@ -1,0 +1,147 @@
+"""Dashboards teams already wrote with grafanalib, accepted as input (never built on).
+
+A ``*.dashboard.py`` module in one of ``Platform.dashboard_dirs`` defines a module-level
+``dashboard`` (grafanalib's own generator convention). It is loaded the way grafanalib's
+``generate-dashboard`` loads it, serialized with grafanalib's encoder, then normalized to what
+Grafana 11 and our checks expect, and provisioned like the generated dashboards: same schema, same
+lint, its PromQL checked against the contract.
+
+Normalization: grafanalib writes datasources as bare strings (Grafana 4-era). A string naming one
+of our non-Prometheus datasources becomes that datasource's ``{"type", "uid"}``; any other string
+(a Prometheus name, ``default``, ``$datasource``) becomes the ``${datasource}`` variable, so the
+legacy dashboard follows the environment picker like ours, and the variable is added if missing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from obs.errors import RenderError
+from obs.grafana.lint import iter_panels
+from obs.grafana.model import DATASOURCE_VARIABLE, PROMETHEUS_TYPE
+from obs.grafana.provisioning import ALERTMANAGER_UID, ELASTICSEARCH_UID, JAEGER_UID
+from obs.promql import Query
+
+SUFFIX = ".dashboard.py"
+_VARIABLE_REF = {"type": PROMETHEUS_TYPE, "uid": f"${{{DATASOURCE_VARIABLE}}}"}
+_NAMED: dict[str, dict[str, str]] = {
+    "jaeger": {"type": "jaeger", "uid": JAEGER_UID},
+    "elasticsearch": {"type": "elasticsearch", "uid": ELASTICSEARCH_UID},
+    "elasticsearch logs": {"type": "elasticsearch", "uid": ELASTICSEARCH_UID},
+    "alertmanager": {"type": "alertmanager", "uid": ALERTMANAGER_UID},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyDashboard:
+    source: Path
+    team: str
+    json: dict[str, Any]
+
+    @property
+    def uid(self) -> str:
+        return str(self.json.get("uid") or "")
+
+    def queries(self) -> tuple[Query, ...]:
+        return tuple(
+            Query(
+                str(t["expr"]),
+                f"{self.source.name} panel {p.get('id')} {p.get('title', '')!r} query {t.get('refId', '?')}",
+            )
+            for p in iter_panels(self.json)
+            for t in p.get("targets") or []
+            if t.get("expr")
+        )
+
+
+def discover(dirs: tuple[str, ...], base: Path | None = None) -> Iterator[Path]:
+    for d in dirs:
+        folder = (base / d) if base and not Path(d).is_absolute() else Path(d)
+        if not folder.is_dir():
+            raise RenderError(f"dashboard_dirs: {folder} is not a folder")
+        yield from sorted(folder.rglob(f"*{SUFFIX}"))
+
+
+def load(path: Path, teams: tuple[str, ...] = ()) -> LegacyDashboard:
+    """Load, serialize and normalize one grafanalib module; RenderError names the file."""
+    try:
+        from grafanalib._gen import DashboardEncoder
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise RenderError(f"{path}: grafanalib is not installed: pip install 'obs[grafanalib]'") from exc
+    name = f"obs_legacy_dashboard_{abs(hash(str(path)))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise RenderError(f"{path}: cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise RenderError(f"{path}: failed to import: {type(exc).__name__}: {exc}") from exc
+    finally:
+        sys.modules.pop(name, None)
+    dashboard = getattr(module, "dashboard", None)
+    if dashboard is None or not hasattr(dashboard, "to_json_data"):
+        raise RenderError(
+            f"{path}: defines no module-level `dashboard` (a grafanalib Dashboard), as grafanalib's generator requires"
+        )
+    data = json.loads(json.dumps(dashboard.to_json_data(), cls=DashboardEncoder, sort_keys=True))
+    normalized = normalize(data)
+    return LegacyDashboard(path, _team(normalized, path, teams), normalized)
+
+
+def _team(data: dict[str, Any], path: Path, teams: tuple[str, ...]) -> str:
+    """``team:<name>`` tag first, then the folder the file sits in, then the platform folder."""
+    for tag in data.get("tags") or []:
+        if isinstance(tag, str) and tag.startswith("team:"):
+            return tag.removeprefix("team:")
+    if path.parent.name in teams:
+        return path.parent.name
+    return "platform"
+
+
+def _datasource(value: Any) -> Any:
+    if value is None or isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        return dict(_NAMED.get(value.strip().lower(), _VARIABLE_REF))
+    return value
+
+
+def normalize(data: dict[str, Any]) -> dict[str, Any]:
+    """Grafana 11 shape: datasource objects, a ``datasource`` variable, ``annotations.list``."""
+    out = dict(data)
+    for panel in iter_panels(out):
+        if "datasource" in panel:
+            panel["datasource"] = _datasource(panel["datasource"])
+        for target in panel.get("targets") or []:
+            if "datasource" in target:
+                target["datasource"] = _datasource(target["datasource"])
+    templating = out.setdefault("templating", {}).setdefault("list", [])
+    for variable in templating:
+        if "datasource" in variable:
+            variable["datasource"] = _datasource(variable["datasource"])
+    if not any(v.get("name") == DATASOURCE_VARIABLE for v in templating):
+        templating.insert(
+            0,
+            {
+                "name": DATASOURCE_VARIABLE,
+                "type": "datasource",
+                "query": PROMETHEUS_TYPE,
+                "label": "Environment",
+            },
+        )
+    annotations = out.get("annotations")
+    if not isinstance(annotations, dict) or "list" not in annotations:
+        out["annotations"] = {"list": []}
+    # Provisioned dashboards are matched by uid; a numeric id from an export would clash.
+    out["id"] = None
+    return out
+
+
+__all__ = ["SUFFIX", "LegacyDashboard", "discover", "load", "normalize"]

@@ -1,0 +1,119 @@
+"""House rules for dashboard JSON, generated or hand-written (grafanalib), checked without a Grafana.
+
+Each rule exists because breaking it costs on-call time at 3 a.m.: a duplicate panel id makes an
+alert's ``viewPanel`` link open the wrong panel, overlapping panels hide each other, a panel with no
+unit reads ``0.003`` where ``3 ms`` was meant, a panel with no description leaves the reader to
+guess what to do, a hard-wired datasource shows prod data on the staging dashboard, and a hidden
+legend makes a line impossible to name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from obs.grafana.layout import GRID_WIDTH, Placement
+
+#: Panel types whose options carry a legend that must be shown.
+LEGEND_TYPES = frozenset({"timeseries", "state-timeline", "bargauge", "heatmap"})
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    dashboard: str
+    panel: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"dashboard {self.dashboard}{' ' + self.panel if self.panel else ''}: {self.message}"
+
+
+def iter_panels(dashboard: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every panel and row, including those inside collapsed rows."""
+    for panel in dashboard.get("panels") or []:
+        yield panel
+        yield from panel.get("panels") or []
+
+
+def _name(panel: Mapping[str, Any]) -> str:
+    return f"panel {panel.get('id')} {panel.get('title', '')!r}"
+
+
+def _is_variable(uid: Any) -> bool:
+    return isinstance(uid, str) and uid.startswith("$")
+
+
+def lint(dashboard: Mapping[str, Any]) -> list[Problem]:
+    uid = str(dashboard.get("uid") or "<no uid>")
+    problems: list[Problem] = []
+
+    def bad(panel: Mapping[str, Any] | None, message: str) -> None:
+        problems.append(Problem(uid, _name(panel) if panel is not None else "", message))
+
+    if not dashboard.get("uid"):
+        bad(None, "has no uid: links from alerts need a stable one")
+    if not dashboard.get("title"):
+        bad(None, "has no title")
+    seen_ids: dict[Any, str] = {}
+    boxes: list[tuple[Placement, Mapping[str, Any]]] = []
+    for panel in iter_panels(dashboard):
+        ident = panel.get("id")
+        if not isinstance(ident, int) or isinstance(ident, bool):
+            bad(panel, "has no integer id (grafanalib: call dashboard.auto_panel_ids())")
+        elif ident in seen_ids:
+            bad(panel, f"reuses the id of {seen_ids[ident]}")
+        else:
+            seen_ids[ident] = _name(panel)
+        grid = panel.get("gridPos") or {}
+        try:
+            box = Placement(int(grid["x"]), int(grid["y"]), int(grid["w"]), int(grid["h"]))
+        except (KeyError, TypeError, ValueError):
+            bad(panel, "has no complete gridPos {x, y, w, h}")
+        else:
+            if box.x < 0 or box.w < 1 or box.h < 1 or box.x + box.w > GRID_WIDTH:
+                bad(panel, f"gridPos {grid} does not fit the {GRID_WIDTH}-column grid")
+            for other_box, other in boxes:
+                if box.overlaps(other_box):
+                    bad(panel, f"overlaps {_name(other)} (gridPos {grid} and {other.get('gridPos')})")
+            boxes.append((box, panel))
+        if panel.get("type") == "row":
+            if not panel.get("title"):
+                bad(panel, "row has no title")
+            continue
+        _lint_panel(panel, bad)
+    uids = [str(p["uid"]) for p in iter_panels(dashboard) if p.get("uid")]
+    for dup in sorted({u for u in uids if uids.count(u) > 1}):
+        bad(None, f"panel uid {dup!r} is used twice")
+    return problems
+
+
+def _lint_panel(panel: Mapping[str, Any], bad: Any) -> None:
+    if not str(panel.get("title") or "").strip():
+        bad(panel, "has no title")
+    if not str(panel.get("description") or "").strip():
+        bad(panel, "has no description: say what it means and what to do next")
+    defaults = (panel.get("fieldConfig") or {}).get("defaults") or {}
+    if not defaults.get("unit"):
+        bad(panel, "has no unit (fieldConfig.defaults.unit)")
+    datasource = panel.get("datasource")
+    if not isinstance(datasource, Mapping) or not _is_variable(datasource.get("uid")):
+        bad(
+            panel,
+            f"datasource {datasource!r} is not a template variable such as {{'uid': '${{datasource}}'}}",
+        )
+    targets = panel.get("targets") or []
+    if not targets:
+        bad(panel, "has no query")
+    for target in targets:
+        ds = target.get("datasource")
+        if ds is not None and (not isinstance(ds, Mapping) or not _is_variable(ds.get("uid"))):
+            bad(panel, f"query {target.get('refId')} uses datasource {ds!r}, not a template variable")
+    if panel.get("type") in LEGEND_TYPES:
+        legend = (panel.get("options") or {}).get("legend") or {}
+        shown = legend.get("showLegend", legend.get("show"))
+        if shown is not True:
+            bad(panel, "hides its legend: series cannot be told apart")
+
+
+__all__ = ["LEGEND_TYPES", "Problem", "iter_panels", "lint"]

@@ -1,0 +1,244 @@
+"""Grafana provisioning files: datasources and dashboard providers, as data.
+
+Datasource uids are stable and written here once: the dashboards, the exemplar and derived-field
+links, and the trace-to-logs setting all point at them by uid, so a renamed datasource breaks
+nothing. Secrets never appear: Grafana expands ``${VAR}`` from its environment in every value of a
+provisioning file when it reads it, so the files can be committed and diffed.
+
+That expansion is also a trap: Grafana reads *any* ``$name`` in a provisioning value as an
+environment variable, so the ``${__value.raw}`` of a derived field or the ``${__trace.traceId}``
+of a trace-to-logs query would silently become empty. Every literal ``$`` is therefore written
+``$$`` (Grafana's escape), and only :func:`env_var` references stay single.
+
+One Prometheus per environment (the ``environment`` label is an external label, absent from the
+series inside Prometheus): every environment's Grafana lists all of them, and the dashboards'
+``datasource`` variable picks one, which picks the environment. The environment being built is
+the default.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from obs import contract
+from obs.model import Environment, Platform
+
+PROMETHEUS_TYPE = "prometheus"
+JAEGER_UID = "jaeger"
+ELASTICSEARCH_UID = "elasticsearch"
+ALERTMANAGER_UID = "alertmanager"
+#: The label prometheus_client puts in an exemplar (``Histogram.observe(v, exemplar={"trace_id": ...})``):
+#: the obs instrumentation writes the W3C trace id under this name.
+EXEMPLAR_TRACE_ID_LABEL = "trace_id"
+
+DATASOURCES_PATH = "grafana/provisioning/datasources/obs.yml"
+DASHBOARD_PROVIDERS_PATH = "grafana/provisioning/dashboards/obs.yml"
+#: Where Grafana reads the dashboard JSON inside its container (the providers' ``path``).
+DASHBOARDS_MOUNT = "/var/lib/grafana/dashboards"
+DASHBOARDS_DIR = "grafana/dashboards"
+
+
+def prometheus_uid(env: Environment | str) -> str:
+    return f"prometheus-{env if isinstance(env, str) else env.name}"
+
+
+class EnvRef(str):
+    """A value Grafana must expand from its environment (kept out of the ``$`` escaping)."""
+
+    __slots__ = ()
+
+
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+#: What may follow a single ``$`` in a written provisioning value: an environment reference.
+ENV_REFERENCE = re.compile(r"\$\{[A-Z][A-Z0-9_]*\}")
+
+
+def env_var(name: str) -> EnvRef:
+    """``${NAME}``: Grafana replaces it with its environment variable when it reads the file."""
+    if not _ENV_NAME.match(name):
+        raise ValueError(f"{name!r} is not an upper-case environment variable name")
+    return EnvRef(f"${{{name}}}")
+
+
+def escape_dollars(value: Any) -> Any:
+    """Every literal ``$`` doubled (Grafana's escape), environment references kept; returns plain
+    data the YAML writer can serialize."""
+    if isinstance(value, EnvRef):
+        return str(value)
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, dict):
+        return {k: escape_dollars(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape_dollars(v) for v in value]
+    return value
+
+
+def unescaped_dollars(value: str) -> list[str]:
+    """Single ``$`` uses in a written value that are not environment references (empty: fine)."""
+    rest = ENV_REFERENCE.sub("", value.replace("$$", ""))
+    return [rest[i : i + 20] for i in range(len(rest)) if rest[i] == "$"]
+
+
+def _env_name(text: str) -> str:
+    return text.upper().replace("-", "_")
+
+
+def prometheus_url(platform: Platform, env: Environment) -> str:
+    """Each environment's Prometheus base URL.
+
+    The model has no per-environment Prometheus URL yet: the deployment supplies it through
+    ``OBS_PROMETHEUS_URL_<ENV>`` (Grafana refuses to start a datasource with an empty URL, so a
+    missing variable is loud).
+    """
+    explicit: str = getattr(env, "prometheus_url", "") or ""
+    return explicit or env_var(f"OBS_PROMETHEUS_URL_{_env_name(env.name)}")
+
+
+def log_index_pattern(platform: Platform) -> str:
+    # All log classes of every environment: `logs-<platform>.<class>-<env>` data streams.
+    return f"logs-{platform.name}.*"
+
+
+def datasources(platform: Platform, env: Environment) -> dict[str, Any]:
+    """``provisioning/datasources/*.yml`` for the Grafana of ``env``."""
+    items: list[dict[str, Any]] = []
+    for other in platform.environments:
+        items.append(
+            {
+                "name": f"Prometheus {other.name}",
+                "uid": prometheus_uid(other),
+                "type": PROMETHEUS_TYPE,
+                "access": "proxy",
+                "url": prometheus_url(platform, other),
+                "isDefault": other.name == env.name,
+                "editable": False,
+                "jsonData": {
+                    "httpMethod": "POST",
+                    "timeInterval": other.scrape_interval,
+                    # Exemplars on latency panels open their trace in the Jaeger datasource.
+                    "exemplarTraceIdDestinations": [
+                        {"name": EXEMPLAR_TRACE_ID_LABEL, "datasourceUid": JAEGER_UID}
+                    ],
+                },
+            }
+        )
+    items.append(
+        {
+            "name": "Jaeger",
+            "uid": JAEGER_UID,
+            "type": "jaeger",
+            "access": "proxy",
+            "url": platform.jaeger_url,
+            "editable": False,
+            "jsonData": {
+                # A span opens the log lines that carry its trace id, in Elasticsearch.
+                "tracesToLogsV2": {
+                    "datasourceUid": ELASTICSEARCH_UID,
+                    "filterByTraceID": True,
+                    "filterBySpanID": False,
+                    "spanStartTimeShift": "-5m",
+                    "spanEndTimeShift": "5m",
+                    "customQuery": True,
+                    "query": f'{contract.TRACE_ID_FIELD}:"${{__trace.traceId}}"',
+                    "tags": [{"key": "service.name", "value": "service.name"}],
+                },
+                "nodeGraph": {"enabled": True},
+            },
+        }
+    )
+    items.append(
+        {
+            "name": "Elasticsearch logs",
+            "uid": ELASTICSEARCH_UID,
+            "type": "elasticsearch",
+            "access": "proxy",
+            "url": platform.elasticsearch_url,
+            "basicAuth": True,
+            "basicAuthUser": env_var("OBS_ELASTICSEARCH_USER"),
+            "secureJsonData": {"basicAuthPassword": env_var("OBS_ELASTICSEARCH_PASSWORD")},
+            "editable": False,
+            "jsonData": {
+                "index": log_index_pattern(platform),
+                "timeField": "@timestamp",
+                "logMessageField": "message",
+                "logLevelField": "log.level",
+                "maxConcurrentShardRequests": 5,
+                # A log line's trace id becomes a link to the trace in the Jaeger datasource.
+                "dataLinks": [
+                    {"field": contract.TRACE_ID_FIELD, "datasourceUid": JAEGER_UID, "url": "${__value.raw}"},
+                ],
+            },
+        }
+    )
+    items.append(
+        {
+            "name": "Alertmanager",
+            "uid": ALERTMANAGER_UID,
+            "type": "alertmanager",
+            "access": "proxy",
+            "url": platform.alertmanager_url,
+            "editable": False,
+            "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
+        }
+    )
+    escaped: dict[str, Any] = escape_dollars(
+        {
+            "apiVersion": 1,
+            # Provisioned datasources that were renamed or dropped are removed, not left dangling.
+            "deleteDatasources": [],
+            "prune": True,
+            "datasources": items,
+        }
+    )
+    return escaped
+
+
+def dashboard_providers(teams: list[str]) -> dict[str, Any]:
+    """One file provider per team: each team's dashboards land in the team's folder."""
+    return {
+        "apiVersion": 1,
+        "providers": [
+            {
+                "name": f"obs-{team}",
+                "orgId": 1,
+                "folder": team,
+                "folderUid": f"obs-{team}",
+                "type": "file",
+                "disableDeletion": True,
+                # Generated dashboards are edited in code: UI changes are discarded on reload.
+                "allowUiUpdates": False,
+                "updateIntervalSeconds": 60,
+                "options": {"path": f"{DASHBOARDS_MOUNT}/{team}", "foldersFromFilesStructure": False},
+            }
+            for team in sorted(teams)
+        ],
+    }
+
+
+def dashboard_path(team: str, uid: str) -> str:
+    return f"{DASHBOARDS_DIR}/{team}/{uid}.json"
+
+
+__all__ = [
+    "ALERTMANAGER_UID",
+    "DASHBOARDS_DIR",
+    "DASHBOARDS_MOUNT",
+    "DASHBOARD_PROVIDERS_PATH",
+    "DATASOURCES_PATH",
+    "ELASTICSEARCH_UID",
+    "EXEMPLAR_TRACE_ID_LABEL",
+    "JAEGER_UID",
+    "dashboard_path",
+    "dashboard_providers",
+    "datasources",
+    "ENV_REFERENCE",
+    "EnvRef",
+    "env_var",
+    "escape_dollars",
+    "log_index_pattern",
+    "prometheus_uid",
+    "prometheus_url",
+    "unescaped_dollars",
+]
