@@ -39,6 +39,9 @@ KNOWN_METHODS: frozenset[str] = frozenset(
 OTHER_METHOD = "_OTHER"
 #: The one route label value for requests that matched no route (404s, scans): never the raw path.
 UNMATCHED_ROUTE = "__unmatched__"
+#: Probes and scrapes: frequent, uniform and uninteresting. Not measured by the instrumentation,
+#: never traced, never sampled by the pipelines.
+HEALTH_ROUTES: tuple[str, ...] = ("/healthz", "/readyz", "/livez", "/metrics")
 
 #: Latency buckets in seconds. Every typical SLO threshold is an exact boundary, so a latency SLI
 #: ``le="<threshold>"`` counts exactly the requests under the threshold, with no interpolation.
@@ -228,6 +231,9 @@ POSTGRES_METRICS = _family(
         ("pg_stat_activity_max_tx_duration", "gauge", "Longest running transaction in seconds.", ("datname", "state")),
         ("pg_database_size_bytes", "gauge", "Disk space used by the database.", ("datname",)),
         ("pg_locks_count", "gauge", "Locks by mode.", ("datname", "mode")),
+        # From the custom queries obs renders for postgres_exporter (obs.render.exporters).
+        ("pg_long_running_transactions_count", "gauge", "Transactions open for more than 5 minutes.", ("datname",)),
+        ("pg_long_running_transactions_max_age_seconds", "gauge", "Age in seconds of the oldest transaction open for more than 5 minutes.", ("datname",)),
     ],
 )
 
@@ -323,6 +329,9 @@ class LogField:
     description: str
     required: bool = False
     access_only: bool = False
+    #: Free text or request data: redacted by the instrumentation, and again by the pipelines for
+    #: lines from services that did not.
+    redacted: bool = False
 
 
 ECS_VERSION = "8.11.0"
@@ -331,7 +340,7 @@ LOG_FIELDS: tuple[LogField, ...] = (
     LogField("@timestamp", "date", "When the event happened, RFC 3339 UTC with milliseconds.", required=True),
     LogField("log.level", "keyword", "Lower-case level: debug, info, warning, error, critical.", required=True),
     LogField("log.logger", "keyword", "Name of the Python logger.", required=True),
-    LogField("message", "text", "Human-readable message (redacted).", required=True),
+    LogField("message", "text", "Human-readable message (redacted).", required=True, redacted=True),
     LogField("ecs.version", "keyword", "ECS version the fields follow.", required=True),
     LogField("event.dataset", "keyword", "Log class: access, application or audit.", required=True),
     LogField("service.name", "keyword", "Service that wrote the line.", required=True),
@@ -343,9 +352,9 @@ LOG_FIELDS: tuple[LogField, ...] = (
     LogField("http.route", "keyword", "Route template that matched (never the raw path).", access_only=True),
     LogField("http.response.status_code", "integer", "HTTP status code.", access_only=True),
     LogField("event.duration", "long", "Request duration in nanoseconds (ECS).", access_only=True),
-    LogField("url.path", "keyword", "Request path with query string and personal data redacted.", access_only=True),
+    LogField("url.path", "keyword", "Request path with query string and personal data redacted.", access_only=True, redacted=True),
     LogField("error.type", "keyword", "Exception class, when the request failed."),
-    LogField("error.message", "text", "Exception message (redacted), when the request failed."),
+    LogField("error.message", "text", "Exception message (redacted), when the request failed.", redacted=True),
 )
 
 LOG_FIELD_INDEX: Mapping[str, LogField] = {f.name: f for f in LOG_FIELDS}
@@ -473,6 +482,7 @@ __all__ = [
     "BLACKBOX_METRICS",
     "ECS_VERSION",
     "ENVIRONMENT_LABEL",
+    "HEALTH_ROUTES",
     "HTTP_DURATION_BUCKETS",
     "HTTP_METRIC_LABELS",
     "HTTP_SERVER_ACTIVE",

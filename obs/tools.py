@@ -26,6 +26,8 @@ class ToolSpec:
     binary: str
     image: str
     install_hint: str
+    #: The binary's name inside the image, where it differs from Debian's.
+    image_binary: str = ""
 
 
 TOOLS: dict[str, ToolSpec] = {
@@ -36,6 +38,11 @@ TOOLS: dict[str, ToolSpec] = {
     "amtool": ToolSpec(
         "amtool", "OBS_AMTOOL", "amtool", "prom/alertmanager:v0.27.0",
         "apt-get install -y prometheus-alertmanager (Debian), or set OBS_AMTOOL to an amtool command",
+    ),
+    "blackbox_exporter": ToolSpec(
+        "blackbox_exporter", "OBS_BLACKBOX_EXPORTER", "prometheus-blackbox-exporter", "prom/blackbox-exporter:v0.25.0",
+        "apt-get install -y prometheus-blackbox-exporter (Debian), or set OBS_BLACKBOX_EXPORTER to its command",
+        image_binary="blackbox_exporter",
     ),
 }
 
@@ -77,7 +84,7 @@ def find_tool(name: str, cwd: Path | None = None) -> list[str]:
         return [found]
     if _docker_answers():
         workdir = str((cwd or Path.cwd()).resolve())
-        return ["docker", "run", "--rm", "-v", f"{workdir}:{workdir}", "-w", workdir, "--entrypoint", spec.binary, spec.image]
+        return ["docker", "run", "--rm", "-v", f"{workdir}:{workdir}", "-w", workdir, "--entrypoint", spec.image_binary or spec.binary, spec.image]
     raise ToolNotFoundError(f"{name} not found on PATH and no Docker engine answers: {spec.install_hint}")
 
 

@@ -21,7 +21,7 @@ import yaml
 
 from obs import __version__
 
-_COMMENT_PREFIX = {".yml": "#", ".yaml": "#", ".conf": "#", ".rb": "#", ".sh": "#", ".txt": "#"}
+_COMMENT_PREFIX = {".yml": "#", ".yaml": "#", ".conf": "#", ".rb": "#", ".sh": "#", ".txt": "#", ".env": "#"}
 
 
 def header(source: str) -> str:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything obs needs on a Debian machine with Python >= 3.11 (run as root):
 #  - Debian packages for the real tools the build and tests use: promtool and Prometheus,
-#    amtool and Alertmanager, the blackbox exporter, wrk (benchmarks), Chromium (dashboard previews);
+#    amtool and Alertmanager, the blackbox/postgres/redis exporters and PostgreSQL (exporter configs
+#    run for real), Ruby (Fluentd/Logstash filters run under the real regex engine), wrk
+#    (benchmarks), Chromium (dashboard previews);
 #  - a virtualenv in .venv with obs and its development extras.
 # Idempotent and quick when everything is already there.
 set -euo pipefail
@@ -11,6 +13,10 @@ need_apt=()
 command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null || need_apt+=(prometheus-alertmanager)
 command -v prometheus-blackbox-exporter >/dev/null || need_apt+=(prometheus-blackbox-exporter)
+command -v prometheus-postgres-exporter >/dev/null || need_apt+=(prometheus-postgres-exporter)
+command -v prometheus-redis-exporter >/dev/null || need_apt+=(prometheus-redis-exporter)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v ruby >/dev/null || need_apt+=(ruby)
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v chromium >/dev/null || need_apt+=(chromium)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)

@@ -30,12 +30,10 @@ SERVICE_ENVIRONMENT = log_field("service.environment")
 
 #: Fields the contract documents as redacted (free text and request data): the pipelines apply the
 #: rules to them again, for lines from services that did not.
-REDACTED_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in contract.LOG_FIELDS if f.type == "text" or "redacted" in f.description.lower()
-)
+REDACTED_FIELDS: tuple[str, ...] = tuple(f.name for f in contract.LOG_FIELDS if f.redacted)
 
 #: Probes and scrapes: frequent, uniform and uninteresting, so never traced or sampled.
-HEALTH_ROUTES: tuple[str, ...] = ("/healthz", "/readyz", "/livez", "/metrics")
+HEALTH_ROUTES: tuple[str, ...] = contract.HEALTH_ROUTES
 OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318
 

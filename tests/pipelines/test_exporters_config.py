@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from obs import contract
+from obs import contract, tools
 from obs.render import exporters
 from tests.pipelines.conftest import ENVIRONMENTS, golden_files
 
@@ -58,8 +58,12 @@ def test_an_unknown_prober_is_caught_by_obs_since_the_exporter_accepts_it(tmp_pa
 
 
 def test_a_missing_blackbox_binary_is_a_skip_not_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(exporters.shutil, "which", lambda name: None)
-    assert exporters.blackbox_config_check(tmp_path / "blackbox.yml").status == "skipped"
+    monkeypatch.delenv("OBS_BLACKBOX_EXPORTER", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(tools, "_docker_answers", lambda: False)
+    outcome = exporters.blackbox_config_check(tmp_path / "blackbox.yml")
+    assert outcome.status == "skipped"
+    assert "apt-get install -y prometheus-blackbox-exporter" in outcome.detail
 
 
 def test_custom_queries_produce_only_declared_metrics() -> None:
@@ -73,11 +77,10 @@ def test_an_undeclared_metric_fails_the_build() -> None:
     assert exporters.undeclared_metrics([rogue]) == ["pg_rogue_value"]
 
 
-def test_pending_metrics_are_not_yet_in_the_contract_and_do_not_collide() -> None:
-    # When the lead adds them to contract.POSTGRES_METRICS, this fails: empty the pending list then.
-    for metric in exporters.PENDING_CONTRACT_METRICS:
-        assert not (metric.series_names & contract.known_series_names()), metric.name
-        assert metric.source == "postgres_exporter"
+def test_the_custom_query_metrics_are_declared_in_the_contract() -> None:
+    assert exporters.undeclared_metrics() == []
+    for name in ("pg_long_running_transactions_count", "pg_long_running_transactions_max_age_seconds"):
+        assert contract.SERIES_INDEX[name].source == "postgres_exporter"
 
 
 def test_the_queries_file_has_the_postgres_exporter_shape(built: Path) -> None:
