@@ -1,0 +1,227 @@
+"""The generated dashboards, as on-call sees them: the uids and panel ids alerts link to, SLO
+thresholds taken from the model, every query on contract metrics, links to traces and logs."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from enum import IntEnum
+from typing import Any
+
+import pytest
+
+from dashboards import dashboards
+from obs import contract, links
+from obs.builtin import platform as edu
+from obs.grafana.lint import iter_panels, lint
+from obs.grafana.schema import validate
+from obs.model import SLO, AvailabilitySLI, LatencySLI, Platform
+from obs.promql import check_queries
+from tests.dashboards.grafana_support import dashboards_json, panels_by_id
+
+PINNED: list[tuple[str, type[IntEnum]]] = [
+    (links.service_dashboard_uid("backend"), links.ServicePanel),
+    (links.service_dashboard_uid("bridge"), links.ServicePanel),
+    (links.SLO_UID, links.SLOPanel),
+    (links.POSTGRES_UID, links.PostgresPanel),
+    (links.REDIS_UID, links.RedisPanel),
+    (links.NODE_UID, links.NodePanel),
+    (links.BLACKBOX_UID, links.BlackboxPanel),
+    (links.ALERTS_UID, links.AlertsPanel),
+]
+
+
+def test_the_built_in_platform_gets_every_dashboard_of_the_issue() -> None:
+    assert set(dashboards_json()) == {
+        links.OVERVIEW_UID,
+        links.SLO_UID,
+        "obs-svc-backend",
+        "obs-svc-bridge",
+        links.POSTGRES_UID,
+        links.REDIS_UID,
+        links.NODE_UID,
+        links.BLACKBOX_UID,
+        links.ALERTS_UID,
+    }
+
+
+@pytest.mark.parametrize(("uid", "panels"), PINNED, ids=[u for u, _ in PINNED])
+def test_every_panel_an_alert_can_link_to_exists_under_its_pinned_id(uid: str, panels: type[IntEnum]) -> None:
+    by_id = panels_by_id(dashboards_json()[uid])
+    for member in panels:
+        assert int(member) in by_id, f"{uid} has no panel {member.name} (id {int(member)})"
+    titles = {by_id[int(m)]["title"] for m in panels}
+    assert len(titles) == len(panels), "two pinned ids point at the same panel"
+
+
+@pytest.mark.parametrize(
+    ("member", "title_pattern"),
+    [
+        (links.ServicePanel.REQUEST_RATE, "Requests"),
+        (links.ServicePanel.ERROR_RATIO, "Error ratio"),
+        (links.ServicePanel.ERRORS_BY_STATUS, "Errors by status"),
+        (links.ServicePanel.LATENCY_PERCENTILES, "Latency percentiles"),
+        (links.ServicePanel.LATENCY_HEATMAP, "heatmap"),
+        (links.ServicePanel.IN_FLIGHT, "In-flight"),
+        (links.ServicePanel.SLOWEST_ROUTES, "Slowest routes"),
+        (links.ServicePanel.SLO_STATUS, "SLO"),
+        (links.ServicePanel.ERROR_BUDGET, "budget"),
+        (links.ServicePanel.BURN_RATE, "Burn rate"),
+        (links.ServicePanel.TARGET_UP, "up"),
+        (links.ServicePanel.INSTRUMENTATION_ERRORS, "Instrumentation"),
+    ],
+)
+def test_pinned_service_panels_show_what_their_name_says(member: links.ServicePanel, title_pattern: str) -> None:
+    panel = panels_by_id(dashboards_json()["obs-svc-backend"])[int(member)]
+    assert re.search(title_pattern, panel["title"], re.IGNORECASE), panel["title"]
+
+
+@pytest.mark.parametrize("env", [e.name for e in edu.environments])
+def test_every_dashboard_passes_schema_and_lint(env: str) -> None:
+    for uid, data in dashboards_json(env=env).items():
+        assert validate(data) == [], uid
+        assert [str(p) for p in lint(data)] == [], uid
+
+
+def test_every_query_passes_the_contract_check() -> None:
+    pairs = [(d.uid, q) for d in dashboards(edu, edu.environments[0]) for q in d.queries()]
+    assert len(pairs) > 80
+    assert check_queries(pairs, contract.known_series_names()) == []
+
+
+def test_the_environment_is_picked_by_the_prometheus_datasource_and_defaults_to_the_build() -> None:
+    for env in edu.environments:
+        for uid, data in dashboards_json(env=env.name).items():
+            ds = data["templating"]["list"][0]
+            assert (ds["name"], ds["type"], ds["current"]["value"]) == ("datasource", "datasource", f"prometheus-{env.name}"), uid
+            # The environment label is external: no query may filter on it inside Prometheus.
+            for panel in iter_panels(data):
+                for target in panel.get("targets") or []:
+                    assert contract.ENVIRONMENT_LABEL not in target["expr"], (uid, panel["title"])
+
+
+def test_service_dashboard_is_templated_by_service_and_route() -> None:
+    data = dashboards_json()["obs-svc-backend"]
+    variables = {v["name"]: v for v in data["templating"]["list"]}
+    assert set(variables) == {"datasource", "service", "route"}
+    assert variables["service"]["current"]["value"] == "backend"
+    assert variables["route"]["allValue"] == ".*" and variables["route"]["includeAll"] is True
+    request_rate = panels_by_id(data)[links.ServicePanel.REQUEST_RATE]
+    assert 'service="$service"' in request_rate["targets"][0]["expr"]
+    assert 'http_route=~"$route"' in request_rate["targets"][0]["expr"]
+
+
+def _override_steps(panel: dict[str, Any]) -> list[list[tuple[float | None, str]]]:
+    return [[(s["value"], s["color"]) for s in o["properties"][0]["value"]["steps"]] for o in panel["fieldConfig"]["overrides"]]
+
+
+def test_slo_thresholds_come_from_each_objective() -> None:
+    panel = panels_by_id(dashboards_json()["obs-svc-backend"])[links.ServicePanel.SLO_STATUS]
+    backend = edu.service("backend")
+    assert _override_steps(panel) == [[(None, "red"), (slo.objective, "green")] for slo in backend.slos]
+
+
+def _with_objectives(platform: Platform, availability: float, latency_seconds: float, window: str = "30d") -> Platform:
+    backend = platform.service("backend")
+    slos = (
+        SLO(name="availability", sli=AvailabilitySLI(), objective=availability, window=window),
+        SLO(name="latency", sli=LatencySLI(threshold_seconds=latency_seconds), objective=0.95, window=window),
+    )
+    services = tuple(dataclasses.replace(s, slos=slos) if s.name == "backend" else s for s in platform.services)
+    return dataclasses.replace(platform, services=services)
+
+
+def test_changing_an_slo_in_the_model_moves_the_dashboard_thresholds() -> None:
+    changed = dashboards_json(_with_objectives(edu, 0.98, 1.0))["obs-svc-backend"]
+    by_id = panels_by_id(changed)
+    assert _override_steps(by_id[links.ServicePanel.SLO_STATUS])[0] == [(None, "red"), (0.98, "green")]
+    latency = by_id[links.ServicePanel.LATENCY_PERCENTILES]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert latency[-1]["value"] == 1.0
+    error_ratio = by_id[links.ServicePanel.ERROR_RATIO]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    # Orange at the budget rate (2%), red at the fast-burn page rate (14.4 x 2%).
+    assert [s["value"] for s in error_ratio] == [None, pytest.approx(0.02), pytest.approx(0.288)]
+
+
+@pytest.mark.parametrize(("window", "page"), [("30d", 14.4), ("28d", 13.44), ("7d", 3.36)])
+def test_burn_rate_lines_follow_the_slo_window(window: str, page: float) -> None:
+    data = dashboards_json(_with_objectives(edu, 0.999, 0.3, window))["obs-svc-backend"]
+    steps = panels_by_id(data)[links.ServicePanel.BURN_RATE]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert steps[-1]["value"] == pytest.approx(page)
+
+
+def test_slo_queries_exclude_the_routes_the_slo_excludes() -> None:
+    panel = panels_by_id(dashboards_json()["obs-svc-backend"])[links.ServicePanel.SLO_STATUS]
+    availability, latency = (t["expr"] for t in panel["targets"])
+    assert "/api/reports/export" not in availability
+    assert 'http_route!~"/api/reports/export"' in latency
+    assert 'le="0.3"' in latency
+
+
+def test_latency_panels_carry_exemplars_and_links_to_slow_traces() -> None:
+    by_id = panels_by_id(dashboards_json()["obs-svc-backend"])
+    heat = by_id[links.ServicePanel.LATENCY_HEATMAP]
+    assert heat["type"] == "heatmap" and heat["targets"][0]["exemplar"] is True and heat["targets"][0]["format"] == "heatmap"
+    percentiles = by_id[links.ServicePanel.LATENCY_PERCENTILES]
+    assert any(t.get("exemplar") for t in percentiles["targets"])
+    (slow,) = percentiles["fieldConfig"]["defaults"]["links"]
+    assert slow["url"].startswith(f"{edu.jaeger_url}/search?service=backend&")
+    assert "minDuration=300ms" in slow["url"]
+    slowest = by_id[links.ServicePanel.SLOWEST_ROUTES]["fieldConfig"]["defaults"]["links"][0]["url"]
+    assert "tags=" in slowest and "${__data.fields.http_route}" in slowest
+
+
+def test_service_dashboard_links_to_its_logs_traces_and_dependencies() -> None:
+    data = dashboards_json()["obs-svc-backend"]
+    titles = {link["title"]: link["url"] for link in data["links"]}
+    assert titles["Traces of backend in Jaeger"].startswith(f"{edu.jaeger_url}/search?service=backend")
+    assert titles["Logs of backend"].startswith("/explore?")
+    assert "service.name" in titles["Logs of backend"] and "elasticsearch" in titles["Logs of backend"]
+    assert titles["postgres dashboard"].startswith(f"/d/{links.POSTGRES_UID}?")
+    assert titles["redis dashboard"].startswith(f"/d/{links.REDIS_UID}?")
+
+
+def test_the_overview_has_a_row_per_service_linking_to_its_dashboard() -> None:
+    data = dashboards_json()[links.OVERVIEW_UID]
+    rows = [p for p in data["panels"] if p["type"] == "row"]
+    assert [r["title"].split(" ")[0] for r in rows] == [*(s.name for s in edu.instrumented_services), "Probed"]
+    for service in edu.instrumented_services:
+        service_panels = [p for p in iter_panels(data) if any(f'service="{service.name}"' in t["expr"] for t in p.get("targets", []))]
+        titles = {p["title"] for p in service_panels}
+        assert {"SLO attainment", "Budget left", "Burn rate 1h", "Traffic", "Errors", "p95 latency"} <= titles
+        assert all(p["links"][0]["url"].startswith(f"/d/obs-svc-{service.name}") for p in service_panels)
+
+
+def test_the_slo_dashboard_filters_every_slo_by_the_service_variable() -> None:
+    data = dashboards_json()[links.SLO_UID]
+    burn = panels_by_id(data)[links.SLOPanel.BURN_RATE_WINDOWS]
+    slo_count = sum(len(s.slos) for s in edu.services)
+    assert len(burn["targets"]) == slo_count * 4
+    assert all('service=~"$service"' in t["expr"] for t in burn["targets"])
+    alert_state = panels_by_id(data)[links.SLOPanel.ALERT_STATE]
+    assert "ALERTS" in alert_state["targets"][0]["expr"]
+
+
+def test_dependency_dashboards_are_left_out_when_the_platform_has_no_such_dependency() -> None:
+    bare = dataclasses.replace(
+        edu,
+        dependencies=(),
+        services=tuple(dataclasses.replace(s, depends_on=()) for s in edu.services),
+    )
+    assert links.POSTGRES_UID not in dashboards_json(bare)
+    assert links.REDIS_UID not in dashboards_json(bare)
+    assert links.NODE_UID in dashboards_json(bare)
+
+
+def test_blackbox_dashboard_covers_every_probed_site() -> None:
+    data = dashboards_json()[links.BLACKBOX_UID]
+    service_var = next(v for v in data["templating"]["list"] if v["name"] == "service")
+    assert service_var["query"].split(",") == [s.name for s in edu.probed_services]
+    tls = panels_by_id(data)[links.BlackboxPanel.TLS_EXPIRY]
+    assert "probe_ssl_earliest_cert_expiry" in tls["targets"][0]["expr"] and tls["fieldConfig"]["defaults"]["unit"] == "s"
+
+
+def test_every_panel_has_a_description_long_enough_to_say_what_to_do() -> None:
+    for uid, data in dashboards_json().items():
+        for panel in iter_panels(data):
+            if panel["type"] != "row":
+                assert len(panel["description"].split()) >= 8, (uid, panel["title"])
