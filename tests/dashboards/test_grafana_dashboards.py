@@ -71,7 +71,9 @@ def test_every_panel_an_alert_can_link_to_exists_under_its_pinned_id(uid: str, p
         (links.ServicePanel.INSTRUMENTATION_ERRORS, "Instrumentation"),
     ],
 )
-def test_pinned_service_panels_show_what_their_name_says(member: links.ServicePanel, title_pattern: str) -> None:
+def test_pinned_service_panels_show_what_their_name_says(
+    member: links.ServicePanel, title_pattern: str
+) -> None:
     panel = panels_by_id(dashboards_json()["obs-svc-backend"])[int(member)]
     assert re.search(title_pattern, panel["title"], re.IGNORECASE), panel["title"]
 
@@ -93,7 +95,11 @@ def test_the_environment_is_picked_by_the_prometheus_datasource_and_defaults_to_
     for env in edu.environments:
         for uid, data in dashboards_json(env=env.name).items():
             ds = data["templating"]["list"][0]
-            assert (ds["name"], ds["type"], ds["current"]["value"]) == ("datasource", "datasource", f"prometheus-{env.name}"), uid
+            assert (ds["name"], ds["type"], ds["current"]["value"]) == (
+                "datasource",
+                "datasource",
+                f"prometheus-{env.name}",
+            ), uid
             # The environment label is external: no query may filter on it inside Prometheus.
             for panel in iter_panels(data):
                 for target in panel.get("targets") or []:
@@ -112,7 +118,10 @@ def test_service_dashboard_is_templated_by_service_and_route() -> None:
 
 
 def _override_steps(panel: dict[str, Any]) -> list[list[tuple[float | None, str]]]:
-    return [[(s["value"], s["color"]) for s in o["properties"][0]["value"]["steps"]] for o in panel["fieldConfig"]["overrides"]]
+    return [
+        [(s["value"], s["color"]) for s in o["properties"][0]["value"]["steps"]]
+        for o in panel["fieldConfig"]["overrides"]
+    ]
 
 
 def test_slo_thresholds_come_from_each_objective() -> None:
@@ -121,13 +130,16 @@ def test_slo_thresholds_come_from_each_objective() -> None:
     assert _override_steps(panel) == [[(None, "red"), (slo.objective, "green")] for slo in backend.slos]
 
 
-def _with_objectives(platform: Platform, availability: float, latency_seconds: float, window: str = "30d") -> Platform:
-    backend = platform.service("backend")
+def _with_objectives(
+    platform: Platform, availability: float, latency_seconds: float, window: str = "30d"
+) -> Platform:
     slos = (
         SLO(name="availability", sli=AvailabilitySLI(), objective=availability, window=window),
         SLO(name="latency", sli=LatencySLI(threshold_seconds=latency_seconds), objective=0.95, window=window),
     )
-    services = tuple(dataclasses.replace(s, slos=slos) if s.name == "backend" else s for s in platform.services)
+    services = tuple(
+        dataclasses.replace(s, slos=slos) if s.name == "backend" else s for s in platform.services
+    )
     return dataclasses.replace(platform, services=services)
 
 
@@ -160,7 +172,11 @@ def test_slo_queries_exclude_the_routes_the_slo_excludes() -> None:
 def test_latency_panels_carry_exemplars_and_links_to_slow_traces() -> None:
     by_id = panels_by_id(dashboards_json()["obs-svc-backend"])
     heat = by_id[links.ServicePanel.LATENCY_HEATMAP]
-    assert heat["type"] == "heatmap" and heat["targets"][0]["exemplar"] is True and heat["targets"][0]["format"] == "heatmap"
+    assert (
+        heat["type"] == "heatmap"
+        and heat["targets"][0]["exemplar"] is True
+        and heat["targets"][0]["format"] == "heatmap"
+    )
     percentiles = by_id[links.ServicePanel.LATENCY_PERCENTILES]
     assert any(t.get("exemplar") for t in percentiles["targets"])
     (slow,) = percentiles["fieldConfig"]["defaults"]["links"]
@@ -183,9 +199,16 @@ def test_service_dashboard_links_to_its_logs_traces_and_dependencies() -> None:
 def test_the_overview_has_a_row_per_service_linking_to_its_dashboard() -> None:
     data = dashboards_json()[links.OVERVIEW_UID]
     rows = [p for p in data["panels"] if p["type"] == "row"]
-    assert [r["title"].split(" ")[0] for r in rows] == [*(s.name for s in edu.instrumented_services), "Probed"]
+    assert [r["title"].split(" ")[0] for r in rows] == [
+        *(s.name for s in edu.instrumented_services),
+        "Probed",
+    ]
     for service in edu.instrumented_services:
-        service_panels = [p for p in iter_panels(data) if any(f'service="{service.name}"' in t["expr"] for t in p.get("targets", []))]
+        service_panels = [
+            p
+            for p in iter_panels(data)
+            if any(f'service="{service.name}"' in t["expr"] for t in p.get("targets", []))
+        ]
         titles = {p["title"] for p in service_panels}
         assert {"SLO attainment", "Budget left", "Burn rate 1h", "Traffic", "Errors", "p95 latency"} <= titles
         assert all(p["links"][0]["url"].startswith(f"/d/obs-svc-{service.name}") for p in service_panels)
@@ -217,7 +240,10 @@ def test_blackbox_dashboard_covers_every_probed_site() -> None:
     service_var = next(v for v in data["templating"]["list"] if v["name"] == "service")
     assert service_var["query"].split(",") == [s.name for s in edu.probed_services]
     tls = panels_by_id(data)[links.BlackboxPanel.TLS_EXPIRY]
-    assert "probe_ssl_earliest_cert_expiry" in tls["targets"][0]["expr"] and tls["fieldConfig"]["defaults"]["unit"] == "s"
+    assert (
+        "probe_ssl_earliest_cert_expiry" in tls["targets"][0]["expr"]
+        and tls["fieldConfig"]["defaults"]["unit"] == "s"
+    )
 
 
 def test_every_panel_has_a_description_long_enough_to_say_what_to_do() -> None:

@@ -43,7 +43,9 @@ def _dashboard(*items: Any, **options: Any) -> Dashboard:
         ({"description": "d", "unit": "s", "height": 0}, "height at least 1"),
     ],
 )
-def test_a_panel_without_what_on_call_needs_is_refused_when_built(kwargs: dict[str, Any], message: str) -> None:
+def test_a_panel_without_what_on_call_needs_is_refused_when_built(
+    kwargs: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         timeseries("Latency", Target("up"), **kwargs)
 
@@ -72,11 +74,21 @@ def test_a_pinned_id_used_twice_is_refused() -> None:
 
 def test_queries_name_dashboard_panel_and_ref_id() -> None:
     d = _dashboard(timeseries("Two", Target("up"), Target("vector(1)"), description="d", unit="s", id=2))
-    assert [q.where for q in d.queries()] == ["dashboard uid-x panel 2 'Two' query A", "dashboard uid-x panel 2 'Two' query B"]
+    assert [q.where for q in d.queries()] == [
+        "dashboard uid-x panel 2 'Two' query A",
+        "dashboard uid-x panel 2 'Two' query B",
+    ]
 
 
 def test_every_panel_and_query_reads_the_datasource_variable() -> None:
-    data = _dashboard(_ts(), row("r", table("t", Target("up", instant=True, format="table"), description="d", unit="s"), collapsed=True)).to_json()
+    data = _dashboard(
+        _ts(),
+        row(
+            "r",
+            table("t", Target("up", instant=True, format="table"), description="d", unit="s"),
+            collapsed=True,
+        ),
+    ).to_json()
     panels = [data["panels"][0], data["panels"][1]["panels"][0]]
     for panel in panels:
         assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
@@ -85,7 +97,11 @@ def test_every_panel_and_query_reads_the_datasource_variable() -> None:
 
 def test_collapsed_rows_hold_their_panels_and_open_rows_do_not() -> None:
     data = _dashboard(row("open", _ts("a")), row("shut", _ts("b"), collapsed=True)).to_json()
-    assert [(p["type"], p["title"]) for p in data["panels"]] == [("row", "open"), ("timeseries", "a"), ("row", "shut")]
+    assert [(p["type"], p["title"]) for p in data["panels"]] == [
+        ("row", "open"),
+        ("timeseries", "a"),
+        ("row", "shut"),
+    ]
     assert [p["title"] for p in data["panels"][2]["panels"]] == ["b"]
 
 
@@ -119,14 +135,28 @@ def test_threshold_helpers(thresholds: Thresholds, expected: list[tuple[float | 
 
 def test_exemplars_heatmap_format_links_and_value_texts_reach_the_json() -> None:
     d = _dashboard(
-        heatmap("H", Target("sum by (le) (x_bucket)", "{{le}}", exemplar=True, format="heatmap"), description="d", id=5),
-        stat("Up", Target("up"), description="d", unit="short", value_texts=(ValueText("0", "DOWN", "red"),), links=(Link("Logs", "/explore"),)),
+        heatmap(
+            "H",
+            Target("sum by (le) (x_bucket)", "{{le}}", exemplar=True, format="heatmap"),
+            description="d",
+            id=5,
+        ),
+        stat(
+            "Up",
+            Target("up"),
+            description="d",
+            unit="short",
+            value_texts=(ValueText("0", "DOWN", "red"),),
+            links=(Link("Logs", "/explore"),),
+        ),
     )
     heat, up = d.to_json()["panels"]
     assert heat["targets"][0] | {"exemplar": True, "format": "heatmap"} == heat["targets"][0]
     assert heat["options"]["legend"]["show"] is True
     assert up["fieldConfig"]["defaults"]["mappings"][0]["options"]["0"]["text"] == "DOWN"
-    assert up["fieldConfig"]["defaults"]["links"] == [{"title": "Logs", "url": "/explore", "targetBlank": True}]
+    assert up["fieldConfig"]["defaults"]["links"] == [
+        {"title": "Logs", "url": "/explore", "targetBlank": True}
+    ]
 
 
 def test_variables() -> None:
@@ -135,11 +165,17 @@ def test_variables() -> None:
         variables=(
             datasource_variable("prometheus-prod"),
             custom_variable("service", "Service", ["a", "b"]),
-            query_variable("route", "Route", "label_values(up, route)", multi=True, include_all=True, all_value=".*"),
+            query_variable(
+                "route", "Route", "label_values(up, route)", multi=True, include_all=True, all_value=".*"
+            ),
         ),
     )
     ds, svc, route = d.to_json()["templating"]["list"]
-    assert (ds["type"], ds["query"], ds["current"]["value"]) == ("datasource", "prometheus", "prometheus-prod")
+    assert (ds["type"], ds["query"], ds["current"]["value"]) == (
+        "datasource",
+        "prometheus",
+        "prometheus-prod",
+    )
     assert (svc["query"], svc["current"]["value"]) == ("a,b", "a")
     assert (route["datasource"]["uid"], route["allValue"], route["multi"]) == ("${datasource}", ".*", True)
 
@@ -155,5 +191,5 @@ def test_the_foundation_sdk_decodes_what_we_emit() -> None:
 
 
 def test_a_uid_longer_than_grafana_allows_is_refused() -> None:
-    with pytest.raises(ValueError, match="1..40 characters"):
+    with pytest.raises(ValueError, match=r"1\.\.40 characters"):
         Dashboard("x" * 41, "X", "d", "t", (_ts(),))

@@ -15,9 +15,19 @@ from obs.grafana.layout import GRID_WIDTH, Box, Placement, place
     [
         pytest.param([Box(12, 8), Box(12, 8)], [(0, 0), (12, 0)], id="two halves share a line"),
         pytest.param([Box(12, 8), Box(13, 8)], [(0, 0), (0, 8)], id="a panel that does not fit wraps"),
-        pytest.param([Box(6, 5), Box(18, 8), Box(24, 3)], [(0, 0), (6, 0), (0, 8)], id="a line is as tall as its tallest panel"),
-        pytest.param([Box(6, 4), Box(24, 1, is_row=True), Box(6, 4)], [(0, 0), (0, 4), (0, 5)], id="a row starts a new line"),
-        pytest.param([Box(24, 1, is_row=True), Box(24, 1, is_row=True)], [(0, 0), (0, 1)], id="empty rows stack"),
+        pytest.param(
+            [Box(6, 5), Box(18, 8), Box(24, 3)],
+            [(0, 0), (6, 0), (0, 8)],
+            id="a line is as tall as its tallest panel",
+        ),
+        pytest.param(
+            [Box(6, 4), Box(24, 1, is_row=True), Box(6, 4)],
+            [(0, 0), (0, 4), (0, 5)],
+            id="a row starts a new line",
+        ),
+        pytest.param(
+            [Box(24, 1, is_row=True), Box(24, 1, is_row=True)], [(0, 0), (0, 1)], id="empty rows stack"
+        ),
     ],
 )
 def test_placement(boxes: list[Box], expected: list[tuple[int, int]]) -> None:
@@ -27,7 +37,12 @@ def test_placement(boxes: list[Box], expected: list[tuple[int, int]]) -> None:
 @pytest.mark.parametrize("seed", range(20))
 def test_no_two_placements_overlap_whatever_the_sizes(seed: int) -> None:
     rng = random.Random(seed)
-    boxes = [Box(24, 1, is_row=True) if rng.random() < 0.15 else Box(rng.randint(1, GRID_WIDTH), rng.randint(1, 10)) for _ in range(40)]
+    boxes = [
+        Box(24, 1, is_row=True)
+        if rng.random() < 0.15
+        else Box(rng.randint(1, GRID_WIDTH), rng.randint(1, 10))
+        for _ in range(40)
+    ]
     placements = place(boxes)
     for a, b in itertools.combinations(placements, 2):
         assert not a.overlaps(b), (a, b)

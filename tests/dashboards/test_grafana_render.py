@@ -46,7 +46,10 @@ def test_the_registry_runs_this_module() -> None:
 
 
 def test_dashboards_land_in_a_folder_per_team(built: Path) -> None:
-    found = {p.relative_to(built / "prod" / prov.DASHBOARDS_DIR).as_posix() for p in (built / "prod" / prov.DASHBOARDS_DIR).rglob("*.json")}
+    found = {
+        p.relative_to(built / "prod" / prov.DASHBOARDS_DIR).as_posix()
+        for p in (built / "prod" / prov.DASHBOARDS_DIR).rglob("*.json")
+    }
     assert "learning/obs-svc-backend.json" in found
     assert "integrations/obs-svc-bridge.json" in found
     assert f"platform/{links.OVERVIEW_UID}.json" in found
@@ -78,7 +81,9 @@ def test_one_prometheus_per_environment_with_the_built_one_as_default(built: Pat
 
 def test_exemplars_open_jaeger_by_the_label_the_instrumentation_writes(built: Path) -> None:
     prom = _datasources(built)["prometheus-prod"]
-    assert prom["jsonData"]["exemplarTraceIdDestinations"] == [{"name": "trace_id", "datasourceUid": prov.JAEGER_UID}]
+    assert prom["jsonData"]["exemplarTraceIdDestinations"] == [
+        {"name": "trace_id", "datasourceUid": prov.JAEGER_UID}
+    ]
     # The instrumentation puts the trace id in the exemplar under this label name.
     source = (Path(__file__).parents[2] / "instrumentation" / "_core.py").read_text()
     assert '"trace_id": trace_id' in source
@@ -117,7 +122,10 @@ def test_literal_dollars_are_escaped_and_environment_references_are_not(value: A
 
 def test_check_passes_on_the_build(built: Path) -> None:
     outcomes = list(grafana.check(built / "prod"))
-    assert [(o.name.split(":")[0], o.status) for o in outcomes] == [("grafana dashboards", "passed"), ("grafana provisioning", "passed")]
+    assert [(o.name.split(":")[0], o.status) for o in outcomes] == [
+        ("grafana dashboards", "passed"),
+        ("grafana provisioning", "passed"),
+    ]
 
 
 def _copy(built: Path, tmp_path: Path) -> Path:
@@ -143,19 +151,62 @@ def _first_panel(d: dict[str, Any]) -> dict[str, Any]:
 
 
 BREAKAGES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
-    ("dashboard", "unit removed", lambda d: _first_panel(d)["fieldConfig"]["defaults"].pop("unit"), "has no unit"),
-    ("dashboard", "string datasource", lambda d: _first_panel(d).update(datasource="Prometheus"), "is not of type 'object'"),
+    (
+        "dashboard",
+        "unit removed",
+        lambda d: _first_panel(d)["fieldConfig"]["defaults"].pop("unit"),
+        "has no unit",
+    ),
+    (
+        "dashboard",
+        "string datasource",
+        lambda d: _first_panel(d).update(datasource="Prometheus"),
+        "is not of type 'object'",
+    ),
     ("dashboard", "uid renamed", lambda d: d.update(uid="other"), "differs from the file name"),
-    ("datasources", "literal secret", lambda d: d["datasources"][4]["secureJsonData"].update(basicAuthPassword="hunter2"), "literal secret"),
-    ("datasources", "unescaped $", lambda d: d["datasources"][4]["jsonData"]["dataLinks"][0].update(url="${__value.raw}"), "write $$"),
-    ("datasources", "dangling link", lambda d: d["datasources"][0]["jsonData"]["exemplarTraceIdDestinations"][0].update(datasourceUid="tempo"), "'tempo', which is not provisioned"),
-    ("datasources", "two defaults", lambda d: d["datasources"][1].update(isDefault=True), "exactly one must be the default"),
-    ("providers", "folder without dashboards", lambda d: d["providers"].append({**d["providers"][0], "name": "x", "options": {"path": f"{prov.DASHBOARDS_MOUNT}/ghost"}}), "ghost/ holds no dashboards"),
+    (
+        "datasources",
+        "literal secret",
+        lambda d: d["datasources"][4]["secureJsonData"].update(basicAuthPassword="hunter2"),
+        "literal secret",
+    ),
+    (
+        "datasources",
+        "unescaped $",
+        lambda d: d["datasources"][4]["jsonData"]["dataLinks"][0].update(url="${__value.raw}"),
+        "write $$",
+    ),
+    (
+        "datasources",
+        "dangling link",
+        lambda d: d["datasources"][0]["jsonData"]["exemplarTraceIdDestinations"][0].update(
+            datasourceUid="tempo"
+        ),
+        "'tempo', which is not provisioned",
+    ),
+    (
+        "datasources",
+        "two defaults",
+        lambda d: d["datasources"][1].update(isDefault=True),
+        "exactly one must be the default",
+    ),
+    (
+        "providers",
+        "folder without dashboards",
+        lambda d: d["providers"].append(
+            {**d["providers"][0], "name": "x", "options": {"path": f"{prov.DASHBOARDS_MOUNT}/ghost"}}
+        ),
+        "ghost/ holds no dashboards",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("target", "edit", "message"), [b[0:1] + b[2:] for b in BREAKAGES], ids=[b[1] for b in BREAKAGES])
-def test_check_fails_on_hand_broken_output(built: Path, tmp_path: Path, target: str, edit: Callable[[dict[str, Any]], None], message: str) -> None:
+@pytest.mark.parametrize(
+    ("target", "edit", "message"), [b[0:1] + b[2:] for b in BREAKAGES], ids=[b[1] for b in BREAKAGES]
+)
+def test_check_fails_on_hand_broken_output(
+    built: Path, tmp_path: Path, target: str, edit: Callable[[dict[str, Any]], None], message: str
+) -> None:
     env_dir = _copy(built, tmp_path)
     if target == "dashboard":
         _edit_json(env_dir / prov.dashboard_path("learning", "obs-svc-backend"), edit)
@@ -172,8 +223,16 @@ def test_check_fails_when_no_dashboard_was_written(tmp_path: Path) -> None:
     assert outcome.status == "failed" and "no dashboard JSON" in outcome.detail
 
 
-def test_a_lint_failure_stops_the_build_naming_dashboard_and_panel(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    bad = Dashboard("obs-bad", "Bad", "d", "platform", (timeseries("Quiet", Target("up"), description="d d d", unit="s", id=3),))
+def test_a_lint_failure_stops_the_build_naming_dashboard_and_panel(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bad = Dashboard(
+        "obs-bad",
+        "Bad",
+        "d",
+        "platform",
+        (timeseries("Quiet", Target("up"), description="d d d", unit="s", id=3),),
+    )
 
     original = Dashboard.to_json
 
