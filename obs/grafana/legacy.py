@@ -6,7 +6,8 @@ A ``*.dashboard.py`` module in one of ``Platform.dashboard_dirs`` defines a modu
 Grafana 11 and our checks expect, and provisioned like the generated dashboards: same schema, same
 lint, its PromQL checked against the contract.
 
-Normalization: grafanalib writes datasources as bare strings (Grafana 4-era). A string naming one
+Normalization does what Grafana's own migrations would do on load, so the checks judge the
+dashboard Grafana will show. grafanalib writes datasources as bare strings (Grafana 4-era). A string naming one
 of our non-Prometheus datasources becomes that datasource's ``{"type", "uid"}``; any other string
 (a Prometheus name, ``default``, ``$datasource``) becomes the ``${datasource}`` variable, so the
 legacy dashboard follows the environment picker like ours, and the variable is added if missing.
@@ -113,6 +114,27 @@ def _datasource(value: Any) -> Any:
     return value
 
 
+def _normalize_field_defaults(panel: dict[str, Any]) -> None:
+    """grafanalib writes every optional field default as ``null`` and an empty threshold list;
+    Grafana treats both as unset, so they are dropped rather than reported."""
+    defaults = (panel.get("fieldConfig") or {}).get("defaults")
+    if not isinstance(defaults, dict):
+        return
+    for key in [k for k, v in defaults.items() if v is None]:
+        del defaults[key]
+    thresholds = defaults.get("thresholds")
+    if isinstance(thresholds, dict) and not thresholds.get("steps"):
+        del defaults["thresholds"]
+
+
+def _normalize_legend(panel: dict[str, Any]) -> None:
+    """grafanalib predates ``showLegend``: Grafana's panel migration derives it from the display
+    mode (``hidden`` hides), and so does this."""
+    legend = (panel.get("options") or {}).get("legend")
+    if isinstance(legend, dict) and "showLegend" not in legend and "show" not in legend:
+        legend["showLegend"] = legend.get("displayMode") != "hidden"
+
+
 def normalize(data: dict[str, Any]) -> dict[str, Any]:
     """Grafana 11 shape: datasource objects, a ``datasource`` variable, ``annotations.list``."""
     out = dict(data)
@@ -120,8 +142,13 @@ def normalize(data: dict[str, Any]) -> dict[str, Any]:
         if "datasource" in panel:
             panel["datasource"] = _datasource(panel["datasource"])
         for target in panel.get("targets") or []:
-            if "datasource" in target:
+            if target.get("datasource") is None:
+                # grafanalib writes `null`: the query uses the panel's datasource, so say so.
+                target.pop("datasource", None)
+            else:
                 target["datasource"] = _datasource(target["datasource"])
+        _normalize_field_defaults(panel)
+        _normalize_legend(panel)
     templating = out.setdefault("templating", {}).setdefault("list", [])
     for variable in templating:
         if "datasource" in variable:

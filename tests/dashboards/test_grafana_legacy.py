@@ -1,0 +1,143 @@
+"""Dashboards teams already wrote with grafanalib: loaded like grafanalib's generator loads them,
+normalized to Grafana 11 datasources, then checked and provisioned like ours."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from obs.build import render
+from obs.builtin import platform as edu
+from obs.errors import PromQLError, RenderError
+from obs.grafana import legacy
+from obs.grafana.provisioning import ELASTICSEARCH_UID
+
+GOOD_QUERY = 'sum(rate(http_server_request_duration_seconds_count{service="backend"}[5m]))'
+
+
+def _module(folder: Path, name: str, *, uid: str = "learning-queue", datasource: str = "Prometheus", expr: str = GOOD_QUERY,
+            description: str = "Requests per second; if flat zero, check the load balancer.", tags: tuple[str, ...] = (),
+            define: str = "dashboard") -> Path:  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.dashboard.py"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            from grafanalib.core import Dashboard, GridPos, Target, TimeSeries
+
+            {define} = Dashboard(
+                title="Backend queue",
+                uid={uid!r},
+                tags={list(tags)!r},
+                panels=[
+                    TimeSeries(
+                        title="Requests",
+                        description={description!r},
+                        dataSource={datasource!r},
+                        targets=[Target(expr={expr!r}, legendFormat="rps", refId="A")],
+                        unit="reqps",
+                        gridPos=GridPos(h=8, w=12, x=0, y=0),
+                    ),
+                ],
+            ).auto_panel_ids()
+            """
+        )
+    )
+    return path
+
+
+def _build(tmp_path: Path) -> dict[str, Any]:
+    platform = dataclasses.replace(edu, dashboard_dirs=(str(tmp_path / "legacy"),))
+    result = render(platform, environments=["prod"], groups=["grafana"])
+    return {path: data for path, data in result.files.items()}
+
+
+def test_a_grafanalib_dashboard_is_provisioned_in_its_team_folder(tmp_path: Path) -> None:
+    _module(tmp_path / "legacy" / "learning", "queue")
+    files = _build(tmp_path)
+    data = json.loads(files["prod/grafana/dashboards/learning/learning-queue.json"])
+    panel = data["panels"][0]
+    assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+    assert "datasource" not in panel["targets"][0]
+    assert data["templating"]["list"][0]["name"] == "datasource"
+    assert data["id"] is None
+
+
+def test_a_team_tag_chooses_the_folder(tmp_path: Path) -> None:
+    _module(tmp_path / "legacy" / "misc", "queue", tags=("team:integrations",))
+    assert "prod/grafana/dashboards/integrations/learning-queue.json" in _build(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("datasource", "expected"),
+    [
+        ("Prometheus", {"type": "prometheus", "uid": "${datasource}"}),
+        ("default", {"type": "prometheus", "uid": "${datasource}"}),
+        ("$datasource", {"type": "prometheus", "uid": "${datasource}"}),
+        ("Elasticsearch", {"type": "elasticsearch", "uid": ELASTICSEARCH_UID}),
+    ],
+)
+def test_string_datasources_become_objects(datasource: str, expected: dict[str, str]) -> None:
+    data = legacy.normalize(
+        {
+            "panels": [
+                {"id": 1, "datasource": datasource, "targets": [{"datasource": datasource, "expr": "up"}]}
+            ]
+        }
+    )
+    assert data["panels"][0]["datasource"] == expected
+    assert data["panels"][0]["targets"][0]["datasource"] == expected
+
+
+@pytest.mark.parametrize(("display_mode", "shown"), [("list", True), ("table", True), ("hidden", False)])
+def test_the_legend_is_read_the_way_grafanas_migration_reads_it(display_mode: str, shown: bool) -> None:
+    data = legacy.normalize({"panels": [{"id": 1, "options": {"legend": {"displayMode": display_mode}}}]})
+    assert data["panels"][0]["options"]["legend"]["showLegend"] is shown
+
+
+def test_a_legacy_query_on_an_unknown_metric_stops_the_build_naming_the_file(tmp_path: Path) -> None:
+    _module(tmp_path / "legacy" / "learning", "queue", expr="sum(rate(http_requests_total[5m]))")
+    with pytest.raises(
+        PromQLError,
+        match=r"queue\.dashboard\.py panel 1 'Requests' query A: unknown metric 'http_requests_total'",
+    ):
+        _build(tmp_path)
+
+
+def test_a_legacy_panel_failing_the_lint_stops_the_build_naming_the_file(tmp_path: Path) -> None:
+    path = _module(tmp_path / "legacy" / "learning", "queue", description="")
+    with pytest.raises(RenderError, match=rf"panel 1 'Requests': has no description.*\(from {path}\)"):
+        _build(tmp_path)
+
+
+def test_a_legacy_dashboard_may_not_take_a_generated_uid(tmp_path: Path) -> None:
+    _module(tmp_path / "legacy" / "learning", "queue", uid="obs-overview")
+    with pytest.raises(
+        RenderError, match=r"'obs-overview' of .*queue\.dashboard\.py is already used by dashboards"
+    ):
+        _build(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("define", "message"),
+    [
+        ("board", "defines no module-level `dashboard`"),
+        ("dashboard = 1/0; x", "failed to import: ZeroDivisionError"),
+    ],
+)
+def test_a_module_grafanalib_could_not_load_is_a_clear_error(
+    tmp_path: Path, define: str, message: str
+) -> None:
+    _module(tmp_path / "legacy" / "learning", "queue", define=define)
+    with pytest.raises(RenderError, match=message):
+        _build(tmp_path)
+
+
+def test_a_missing_dashboard_dir_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RenderError, match="is not a folder"):
+        _build(tmp_path)
