@@ -2,14 +2,15 @@
 
 Output (relative to the environment folder; ``prometheus/prometheus.yml`` loads ``rules/*.yml``):
 
-``prometheus/rules/slo-sli.yml``     SLI recordings per SLO: request rate, error ratio (and, for
-                                     latency SLOs, the good ratio) and burn rate over every window
-``prometheus/rules/slo-meta.yml``    objective, error budget, SLO-window ratio, budget remaining
-``prometheus/rules/slo-alerts.yml``  multi-window multi-burn-rate alerts (``ErrorBudgetBurn``)
-``prometheus/rules/<purpose>.yml``   symptom and cause alerts: services, targets, postgres, redis,
-                                     node, probes, self-monitoring, and the custom alerts of ``alerts/``
-``prometheus/tests/*.yml``           promtool unit tests generated from every alert's cases, plus the
-                                     hand-written test files of ``alerts/tests/``
+``prometheus/rules/slo-<service>-<slo>.yml``  one file per SLO, with its groups by purpose:
+      ``<platform>-slo-sli-*``     SLI recordings: request rate, error ratio (latency SLOs: also
+                                   the good ratio) and burn rate over every window the alerts read
+      ``<platform>-slo-meta-*``    objective, error budget, SLO-window ratio, budget remaining
+      ``<platform>-slo-alerts-*``  multi-window multi-burn-rate alerts (``ErrorBudgetBurn``)
+``prometheus/rules/<purpose>.yml``  symptom and cause alerts: services, targets, postgres, redis,
+      node, probes, self-monitoring, and ``custom`` (the alerts of the ``alerts`` package)
+``prometheus/tests/<file>.test.yml``  promtool unit tests generated from every alert's cases
+``prometheus/tests/handwritten/*.yml``  the hand-written test files of ``alerts/tests/``
 
 Every rule comes from the model; every alert carries its tests, and an alert without a firing and a
 silent case stops the build (:func:`obs.alerting.require_tests`).
@@ -21,6 +22,7 @@ import importlib
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -995,16 +997,15 @@ def rule_files(platform: Platform, env: Environment) -> list[RuleFile]:
     p = platform.name
 
     for service in platform.instrumented_services:
-        # One file per service, like Sloth's one output per spec, its groups by purpose: the
-        # tests of one service then load only its own recordings.
-        slo = RuleFile(f"slo-{service.name}", test_step=f"{SLO_TEST_STEP_MINUTES}m")
+        # One file per SLO, its groups by purpose (SLI recordings, metadata, alerts) as Sloth
+        # writes them: the tests of one SLO then evaluate only its own recordings.
         for s in service.slos:
+            slo = RuleFile(f"slo-{service.name}-{s.name}", test_step=f"{SLO_TEST_STEP_MINUTES}m")
             slo_recordings(slo, slo, platform, service, s)
-        for s in service.slos:
             rules = slo.group(f"{p}-slo-alerts-{service.name}-{s.name}")
             for alert in slo_alerts(platform, service, s):
                 slo.alert(rules, alert)
-        slo_files.append(slo)
+            slo_files.append(slo)
         rules = services.group(f"{p}-service-{service.name}")
         services.alert(rules, latency_alert(platform, service))
         services.alert(rules, instrumentation_alert(platform, service))
@@ -1116,20 +1117,27 @@ def test_files(env_dir: Path) -> list[Path]:
     return sorted(tests.glob("*.yml")) + sorted((tests / "handwritten").glob("*.yml"))
 
 
+def _promtool_test(env_dir: Path, path: Path) -> Outcome:
+    name = f"promtool test rules {path.relative_to(env_dir)}"
+    result = run_tool("promtool", ["test", "rules", path.name], cwd=path.parent, timeout=300)
+    return Outcome(name, "passed" if result.ok else "failed", result.output)
+
+
 def test(env_dir: Path) -> Iterator[Outcome]:
-    """``promtool test rules`` on every generated and hand-written test file."""
+    """``promtool test rules`` on every generated and hand-written test file, a few at a time
+    (each SLO file evaluates hours of history)."""
     paths = test_files(env_dir)
     if not paths:
         yield Outcome("promtool test rules", "failed", f"no test files under {env_dir / TESTS_DIR}")
         return
-    for path in paths:
-        name = f"promtool test rules {path.relative_to(env_dir)}"
+    if not available("promtool"):
         try:
-            result = run_tool("promtool", ["test", "rules", path.name], cwd=path.parent, timeout=300)
+            run_tool("promtool", ["--version"], cwd=env_dir)
         except ToolNotFoundError as exc:
-            yield Outcome(name, "skipped", str(exc))
+            yield Outcome("promtool test rules", "skipped", str(exc))
             return
-        yield Outcome(name, "passed" if result.ok else "failed", result.output)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        yield from pool.map(lambda path: _promtool_test(env_dir, path), paths)
 
 
 #: Every alert of a platform, for documentation, Alertmanager inhibition and tests.

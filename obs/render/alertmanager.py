@@ -1,0 +1,285 @@
+"""Alertmanager routing, inhibition and receivers, with route test cases generated from the model.
+
+Output (relative to the environment folder):
+
+``alertmanager/alertmanager.yml``     the configuration
+``alertmanager/routes-test.yml``      expected receivers for label sets: one case per severity and
+                                      team, and one per alert the rules of this build can send
+
+Routing (see docs/alerts.md):
+
+* every alert also goes to the ``alert-log`` webhook (an audit trail and ticket bot), first, with
+  ``continue: true``; alerts of a team the model does not know end there too;
+* per team: ``page`` goes to the team's pager (PagerDuty) *and* its chat; ``ticket`` to its chat;
+  ``info`` to nobody but the log;
+* an environment with ``paging=False`` has no pager receivers at all: ``page`` goes to the chat.
+
+Secrets are file references only: ``routing_key_file`` (PagerDuty, accepted by Alertmanager 0.25,
+checked with the real amtool) and ``api_url_file`` (Slack). The webhook URL is not a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from obs import contract
+from obs.alerting import Severity
+from obs.artifacts import Artifact, Outcome, RenderContext
+from obs.errors import ToolNotFoundError
+from obs.model import DependencyKind, Environment, Platform, Team
+from obs.render import rules
+from obs.tools import run_tool
+
+CONFIG_PATH = "alertmanager/alertmanager.yml"
+ROUTES_TEST_PATH = "alertmanager/routes-test.yml"
+
+#: Receives every alert. The model has no field for it yet; override with ``config(webhook_url=...)``.
+DEFAULT_WEBHOOK_URL = "http://alert-log:9095/alerts"
+#: Where a team's Slack incoming-webhook URL is mounted when the model gives no path (see the report
+#: to the lead: a ``Team.chat_webhook_url_file`` field would replace this convention).
+SECRETS_DIR = "/etc/alertmanager/secrets"
+LOG_RECEIVER = "alert-log"
+
+#: Alerts that show a service's users are hurt; a dependency's down alert explains them.
+SYMPTOM_ALERTS: tuple[str, ...] = ("HighErrorRate", "LatencyP99High")
+#: The alerts saying a dependency of that kind is down, by kind ("service" = another service).
+DOWN_ALERTS: dict[str, tuple[str, ...]] = {
+    DependencyKind.POSTGRES.value: ("PostgresDown",),
+    DependencyKind.REDIS.value: ("RedisDown",),
+    DependencyKind.HTTP.value: ("ProbeFailing",),
+    "service": ("TargetDown",),
+}
+#: Labels that make two alerts "the same alert" for grouping and inhibition. ``environment`` keeps
+#: a shared Alertmanager from letting staging's alerts silence prod's.
+SAME_ALERT = ["alertname", contract.SERVICE_LABEL, "slo", contract.ENVIRONMENT_LABEL]
+
+
+def pager_receiver(team: str) -> str:
+    return f"{team}-pager"
+
+
+def chat_receiver(team: str) -> str:
+    return f"{team}-chat"
+
+
+def chat_url_file(team: Team) -> str:
+    if team.pager_key_file:
+        return str(PurePosixPath(team.pager_key_file).parent / f"{team.name}-slack-api-url")
+    return f"{SECRETS_DIR}/{team.name}-slack-api-url"
+
+
+def _pages(team: Team, env: Environment) -> bool:
+    return env.paging and bool(team.pager_key_file)
+
+
+def _has_chat(team: Team) -> bool:
+    return bool(team.chat_channel)
+
+
+def receivers_for(team: Team, env: Environment, severity: Severity) -> list[str]:
+    """The receivers an alert of ``team`` and ``severity`` reaches, in route order."""
+    found = [LOG_RECEIVER]
+    if severity is Severity.PAGE and _pages(team, env):
+        found.append(pager_receiver(team.name))
+    if severity in (Severity.PAGE, Severity.TICKET) and _has_chat(team):
+        found.append(chat_receiver(team.name))
+    return found
+
+
+_SLACK_TITLE = '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }} {{ .CommonLabels.service }}'
+_SLACK_TEXT = (
+    "{{ range .Alerts }}*{{ .Labels.severity }}* {{ .Annotations.summary }}\n"
+    "{{ .Annotations.description }}\n"
+    "<{{ .Annotations.runbook_url }}|runbook> | <{{ .Annotations.dashboard_url }}|dashboard>\n"
+    "{{ end }}"
+)
+
+
+def _team_receivers(team: Team, env: Environment) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if _pages(team, env):
+        out.append(
+            {
+                "name": pager_receiver(team.name),
+                "pagerduty_configs": [
+                    {
+                        "routing_key_file": team.pager_key_file,
+                        "send_resolved": True,
+                        "description": "{{ .CommonLabels.alertname }} {{ .CommonLabels.service }}: {{ .CommonAnnotations.summary }}",
+                        "details": {
+                            "runbook_url": "{{ .CommonAnnotations.runbook_url }}",
+                            "dashboard_url": "{{ .CommonAnnotations.dashboard_url }}",
+                            "firing": "{{ .Alerts.Firing | len }}",
+                        },
+                    }
+                ],
+            }
+        )
+    if _has_chat(team):
+        out.append(
+            {
+                "name": chat_receiver(team.name),
+                "slack_configs": [
+                    {
+                        "api_url_file": chat_url_file(team),
+                        "channel": team.chat_channel,
+                        "send_resolved": True,
+                        "title": _SLACK_TITLE,
+                        "text": _SLACK_TEXT,
+                    }
+                ],
+            }
+        )
+    return out
+
+
+def _team_routes(team: Team, env: Environment) -> list[dict[str, Any]]:
+    """Flat routes, so a severity with no receiver of the team falls back to the log alone."""
+    team_matcher = f'{contract.TEAM_LABEL}="{team.name}"'
+    routes: list[dict[str, Any]] = []
+    if _pages(team, env):
+        # continue: the page also lands in the team's chat, where the follow-up happens.
+        routes.append({"matchers": [team_matcher, 'severity="page"'], "receiver": pager_receiver(team.name), "repeat_interval": "1h", "continue": True})
+    if _has_chat(team):
+        routes.append({"matchers": [team_matcher, 'severity=~"page|ticket"'], "receiver": chat_receiver(team.name)})
+    return routes
+
+
+def _teams(platform: Platform) -> list[Team]:
+    return [platform.team(name) for name in platform.team_names]
+
+
+def inhibit_rules(platform: Platform) -> list[dict[str, Any]]:
+    rules_: list[dict[str, Any]] = [
+        {
+            # The page already woke someone: the ticket of the same alert adds nothing.
+            "source_matchers": ['severity="page"'],
+            "target_matchers": ['severity="ticket"'],
+            "equal": SAME_ALERT,
+        }
+    ]
+    kinds: dict[str, str] = {d.name: d.kind.value for d in platform.dependencies}
+    kinds.update({s.name: "service" for s in platform.services})
+    for service in platform.instrumented_services:
+        for dep in service.depends_on:
+            down = DOWN_ALERTS[kinds[dep]]
+            rules_.append(
+                {
+                    # The dependency's owner is told; the errors it causes downstream are noise.
+                    "source_matchers": [_names_matcher(down), f'{contract.SERVICE_LABEL}="{dep}"'],
+                    "target_matchers": [_names_matcher(SYMPTOM_ALERTS), f'{contract.SERVICE_LABEL}="{service.name}"'],
+                    "equal": [contract.ENVIRONMENT_LABEL],
+                }
+            )
+    return rules_
+
+
+def _names_matcher(names: Sequence[str]) -> str:
+    if len(names) == 1:
+        return f'alertname="{names[0]}"'
+    return f'alertname=~"{"|".join(names)}"'
+
+
+def config(platform: Platform, env: Environment, webhook_url: str = DEFAULT_WEBHOOK_URL) -> dict[str, Any]:
+    teams = _teams(platform)
+    team_routes = [r for t in teams for r in _team_routes(t, env)]
+    receivers: list[dict[str, Any]] = [{"name": LOG_RECEIVER, "webhook_configs": [{"url": webhook_url, "send_resolved": True}]}]
+    for team in teams:
+        receivers.extend(_team_receivers(team, env))
+    return {
+        "global": {"resolve_timeout": "5m"},
+        "route": {
+            "receiver": LOG_RECEIVER,
+            "group_by": SAME_ALERT,
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "4h",
+            "routes": [{"receiver": LOG_RECEIVER, "continue": True}, *team_routes],
+        },
+        "inhibit_rules": inhibit_rules(platform),
+        "receivers": receivers,
+    }
+
+
+# --- route test cases ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RouteCase:
+    name: str
+    labels: dict[str, str]
+    receivers: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "labels": self.labels, "receivers": self.receivers}
+
+
+def route_cases(platform: Platform, env: Environment) -> list[RouteCase]:
+    """What each label set must reach, from the model: per team and severity, per alert of the
+    build, and the fallbacks."""
+    cases: list[RouteCase] = []
+    for team in _teams(platform):
+        for severity in Severity:
+            labels = {"alertname": "AnyAlert", contract.TEAM_LABEL: team.name, "severity": severity.value}
+            cases.append(RouteCase(f"{severity.value} for team {team.name}", labels, receivers_for(team, env, severity)))
+    cases.append(RouteCase("a team the model does not know", {"alertname": "AnyAlert", contract.TEAM_LABEL: "nobody", "severity": "page"}, [LOG_RECEIVER]))
+    seen: set[tuple[str, str, str]] = set()
+    for alert in rules.all_alerts(platform, env):
+        key = (alert.name, alert.service, alert.severity.value)
+        if key in seen:
+            continue
+        seen.add(key)
+        labels = {"alertname": alert.name, contract.SERVICE_LABEL: alert.service, contract.TEAM_LABEL: alert.team, "severity": alert.severity.value}
+        cases.append(RouteCase(f"{alert.name} of {alert.service} ({alert.severity.value})", labels, receivers_for(platform.team(alert.team), env, alert.severity)))
+    return cases
+
+
+def render(ctx: RenderContext) -> Iterable[Artifact]:
+    yield Artifact(CONFIG_PATH, config(ctx.platform, ctx.env))
+    yield Artifact(ROUTES_TEST_PATH, {"cases": [c.as_dict() for c in route_cases(ctx.platform, ctx.env)]})
+
+
+# --- check and test -----------------------------------------------------------------------------
+
+
+def check(env_dir: Path) -> Iterator[Outcome]:
+    """``amtool check-config`` on the rendered configuration."""
+    path = env_dir / CONFIG_PATH
+    try:
+        result = run_tool("amtool", ["check-config", path.name], cwd=path.parent)
+    except ToolNotFoundError as exc:
+        yield Outcome("amtool check-config", "skipped", str(exc))
+        return
+    yield Outcome("amtool check-config", "passed" if result.ok else "failed", result.output)
+
+
+def _route_test(path: Path, case: dict[str, Any]) -> Outcome:
+    labels = [f"{k}={v}" for k, v in sorted(case["labels"].items())]
+    expected = ",".join(case["receivers"])
+    args = ["config", "routes", "test", f"--config.file={path.name}", f"--verify.receivers={expected}", *labels]
+    result = run_tool("amtool", args, cwd=path.parent, timeout=30)
+    name = f"amtool routes test: {case['name']}"
+    detail = result.output if result.ok else f"expected {expected}; amtool: {result.output}"
+    return Outcome(name, "passed" if result.ok else "failed", detail)
+
+
+def test(env_dir: Path) -> Iterator[Outcome]:
+    """``amtool config routes test --verify.receivers`` for every generated case."""
+    config_path = env_dir / CONFIG_PATH
+    cases = yaml.safe_load((env_dir / ROUTES_TEST_PATH).read_text(encoding="utf-8"))["cases"]
+    try:
+        run_tool("amtool", ["--version"], cwd=config_path.parent)
+    except ToolNotFoundError as exc:
+        yield Outcome("amtool routes test", "skipped", str(exc))
+        return
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        yield from pool.map(lambda case: _route_test(config_path, case), cases)
+
+
+__all__ = ["CONFIG_PATH", "ROUTES_TEST_PATH", "RouteCase", "check", "config", "inhibit_rules", "receivers_for", "render", "route_cases", "test"]
