@@ -1,0 +1,274 @@
+"""Throughput of a bare app, obs, and the usual instrumentation combinations, side by side.
+
+FastAPI runs under uvicorn, Flask under gunicorn (one sync worker); the server is pinned to core 0
+(``taskset -c 0``) and ``wrk`` to core 1, both on 127.0.0.1 with free ports. Configurations are
+interleaved within each round, and the median of the rounds is reported with the ratio to bare and
+the microseconds each configuration adds per request (1e6/rps_cfg - 1e6/rps_bare).
+
+    .venv/bin/python benchmarks/bench_middleware.py                 # 5 s x 3 rounds
+    .venv/bin/python benchmarks/bench_middleware.py --quick         # 2 s x 3 rounds
+    .venv/bin/python benchmarks/bench_middleware.py --duration 10 --rounds 5 --framework flask
+
+The same file is the app factory the servers import (``BENCH_CONFIG`` picks the configuration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+#: name -> what it measures. "obs-notrace" is obs with tracing off (metrics, exemplars n/a, access
+#: log on): the 10 %-sampling target compares against it, so the difference is tracing alone.
+CONFIGS: dict[str, str] = {
+    "bare": "no instrumentation",
+    "obs": "obs: traces 100% (batch processor, no-op exporter), metrics, exemplars, access log",
+    "obs-10%": "obs: traces 10%, metrics, exemplars, access log",
+    "obs-notrace": "obs: metrics and access log, tracing off",
+    "obs-metrics-only": "obs: metrics only (no traces, no access log)",
+    "usual": "OTel contrib instrumentation (100%, no-op exporter) + prometheus exporter library",
+}
+FRAMEWORKS = ("fastapi", "flask")
+TARGETS = {"fastapi": 0.60, "flask": 0.85}
+
+
+# --- the apps (imported by the servers) ------------------------------------------------------
+
+
+def _noop_tracer_provider(ratio: float = 1.0) -> Any:
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    class NoopExporter(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(ratio)))
+    provider.add_span_processor(BatchSpanProcessor(NoopExporter()))
+    return provider
+
+
+def _instrument_obs(app: Any, config: str) -> None:
+    import logging
+
+    from instrumentation import instrument
+
+    null = logging.FileHandler(os.devnull)
+    tracing = config in ("obs", "obs-10%")
+    instrument(
+        app,
+        service_name="bench",
+        environment="bench",
+        tracer_provider=_noop_tracer_provider(0.1 if config == "obs-10%" else 1.0) if tracing else None,
+        traces=tracing,
+        access_log=config != "obs-metrics-only",
+        json_logs=config != "obs-metrics-only",
+        log_handler=null,
+        trace_clients=False,
+    )
+    # Access lines go only to /dev/null, not to the console as well.
+    logging.getLogger("obs.access").propagate = True
+
+
+def make_fastapi_app() -> Any:
+    from fastapi import FastAPI
+
+    config = os.environ.get("BENCH_CONFIG", "bare")
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, Any]:
+        return {"id": item_id, "name": "widget"}
+
+    if config.startswith("obs"):
+        _instrument_obs(app, config)
+    elif config == "usual":
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+        from prometheus_fastapi_instrumentator import Instrumentator
+
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=_noop_tracer_provider())
+        Instrumentator().instrument(app).expose(app)
+    return app
+
+
+def make_flask_app() -> Any:
+    from flask import Flask
+
+    config = os.environ.get("BENCH_CONFIG", "bare")
+    app = Flask("bench")
+
+    @app.get("/items/<int:item_id>")
+    def item(item_id: int) -> dict[str, Any]:
+        return {"id": item_id, "name": "widget"}
+
+    if config.startswith("obs"):
+        _instrument_obs(app, config)
+    elif config == "usual":
+        from opentelemetry.instrumentation.flask import FlaskInstrumentor
+        from prometheus_flask_exporter import PrometheusMetrics
+
+        FlaskInstrumentor().instrument_app(app, tracer_provider=_noop_tracer_provider())
+        PrometheusMetrics(app)
+    return app
+
+
+# --- the driver ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _server_cmd(framework: str, port: int) -> list[str]:
+    pin = ["taskset", "-c", "0"]
+    if framework == "fastapi":
+        return [
+            *pin, str(VENV_BIN / "uvicorn"), "benchmarks.bench_middleware:make_fastapi_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+    return [
+        *pin, str(VENV_BIN / "gunicorn"), "benchmarks.bench_middleware:make_flask_app()",
+        "-w", "1", "-k", "sync", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+@contextlib.contextmanager
+def server(framework: str, config: str, timeout: float = 30.0) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "BENCH_CONFIG": config, "PYTHONPATH": str(ROOT)}
+    for key in [k for k in env if k.startswith(("OTEL_", "OBS_", "PROMETHEUS_MULTIPROC"))]:
+        del env[key]
+    proc = subprocess.Popen(
+        _server_cmd(framework, port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/items/42"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                raise RuntimeError(f"{framework}/{config} server exited: {err[-2000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{framework}/{config} server not ready within {timeout}s")
+            time.sleep(0.05)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+def run_wrk(url: str, duration: float, connections: int) -> float:
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", url]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30, check=True).stdout
+    match = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+    if not match:
+        raise RuntimeError(f"wrk printed no Requests/sec:\n{out}")
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{errors.group(1)} non-2xx responses from {url}")
+    return float(match.group(1))
+
+
+def measure(framework: str, config: str, duration: float, connections: int, warmup: float) -> float:
+    with server(framework, config) as url:
+        run_wrk(url, warmup, connections)
+        return run_wrk(url, duration, connections)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of wrk per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (median reported; at least 3)")
+    parser.add_argument("--quick", action="store_true", help="2 s per measurement, 1 s warm-up")
+    parser.add_argument("--framework", choices=[*FRAMEWORKS, "all"], default="all")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ",".join(CONFIGS))
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--json", type=Path, help="also write the medians here")
+    args = parser.parse_args(argv)
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            print(f"{tool} is not installed (apt-get install -y {'wrk' if tool == 'wrk' else 'util-linux'})")
+            return 2
+    duration = 2.0 if args.quick else args.duration
+    warmup = 1.0 if args.quick else min(2.0, duration)
+    rounds = max(3, args.rounds)
+    configs = [c for c in args.configs.split(",") if c]
+    unknown = set(configs) - set(CONFIGS)
+    if unknown or "bare" not in configs:
+        parser.error(f"unknown configs {sorted(unknown)}" if unknown else "'bare' is required (ratios are to bare)")
+    frameworks = FRAMEWORKS if args.framework == "all" else (args.framework,)
+
+    results: dict[str, dict[str, list[float]]] = {f: {c: [] for c in configs} for f in frameworks}
+    for r in range(rounds):
+        for framework in frameworks:
+            # Rotate the order each round so that drift (thermal, caches) is spread over configs.
+            order = configs[r % len(configs):] + configs[: r % len(configs)]
+            for config in order:
+                rps = measure(framework, config, duration, args.connections, warmup)
+                results[framework][config].append(rps)
+                print(f"round {r + 1}/{rounds} {framework:8s} {config:17s} {rps:10.1f} req/s", flush=True)
+
+    summary: dict[str, dict[str, dict[str, float]]] = {}
+    print()
+    for framework in frameworks:
+        bare = statistics.median(results[framework]["bare"])
+        print(f"{framework} ({'uvicorn' if framework == 'fastapi' else 'gunicorn sync, 1 worker'}), median of {rounds}:")
+        print(f"  {'config':17s} {'req/s':>10s} {'x bare':>8s} {'+us/req':>8s}")
+        summary[framework] = {}
+        for config in configs:
+            rps = statistics.median(results[framework][config])
+            ratio = rps / bare
+            added = 1e6 / rps - 1e6 / bare
+            summary[framework][config] = {"rps": rps, "ratio": ratio, "added_us": added}
+            print(f"  {config:17s} {rps:10.1f} {ratio:8.2f} {added:+8.1f}")
+        s = summary[framework]
+        if "obs" in s:
+            verdict = "met" if s["obs"]["ratio"] >= TARGETS[framework] else "MISSED"
+            print(f"  target obs >= {TARGETS[framework]:.2f} x bare: {verdict}")
+        if "obs-10%" in s and "obs-notrace" in s:
+            gap = 1 - s["obs-10%"]["rps"] / s["obs-notrace"]["rps"]
+            print(f"  obs-10% vs obs-notrace: {gap:+.1%} throughput cost of tracing at 10% ({'met' if gap <= 0.05 else 'MISSED'} <= 5%)")
+        print()
+    for framework, configs_ in summary.items():
+        for config, line in configs_.items():
+            print(f"  {CONFIGS[config]}" if framework == frameworks[0] else "", end="\n" if framework == frameworks[0] else "")
+            break
+        break
+    if args.json:
+        args.json.write_text(json.dumps({"rounds": rounds, "duration": duration, "results": results, "summary": summary}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Metrics: the contract's names and labels, route templates only, exemplars in OpenMetrics,
+``/metrics`` served by the app (optionally behind a bearer token, or on its own port), promtool-clean."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+from exporters.prometheus import BearerToken, authorized
+from obs.contract import (
+    HTTP_DURATION_BUCKETS,
+    HTTP_SERVER_ACTIVE,
+    HTTP_SERVER_DURATION,
+    INSTRUMENTATION_ERRORS,
+    METHOD_LABEL,
+    OTHER_METHOD,
+    ROUTE_LABEL,
+    STATUS_LABEL,
+    TARGET_INFO,
+    UNMATCHED_ROUTE,
+    format_bucket,
+)
+from tests.instrumentation.conftest import Service, ServiceFactory, promtool_check
+
+COUNT = HTTP_SERVER_DURATION.name + "_count"
+OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+
+def labels(method: str, route: str, status: int) -> dict[str, str]:
+    return {METHOD_LABEL: method, ROUTE_LABEL: route, STATUS_LABEL: str(status)}
+
+
+def test_the_duration_histogram_has_the_contract_name_labels_and_buckets(service: Service) -> None:
+    service.get("/items/1")
+    service.get("/items/2")
+    assert service.sample(COUNT, labels("GET", service.item_template, 200)) == 2
+    family = next(m for m in service.registry.collect() if m.name == HTTP_SERVER_DURATION.name)
+    bucket_bounds = {s.labels["le"] for s in family.samples if s.name.endswith("_bucket")}
+    assert bucket_bounds == {format_bucket(b) for b in (*HTTP_DURATION_BUCKETS, float("inf"))}
+    sample_labels = {k for s in family.samples for k in s.labels} - {"le"}
+    assert sample_labels == set(HTTP_SERVER_DURATION.labels)
+
+
+def test_unmatched_requests_share_one_route_value(service: Service) -> None:
+    for n in range(5):
+        assert service.get(f"/wp-admin/{n}.php").status == 404
+    assert service.sample(COUNT, labels("GET", UNMATCHED_ROUTE, 404)) == 5
+    assert "/wp-admin" not in service.exposition()
+
+
+@pytest.mark.parametrize(("method", "label"), [("get", "GET"), ("PATCH", "PATCH"), ("BREW", OTHER_METHOD)])
+def test_methods_are_normalized(service: Service, method: str, label: str) -> None:
+    service.client.request(method, "/items/1")
+    matching = [
+        s for m in service.registry.collect() if m.name == HTTP_SERVER_DURATION.name
+        for s in m.samples if s.name == COUNT and s.labels[METHOD_LABEL] == label
+    ]  # fmt: skip
+    assert sum(s.value for s in matching) == 1
+
+
+def test_the_in_flight_gauge_counts_the_running_request_and_returns_to_zero(service: Service) -> None:
+    resp = service.get("/inflight")
+    assert '"inflight":1.0' in resp.text.replace(" ", "")
+    assert service.sample(HTTP_SERVER_ACTIVE.name, {METHOD_LABEL: "GET"}) == 0
+
+
+def test_target_info_carries_the_service_identity(service: Service) -> None:
+    ti = {"service_name": "backend", "service_version": "1.4.2", "deployment_environment": "test"}
+    assert set(ti) == set(TARGET_INFO.labels)
+    assert service.sample(TARGET_INFO.name, ti) == 1
+
+
+def test_the_app_serves_metrics_and_leaves_the_scrape_out_of_its_own_metrics(service: Service) -> None:
+    service.get("/items/1")
+    resp = service.get("/metrics")
+    assert resp.status == 200
+    assert resp.headers["content-type"].startswith("text/plain")
+    assert HTTP_SERVER_DURATION.name + "_bucket" in resp.text
+    assert "/metrics" not in resp.text
+    assert service.spans() and all("/metrics" not in s.name for s in service.spans())
+
+
+def test_exemplars_carry_the_trace_id_in_the_openmetrics_exposition(service: Service) -> None:
+    service.get("/items/1")
+    span = service.spans()[0]
+    resp = service.get("/metrics", {"Accept": OPENMETRICS})
+    assert resp.headers["content-type"].startswith("application/openmetrics-text")
+    exemplars = [
+        s.exemplar for f in text_string_to_metric_families(resp.text) if f.name == HTTP_SERVER_DURATION.name
+        for s in f.samples if s.exemplar is not None
+    ]  # fmt: skip
+    assert [e.labels["trace_id"] for e in exemplars] == [format(span.context.trace_id, "032x")]
+    assert "# {" not in service.get("/metrics").text, "the classic text format has no exemplars"
+
+
+def test_the_exposition_passes_promtool_check_metrics(service: Service) -> None:
+    for target in ("/items/1", "/nope", "/boom", "/api/users/x"):
+        service.get(target)
+    result = promtool_check(service.get("/metrics").text)
+    assert result.returncode == 0 and result.stdout == "" and result.stderr == "", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("source", ["value", "file"])
+def test_a_bearer_token_protects_the_metrics_endpoint(
+    make_service: ServiceFactory, framework: str, tmp_path: Path, source: str
+) -> None:
+    kwargs: dict[str, str] = {}
+    if source == "file":
+        path = tmp_path / "token"
+        path.write_text("s3cret-token\n")
+        kwargs["metrics_token_file"] = str(path)
+    else:
+        kwargs["metrics_token"] = "s3cret-token"
+    service = make_service(framework, **kwargs)
+    assert service.get("/metrics").status == 401
+    assert service.get("/metrics", {"Authorization": "Bearer wrong"}).status == 401
+    assert service.get("/metrics", {"Authorization": "Basic s3cret-token"}).status == 401
+    assert service.get("/metrics", {"Authorization": "Bearer s3cret-token"}).status == 200
+
+
+def test_the_token_can_come_from_an_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCRAPE_TOKEN", "t0k")
+    token = BearerToken(env="SCRAPE_TOKEN")
+    assert authorized("Bearer t0k", token)
+    assert not authorized("Bearer t0", token)
+    monkeypatch.setenv("SCRAPE_TOKEN", "")
+    assert not authorized("Bearer ", token), "an empty token must not open the endpoint"
+
+
+def test_metrics_on_a_separate_port_are_not_served_by_the_app(make_service: ServiceFactory, framework: str) -> None:
+    service = make_service(framework, metrics_port=0, metrics_addr="127.0.0.1", metrics_token="tk")
+    service.get("/items/1")
+    assert service.get("/metrics").status == 404
+    port = service.state.metrics_server.port
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": "Bearer tk"})
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        body = resp.read().decode()
+    assert HTTP_SERVER_DURATION.name + "_count" in body
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    assert err.value.code == 401
+    err.value.close()
+
+
+def test_metrics_can_be_switched_off(make_service: ServiceFactory, framework: str) -> None:
+    service = make_service(framework, metrics=False)
+    service.get("/items/1")
+    assert service.sample(COUNT, labels("GET", service.item_template, 200)) is None
+    assert service.get("/metrics").status == 404
+
+
+def test_the_error_counter_exists_from_the_start(service: Service) -> None:
+    assert service.sample(INSTRUMENTATION_ERRORS.name, {"stage": "request"}) == 0
