@@ -260,11 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             gap = 1 - s["obs-10%"]["rps"] / s["obs-notrace"]["rps"]
             print(f"  obs-10% vs obs-notrace: {gap:+.1%} throughput cost of tracing at 10% ({'met' if gap <= 0.05 else 'MISSED'} <= 5%)")
         print()
-    for framework, configs_ in summary.items():
-        for config, line in configs_.items():
-            print(f"  {CONFIGS[config]}" if framework == frameworks[0] else "", end="\n" if framework == frameworks[0] else "")
-            break
-        break
+    print("configs:")
+    for config in configs:
+        print(f"  {config:17s} {CONFIGS[config]}")
     if args.json:
         args.json.write_text(json.dumps({"rounds": rounds, "duration": duration, "results": results, "summary": summary}, indent=2))
     return 0

@@ -56,7 +56,7 @@ def build_span_processor(
     return BatchSpanProcessor(
         exporter,
         max_queue_size=max_queue_size,
-        max_export_batch_size=max_export_batch_size,
+        max_export_batch_size=min(max_export_batch_size, max_queue_size),
         schedule_delay_millis=schedule_delay_millis,
         export_timeout_millis=export_timeout_millis,
     )

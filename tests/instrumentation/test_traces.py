@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -151,7 +151,7 @@ def test_sampling_is_parent_based_ratio(
 
 
 class _HeaderRecorder(BaseHTTPRequestHandler):
-    seen: list[dict[str, str]] = []
+    seen: ClassVar[list[dict[str, str]]] = []
 
     def do_GET(self) -> None:
         self.seen.append(dict(self.headers))
@@ -165,7 +165,6 @@ class _HeaderRecorder(BaseHTTPRequestHandler):
 def test_outgoing_requests_calls_carry_the_traceparent_of_the_server_span(make_service: ServiceFactory, framework: str) -> None:
     pytest.importorskip("opentelemetry.instrumentation.requests")
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
-
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     exporter = InMemorySpanExporter()

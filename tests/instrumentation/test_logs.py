@@ -1,0 +1,119 @@
+"""Logs: JSON lines with the contract's ECS fields for access lines and application records,
+the trace id of the request's span, redaction by default, a reusable formatter."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import pytest
+
+from instrumentation.logs import ACCESS_LOGGER, JsonFormatter, build_record
+from obs.contract import ECS_VERSION, LOG_FIELDS, REDACTED, TRACE_ID_FIELD
+from tests.instrumentation.conftest import Service, ServiceFactory
+
+PY_TYPES = {"date": str, "keyword": str, "text": str, "long": int, "integer": int, "float": float, "ip": str}
+
+
+def assert_contract_fields(line: dict[str, Any], access: bool) -> None:
+    for f in LOG_FIELDS:
+        if f.required or (access and f.access_only):
+            assert f.name in line, f"{f.name} missing from {line}"
+        if not access and f.access_only:
+            assert f.name not in line, f"{f.name} is an access-only field"
+        if f.name in line:
+            assert isinstance(line[f.name], PY_TYPES[f.type]), f"{f.name}={line[f.name]!r} is not {f.type}"
+    assert set(line) <= {f.name for f in LOG_FIELDS}, "only fields the contract declares"
+
+
+def test_each_request_writes_an_access_line_with_every_contract_field(service: Service) -> None:
+    service.get("/items/42?token=abc")
+    (line,) = [x for x in service.log_lines() if x["event.dataset"] == "access"]
+    assert_contract_fields(line, access=True)
+    span = service.spans()[0]
+    assert line[TRACE_ID_FIELD] == format(span.context.trace_id, "032x")
+    assert line["span.id"] == format(span.context.span_id, "016x")
+    assert line["log.logger"] == ACCESS_LOGGER
+    assert line["http.route"] == service.item_template
+    assert line["http.request.method"] == "GET"
+    assert line["http.response.status_code"] == 200
+    assert line["url.path"] == "/items/42", "no query string"
+    assert 0 < line["event.duration"] < 10**10, "nanoseconds"
+    assert line["ecs.version"] == ECS_VERSION
+    assert (line["service.name"], line["service.version"], line["service.environment"]) == ("backend", "1.4.2", "test")
+    assert line["@timestamp"].endswith("Z") and len(line["@timestamp"]) == len("2026-11-26T20:41:05.123Z")
+
+
+def test_application_records_are_json_with_the_request_trace_id_and_redacted(service: Service) -> None:
+    resp = service.get("/log")
+    (line,) = [x for x in service.log_lines() if x["event.dataset"] == "application"]
+    assert_contract_fields(line, access=False)
+    assert line["message"] == f"course loaded for {REDACTED}"
+    assert line["log.level"] == "warning"
+    assert line[TRACE_ID_FIELD] == json.loads(resp.body)["trace_id"] == format(service.spans()[0].context.trace_id, "032x")
+
+
+def test_a_failed_request_logs_the_error_type_and_redacted_message(service: Service) -> None:
+    service.get("/boom")
+    (line,) = [x for x in service.log_lines() if x["event.dataset"] == "access"]
+    assert line["http.response.status_code"] == 500
+    assert line["error.type"] == "RuntimeError"
+    assert line["error.message"] == f"failed for {REDACTED}"
+
+
+def test_the_access_log_can_be_switched_off(make_service: ServiceFactory, framework: str) -> None:
+    service = make_service(framework, access_log=False)
+    service.get("/items/1")
+    assert [x for x in service.log_lines() if x["event.dataset"] == "access"] == []
+
+
+def test_unmatched_requests_log_the_fixed_route_value_and_a_redacted_path(service: Service) -> None:
+    service.get("/reset/eve@school.example")
+    (line,) = [x for x in service.log_lines() if x["event.dataset"] == "access"]
+    assert line["http.route"] == "__unmatched__"
+    assert line["url.path"] == f"/reset/{REDACTED}"
+
+
+def _record(msg: str = "course %s loaded", args: tuple[Any, ...] = ("42",), **extra: Any) -> logging.LogRecord:
+    record = logging.LogRecord("backend.api", logging.INFO, __file__, 1, msg, args, None)
+    record.__dict__.update(extra)
+    return record
+
+
+def test_the_formatter_builds_with_no_arguments_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "from-otel")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=staging,service.version=2.0")
+    line = json.loads(JsonFormatter().format(_record()))
+    assert_contract_fields(line, access=False)
+    assert (line["service.name"], line["service.environment"], line["service.version"]) == ("from-otel", "staging", "2.0")
+
+
+def test_the_line_is_the_dict_so_shippers_can_send_either() -> None:
+    formatter = JsonFormatter("backend", "1", "prod")
+    record = _record('quote " and é and tab\t', ())
+    assert json.loads(formatter.format(record)) == formatter.build_record(record)
+    assert formatter.format(record) == json.dumps(formatter.build_record(record), ensure_ascii=False)
+    assert build_record(record, formatter) == formatter.build_record(record)
+
+
+def test_audit_records_are_filed_under_their_class() -> None:
+    line = JsonFormatter("s", "", "prod").build_record(_record(obs_dataset="audit"))
+    assert line["event.dataset"] == "audit"
+    assert "service.version" not in line, "an unknown version is left out, not written empty"
+
+
+def test_exceptions_in_records_give_error_fields_redacted() -> None:
+    try:
+        raise ValueError("bad token=abc123 for frank@school.example")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    line = JsonFormatter("s", "1", "prod").build_record(record)
+    assert line["error.type"] == "ValueError"
+    assert "abc123" not in line["error.message"] and "frank@" not in line["error.message"]
+
+
+def test_an_unknown_log_class_is_refused() -> None:
+    with pytest.raises(ValueError, match="dataset"):
+        JsonFormatter("s", "1", "prod", dataset="debug")
