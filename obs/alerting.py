@@ -203,7 +203,7 @@ def platform_runbook_base(platform: Platform, component: str) -> str:
                 return f"{match.group(1)}/{component}"
     raise ModelError(
         "services[].runbook_base_url",
-        f"no runbook URL to derive {component!r}'s from",
+        f"no runbook URL in the platform to derive one for {component!r} from",
         "set runbook_base_url on at least one service, e.g. 'https://runbooks.example.org/backend'",
     )
 

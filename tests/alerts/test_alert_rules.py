@@ -1,0 +1,305 @@
+"""The rules renderer: what on-call is paged by, read from the rendered files."""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from alert_platforms import small_platform
+
+import alerts
+from obs import links
+from obs.alerting import AlertTest, Fires, Series, Severity, service_alert
+from obs.build import build, render
+from obs.errors import ModelError, PromQLError
+from obs.loader import load_platform
+from obs.model import Platform
+from obs.tools import available
+
+ENVS = ["prod", "staging", "dev"]
+
+
+def rules_of(out: Path, env: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for path in sorted((out / env / "prometheus" / "rules").glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                yield path.name, rule
+
+
+def alerts_of(out: Path, env: str) -> list[dict[str, Any]]:
+    return [r for _, r in rules_of(out, env) if "alert" in r]
+
+
+# --- golden files -------------------------------------------------------------------------------
+
+
+def test_prod_rules_and_their_tests_match_the_golden_files(edu_out: Path, golden: Callable[[str, bytes], None]) -> None:
+    prom = edu_out / "prod" / "prometheus"
+    files = sorted(prom.glob("rules/*.yml")) + sorted(prom.glob("tests/*.yml"))
+    assert len(files) > 20
+    for path in files:
+        golden(f"rules/prod/{path.relative_to(prom)}", path.read_bytes())
+
+
+def test_dev_probes_have_no_certificate_alert_because_dev_probes_plain_http(edu_out: Path, golden: Callable[[str, bytes], None]) -> None:
+    path = edu_out / "dev" / "prometheus" / "rules" / "probes.yml"
+    golden("rules/dev/rules/probes.yml", path.read_bytes())
+    assert "TLSCertificateExpiring" not in path.read_text()
+    assert "TLSCertificateExpiring" in (edu_out / "prod" / "prometheus" / "rules" / "probes.yml").read_text()
+
+
+# --- every alert --------------------------------------------------------------------------------
+
+
+EDU_ALERTS = {
+    ("ErrorBudgetBurn", "backend", "page"), ("ErrorBudgetBurn", "backend", "ticket"),
+    ("ErrorBudgetBurn", "bridge", "page"), ("ErrorBudgetBurn", "bridge", "ticket"),
+    ("HighErrorRate", "backend", "ticket"), ("HighErrorRate", "bridge", "ticket"),
+    ("LatencyP99High", "backend", "ticket"), ("LatencyP99High", "bridge", "ticket"),
+    ("InstrumentationMissing", "backend", "ticket"), ("InstrumentationMissing", "bridge", "ticket"),
+    *{("TargetDown", s, "ticket") for s in ("backend", "bridge", "postgres", "redis", "node", "blackbox-http", "prometheus", "alertmanager")},
+    *{("MetricsAbsent", s, "ticket") for s in ("backend", "bridge", "postgres", "redis", "node", "blackbox-http", "prometheus", "alertmanager")},
+    ("PostgresDown", "postgres", "page"), ("PostgresTooManyConnections", "postgres", "ticket"),
+    ("PostgresDeadlocks", "postgres", "ticket"), ("PostgresLongRunningTransaction", "postgres", "ticket"),
+    ("RedisDown", "redis", "page"), ("RedisMemoryHigh", "redis", "ticket"),
+    ("RedisEvictions", "redis", "ticket"), ("RedisRejectedConnections", "redis", "ticket"),
+    ("NodeFilesystemFillingUp", "node", "page"), ("NodeMemoryPressure", "node", "ticket"),
+    ("ProbeFailing", "dashboard", "page"), ("ProbeFailing", "cms", "ticket"),
+    ("TLSCertificateExpiring", "dashboard", "ticket"), ("TLSCertificateExpiring", "cms", "ticket"),
+    ("PrometheusRuleEvaluationFailures", "prometheus", "page"), ("PrometheusNotificationsFailing", "prometheus", "page"),
+    ("PrometheusConfigReloadFailed", "prometheus", "ticket"),
+    ("AlertmanagerNotificationsFailing", "alertmanager", "page"), ("AlertmanagerConfigReloadFailed", "alertmanager", "ticket"),
+}  # fmt: skip
+
+
+def test_the_built_in_platform_gets_exactly_these_alerts(edu_out: Path) -> None:
+    found = {(a["alert"], a["labels"]["service"], a["labels"]["severity"]) for a in alerts_of(edu_out, "prod")}
+    assert found == EDU_ALERTS
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_alert_has_severity_team_service_and_links_to_its_runbook_and_dashboard(edu_out: Path, env: str) -> None:
+    from obs.builtin import platform
+
+    teams = set(platform.team_names)
+    for rule in alerts_of(edu_out, env):
+        where = f"{env}: {rule['alert']} of {rule['labels'].get('service')}"
+        assert rule["labels"]["severity"] in {s.value for s in Severity}, where
+        assert rule["labels"]["team"] in teams, where
+        assert rule["labels"]["service"], where
+        ann = rule["annotations"]
+        assert ann["summary"].strip() and ann["description"].strip(), where
+        assert ann["runbook_url"].startswith("https://runbooks.edu.example.org/"), where
+        assert ann["runbook_url"].endswith("#" + rule["alert"].lower()), where
+        assert ann["dashboard_url"].startswith("https://grafana.edu.example.org/d/obs-"), where
+        assert " " not in ann["dashboard_url"], where
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_alert_is_tested_firing_with_exact_annotations_and_staying_silent(edu_out: Path, env: str) -> None:
+    tests_dir = edu_out / env / "prometheus" / "tests"
+    fired: dict[str, int] = {}
+    silent: dict[str, int] = {}
+    for path in tests_dir.glob("*.yml"):
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            for check in case["alert_rule_test"]:
+                target = fired if check["exp_alerts"] else silent
+                target[check["alertname"]] = target.get(check["alertname"], 0) + 1
+                for exp in check["exp_alerts"]:
+                    assert set(exp["exp_annotations"]) == {"summary", "description", "runbook_url", "dashboard_url"}
+                    assert {"severity", "team", "service"} <= set(exp["exp_labels"])
+                    assert "{{" not in exp["exp_annotations"]["summary"], "expected text is rendered, not a template"
+    names = {a["alert"] for a in alerts_of(edu_out, env)}
+    assert names <= set(fired), f"never tested firing: {names - set(fired)}"
+    assert names <= set(silent), f"never tested silent: {names - set(silent)}"
+
+
+# --- SLOs ---------------------------------------------------------------------------------------
+
+
+def _records(out: Path, env: str, file: str) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for name, rule in rules_of(out, env):
+        if name == file and "record" in rule:
+            found.setdefault(rule["record"], []).append(rule)
+    return found
+
+
+def test_sli_recordings_cover_every_alert_window_and_the_slo_window(edu_out: Path) -> None:
+    records = _records(edu_out, "prod", "slo-backend-latency.yml")
+    for window in ("5m", "30m", "1h", "2h", "6h", "1d", "3d"):
+        for name in ("slo:sli_total:rate", "slo:sli_good:ratio_rate", "slo:sli_error:ratio_rate", "slo:burn_rate:ratio_rate"):
+            assert f"{name}{window}" in records
+    for name in ("slo:sli_error:ratio_rate30d", "slo:objective:ratio", "slo:error_budget:ratio", "slo:period_burn_rate:ratio", "slo:period_error_budget_remaining:ratio"):
+        assert name in records
+    good = records["slo:sli_good:ratio_rate1h"][0]
+    assert 'le="0.3"' in good["expr"]
+    assert good["labels"] == {"service": "backend", "team": "learning", "slo": "latency"}
+
+
+def test_excluded_routes_are_left_out_of_the_sli_they_are_excluded_from(edu_out: Path) -> None:
+    latency = _records(edu_out, "prod", "slo-backend-latency.yml")["slo:sli_total:rate5m"][0]["expr"]
+    availability = _records(edu_out, "prod", "slo-backend-availability.yml")["slo:sli_total:rate5m"][0]["expr"]
+    assert 'http_route!="/api/reports/export"' in latency
+    assert "/api/reports/export" not in availability
+
+
+def _burn_alerts(out: Path, service: str, slo: str) -> list[dict[str, Any]]:
+    return [a for a in alerts_of(out, "prod") if a["alert"] == "ErrorBudgetBurn" and a["labels"]["service"] == service and a["labels"]["slo"] == slo]
+
+
+def test_burn_rate_alerts_follow_the_workbook_with_a_low_traffic_guard(edu_out: Path) -> None:
+    burn = _burn_alerts(edu_out, "backend", "availability")
+    assert [(a["labels"]["long_window"], a["labels"]["short_window"], a["labels"]["severity"], a["for"]) for a in burn] == [
+        ("1h", "5m", "page", "2m"),
+        ("6h", "30m", "page", "15m"),
+        ("1d", "2h", "ticket", "1h"),
+        ("3d", "6h", "ticket", "3h"),
+    ]
+    fast = burn[0]["expr"]
+    assert 'slo:burn_rate:ratio_rate1h{service="backend", slo="availability"} > 14.4' in fast
+    assert 'slo:burn_rate:ratio_rate5m{service="backend", slo="availability"} > 14.4' in fast
+    assert 'slo:sli_total:rate1h{service="backend", slo="availability"} >= 0.1' in fast
+    assert burn[0]["labels"]["slo_window"] == "30d"
+    assert burn[0]["annotations"]["dashboard_url"] == links.dashboard_url(
+        "https://grafana.edu.example.org", links.SLO_UID, links.SLOPanel.BURN_RATE_WINDOWS, service="backend", slo="availability"
+    )
+
+
+def test_an_slo_with_page_false_only_opens_tickets(edu_out: Path) -> None:
+    assert {a["labels"]["severity"] for a in _burn_alerts(edu_out, "bridge", "latency")} == {"ticket"}
+    assert {a["labels"]["severity"] for a in _burn_alerts(edu_out, "bridge", "availability")} == {"page", "ticket"}
+
+
+def test_a_28_day_slo_burns_at_13_44_and_5_6() -> None:
+    files = render(small_platform(), ["prod"], ["prometheus", "rules"]).files
+    text = files["prod/prometheus/rules/slo-shop-latency.yml"].decode()
+    assert "> 13.44\n" in text and "> 5.6\n" in text and "> 2.8\n" in text and "> 0.933333\n" in text
+
+
+def test_a_window_that_cannot_fire_even_at_100_percent_errors_is_left_out() -> None:
+    from obs.model import SLO, AvailabilitySLI
+
+    loose = small_platform(slos=(SLO("availability", AvailabilitySLI(), 0.9),))
+    text = render(loose, ["prod"], ["prometheus", "rules"]).files["prod/prometheus/rules/slo-shop-availability.yml"].decode()
+    # A 10% budget burns at most 10x: the 14.4x window could never fire.
+    assert "> 14.4" not in text and "> 6\n" in text
+
+
+# --- bad input stops the build, nothing is written ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("slo_yaml", "message"),
+    [
+        ("{name: availability, sli: {type: availability}, objective: 1.0}", r"objective: 1\.0 must be between 0 and 1"),
+        ("{name: latency, sli: {type: latency, threshold_seconds: 0.33}, objective: 0.99}", r"threshold_seconds: 0\.33 is not a bucket boundary of http_server_request_duration_seconds \(choose one of"),
+        ("{name: availability, sli: {type: availability}, objective: 0.99, window: 2d}", r"window: 2d is shorter than the longest alert window \(3d\)"),
+    ],
+)
+def test_a_bad_slo_stops_the_build_naming_the_file_and_the_slo(tmp_path: Path, slo_yaml: str, message: str) -> None:
+    source = tmp_path / "platform.yaml"
+    source.write_text(
+        "name: school\nservices:\n  - {name: api, kind: fastapi, team: core, runbook_base_url: 'https://r.example.org/api', slos: [" + slo_yaml + "]}\n"
+        "environments: [{name: prod}]\n"
+    )
+    with pytest.raises(ModelError, match=re.escape(f"{tmp_path}/platform.yaml: services[api].slos[") + ".*" + message):
+        build(load_platform(source), tmp_path / "out", groups=["prometheus", "rules"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_platform_without_any_runbook_url_is_refused_with_the_fix() -> None:
+    bare = small_platform(runbook_base_url="")
+    with pytest.raises(ModelError, match=r"no runbook URL in the platform to derive one for 'shop' from \(set runbook_base_url on at least one service"):
+        render(bare, ["prod"], ["prometheus", "rules"])
+
+
+# --- custom alerts ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def plant(monkeypatch: pytest.MonkeyPatch, restore_alert_modules: None) -> Callable[[str, Callable[[Platform], list[Any]]], None]:
+    """Add a module ``alerts/<name>.py`` defining ``alerts(platform)`` for the duration of a test."""
+
+    def add(name: str, factory: Callable[[Platform], list[Any]]) -> None:
+        module = types.ModuleType(f"alerts.{name}")
+        module.alerts = factory  # type: ignore[attr-defined]
+        sys.modules[f"alerts.{name}"] = module
+        known = alerts._modules()
+        monkeypatch.setattr(alerts, "_modules", lambda: sorted([*known, name]))
+
+    return add
+
+
+def _queue_alert(platform: Platform, expr: str, tests: tuple[AlertTest, ...]) -> Any:
+    bridge = platform.service("shop")
+    return service_alert(
+        platform, bridge, name="SyncQueueSlow", expr=expr, severity=Severity.TICKET,
+        summary="{{$labels.instance}} is slow", description="p50 {{ $value | humanizeDuration }}",
+        panel=links.ServicePanel.LATENCY_PERCENTILES, tests=tests,
+    )  # fmt: skip
+
+
+SERIES = (Series('http_server_request_duration_seconds_count{service="shop", instance="a:1"}', "0+1x10"),)
+CASES = (
+    AlertTest("fires", SERIES, "10m", fires=(Fires(value=1, labels={"instance": "a:1"}),)),
+    AlertTest("quiet", (), "10m"),
+)
+
+
+def test_a_custom_alert_gets_the_model_metadata_and_its_tests_are_rendered(plant: Any) -> None:
+    plant("queue", lambda p: [_queue_alert(p, 'rate(http_server_request_duration_seconds_count{service="shop"}[5m]) > 0', CASES)])
+    files = render(small_platform(), ["prod"], ["prometheus", "rules"]).files
+    rule = next(r for g in yaml.safe_load(files["prod/prometheus/rules/custom.yml"])["groups"] for r in g["rules"] if r["alert"] == "SyncQueueSlow")
+    assert rule["labels"] == {"severity": "ticket", "service": "shop", "team": "core"}
+    assert rule["annotations"]["runbook_url"] == "https://runbooks.example.org/shop#syncqueueslow"
+    assert rule["annotations"]["dashboard_url"] == "https://grafana.example.org/d/obs-svc-shop?viewPanel=4"
+    tests = yaml.safe_load(files["prod/prometheus/tests/custom.test.yml"])["tests"]
+    assert [t["name"] for t in tests if t["name"].startswith("SyncQueueSlow")] == ["SyncQueueSlow [shop]: fires", "SyncQueueSlow [shop]: quiet"]
+    groups = [g["name"] for g in yaml.safe_load(files["prod/prometheus/rules/custom.yml"])["groups"]]
+    assert groups == ["shop-custom-http", "shop-custom-queue"]
+
+
+@pytest.mark.parametrize(
+    ("expr", "tests", "error", "message"),
+    [
+        ("rate(http_requests_total[5m]) > 0", CASES, PromQLError, r"alerts/queue\.py: alert SyncQueueSlow: unknown metric 'http_requests_total'"),
+        ("rate(http_server_request_duration_seconds_count[5m] > 0", CASES, PromQLError, r"alerts/queue\.py: alert SyncQueueSlow: (does not parse|promtool check rules rejects it: (.|\n)*could not parse expression: .*unclosed left parenthesis)"),
+        ("up > 0", CASES[1:], ModelError, r"alerts/queue\.py: alert SyncQueueSlow: has no test case where it fires"),
+        ("up > 0", CASES[:1], ModelError, r"alerts/queue\.py: alert SyncQueueSlow: has no test case where it must stay silent"),
+    ],
+)
+def test_a_broken_custom_alert_stops_the_build_naming_its_file(plant: Any, tmp_path: Path, expr: str, tests: tuple[AlertTest, ...], error: type[Exception], message: str) -> None:
+    plant("queue", lambda p: [_queue_alert(p, expr, tests)])
+    with pytest.raises(error, match=message):
+        build(small_platform(), tmp_path / "out", groups=["prometheus", "rules"])
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not available("promtool"), reason="promtool not installed")
+def test_a_function_this_prometheus_lacks_is_refused_with_promtools_own_words(plant: Any, tmp_path: Path) -> None:
+    # The PromQL parser knows mad_over_time; Prometheus 2.42 does not.
+    plant("queue", lambda p: [_queue_alert(p, 'mad_over_time(http_server_request_duration_seconds_count{service="shop"}[5m]) > 0', CASES)])
+    with pytest.raises(PromQLError, match=r'alerts/queue\.py: alert SyncQueueSlow: promtool check rules rejects it: (.|\n)*unknown function with name "mad_over_time"'):
+        build(small_platform(), tmp_path / "out", groups=["prometheus", "rules"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_module_in_alerts_without_an_alerts_function_is_refused(monkeypatch: pytest.MonkeyPatch, restore_alert_modules: None) -> None:
+    sys.modules["alerts.empty"] = types.ModuleType("alerts.empty")
+    known = alerts._modules()
+    monkeypatch.setattr(alerts, "_modules", lambda: sorted([*known, "empty"]))
+    with pytest.raises(ModelError, match=r"alerts/empty\.py: defines no alerts\(platform\) function"):
+        render(small_platform(), ["prod"], ["prometheus", "rules"])
+
+
+def test_the_hand_written_tests_are_shipped_only_for_the_platform_they_name(edu_out: Path) -> None:
+    assert (edu_out / "prod" / "prometheus" / "tests" / "handwritten" / "high_error_rate.test.yml").exists()
+    files = render(small_platform(), ["prod"], ["prometheus", "rules"]).files
+    assert not [f for f in files if "handwritten" in f]
