@@ -23,7 +23,7 @@ from obs.grafana import (
     timeseries,
 )
 from obs.grafana.provisioning import prometheus_uid
-from obs.model import AvailabilitySLI, Environment, Platform, Service
+from obs.model import SLO, AvailabilitySLI, Environment, Platform, Service
 
 #: Folder of the dashboards no single service team owns.
 PLATFORM_FOLDER = "platform"
@@ -191,6 +191,11 @@ def slo_dashboard(platform: Platform, env: Environment) -> Dashboard:
     # `service="x"` names the SLO's service; `service=~"$service"` lets the variable hide it.
     only = {contract.SERVICE_LABEL: "$service"}
     pairs = [(s, slo) for s in with_slos for slo in s.slos]
+
+    def gate(expr: str, slo: SLO) -> str:
+        # Alerts link here with var-slo=<name>: the raw metrics carry no slo label to match.
+        return q.when_variable_matches(expr, "slo", slo.name)
+
     P = links.SLOPanel
     first = pairs[0][1] if pairs else None
     burn_lines = (
@@ -208,7 +213,7 @@ def slo_dashboard(platform: Platform, env: Environment) -> Dashboard:
             bargauge(
                 "Error budget left",
                 *(
-                    Target(q.slo_budget_remaining(s.name, slo, only), f"{s.name} {slo.name}")
+                    Target(gate(q.slo_budget_remaining(s.name, slo, only), slo), f"{s.name} {slo.name}")
                     for s, slo in pairs
                 ),
                 id=P.BUDGET_REMAINING,
@@ -228,7 +233,10 @@ def slo_dashboard(platform: Platform, env: Environment) -> Dashboard:
                 "Budget spent over the window",
                 *(
                     Target(
-                        f"({q.slo_error_ratio(s.name, slo, slo.window, only)}) / {slo.error_budget:.6g}",
+                        gate(
+                            f"({q.slo_error_ratio(s.name, slo, slo.window, only)}) / {slo.error_budget:.6g}",
+                            slo,
+                        ),
                         f"{s.name} {slo.name}",
                     )
                     for s, slo in pairs
@@ -246,7 +254,9 @@ def slo_dashboard(platform: Platform, env: Environment) -> Dashboard:
             timeseries(
                 "Burn rate by window",
                 *(
-                    Target(q.slo_burn_rate(s.name, slo, window, only), f"{s.name} {slo.name} {window}")
+                    Target(
+                        gate(q.slo_burn_rate(s.name, slo, window, only), slo), f"{s.name} {slo.name} {window}"
+                    )
                     for s, slo in pairs
                     for window in ("5m", "1h", "6h", "3d")
                 ),
@@ -259,14 +269,14 @@ def slo_dashboard(platform: Platform, env: Environment) -> Dashboard:
                 description=(
                     "Budget burn rate over each alert window (1 = spent exactly over the SLO window). The page alert needs "
                     "the 1h and 5m lines above the upper dashed line; the ticket alert the 6h line above the lower one. "
-                    "Pick a service above to read fewer lines."
+                    "Pick a service and an SLO above to read fewer lines."
                 ),
             ),
         ]
     items.append(
         state_timeline(
             "SLO alerts",
-            Target(q.slo_alerts(), "{{alertname}} {{service}} {{alertstate}}"),
+            Target(q.slo_alerts(), "{{alertname}} {{service}} {{slo}} {{alertstate}}"),
             id=P.ALERT_STATE,
             width=24,
             height=8,
@@ -288,6 +298,15 @@ def slo_dashboard(platform: Platform, env: Environment) -> Dashboard:
             datasource_variable(prometheus_uid(env)),
             custom_variable(
                 "service", "Service", names, multi=True, include_all=True, all_value=".*", default="$__all"
+            ),
+            custom_variable(
+                "slo",
+                "SLO",
+                sorted({slo.name for _, slo in pairs}) or ["none"],
+                multi=True,
+                include_all=True,
+                all_value=".*",
+                default="$__all",
             ),
         ),
         links=(nav.dashboard("Platform overview", links.OVERVIEW_UID),),

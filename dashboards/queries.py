@@ -163,8 +163,24 @@ def burn_rate_threshold(slo: SLO, long_window: str, budget_fraction: float) -> f
     return round(budget_fraction * slo.window_seconds / parse_duration(long_window), 2)
 
 
-def slo_alerts(services_regex: str = SERVICE_VAR) -> str:
-    return f'sum by (alertname, {SERVICE}, alertstate) (ALERTS{{{SERVICE}=~"{services_regex}"}})'
+def when_variable_matches(expr: str, variable: str, value: str) -> str:
+    """``expr`` only while the template variable ``$variable`` (a regex, as Grafana writes multi
+    values and "All") matches ``value``; empty otherwise.
+
+    For panels with one query per SLO: the raw metrics have no ``slo`` label to filter on, so the
+    match is made on a constant series. ``label_replace`` sets ``keep`` only when its (anchored)
+    regex matches, and ``unless on (keep) vector(1)`` drops the series left without it.
+    """
+    constant = f'label_replace(vector(1), "{variable}", "{value}", "", "")'
+    gate = (
+        f'(label_replace({constant}, "keep", "yes", "{variable}", "${variable}") unless on (keep) vector(1))'
+    )
+    return f"({expr}) and on () {gate}"
+
+
+def slo_alerts(services_regex: str = SERVICE_VAR, slos_regex: str = "$slo") -> str:
+    # `slo=~".*"` also matches alerts without an slo label, so "All" shows every service alert.
+    return f'sum by (alertname, {SERVICE}, slo, alertstate) (ALERTS{{{SERVICE}=~"{services_regex}", slo=~"{slos_regex}"}})'
 
 
 def _num(value: float) -> str:
@@ -207,4 +223,5 @@ __all__ = [
     "slo_error_ratio",
     "slowest_routes",
     "target_up",
+    "when_variable_matches",
 ]

@@ -251,3 +251,19 @@ def test_every_panel_has_a_description_long_enough_to_say_what_to_do() -> None:
         for panel in iter_panels(data):
             if panel["type"] != "row":
                 assert len(panel["description"].split()) >= 8, (uid, panel["title"])
+
+
+def test_the_variables_an_slo_alert_link_sets_exist_on_the_slo_dashboard() -> None:
+    url = links.dashboard_url(
+        edu.grafana_url, links.SLO_UID, links.SLOPanel.BURN_RATE_WINDOWS, service="backend", slo="latency"
+    )
+    wanted = {
+        part.split("=")[0].removeprefix("var-")
+        for part in url.split("?")[1].split("&")
+        if part.startswith("var-")
+    }
+    variables = {v["name"]: v for v in dashboards_json()[links.SLO_UID]["templating"]["list"]}
+    assert wanted == {"service", "slo"} and wanted <= set(variables)
+    assert variables["slo"]["query"].split(",") == sorted({slo.name for s in edu.services for slo in s.slos})
+    burn = panels_by_id(dashboards_json()[links.SLO_UID])[links.SLOPanel.BURN_RATE_WINDOWS]
+    assert all('"slo", "$slo")' in t["expr"] for t in burn["targets"])

@@ -284,3 +284,48 @@ def test_every_generated_dashboard_previews_without_a_query_error(
             edu, dashboard.uid, prometheus_url, tmp_path, env="dev", time_range="2m", png=False
         )
         assert 'class="error"' not in html_path.read_text(), dashboard.uid
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("chosen", "shown"),
+    [
+        ("availability", True),
+        ("latency", False),
+        (".*", True),
+        ("availability|latency", True),
+        ("avail", False),  # label_replace regexes are anchored, like Grafana's variable values
+    ],
+)
+def test_the_slo_variable_gate_keeps_a_query_only_when_the_variable_matches(
+    prometheus_url: str, chosen: str, shown: bool
+) -> None:
+    from dashboards.queries import when_variable_matches
+    from obs.preview import Prometheus
+
+    expr = substitute(when_variable_matches("vector(42)", "slo", "availability"), {"slo": chosen}, WINDOW)
+    result = Prometheus(prometheus_url).query(expr, time.time())
+    assert [s.last() for s in result] == ([42.0] if shown else [])
+
+
+@pytest.mark.slow
+def test_an_alert_link_to_one_slo_shows_only_that_slos_burn_rates(
+    prometheus_url: str, tmp_path: Path
+) -> None:
+    html_path, _ = preview(
+        edu,
+        links.SLO_UID,
+        prometheus_url,
+        tmp_path,
+        env="dev",
+        time_range="2m",
+        png=False,
+        variables={"service": "backend", "slo": "latency"},
+    )
+    burn = (
+        html_path.read_text()
+        .split(f'id="panel-{int(links.SLOPanel.BURN_RATE_WINDOWS)}"', 1)[1]
+        .split("</section>", 1)[0]
+    )
+    assert "backend latency 5m" in burn
+    assert "availability" not in burn and "bridge" not in burn
