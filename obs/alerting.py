@@ -86,6 +86,8 @@ class AlertTest:
     """A promtool unit-test case: input series, one evaluation time, the alerts expected then.
 
     ``fires=()`` means the alert must stay silent (healthy traffic, low traffic, a blip).
+    ``silent_at`` adds earlier evaluation times at which nothing may fire: a blip case checks
+    every minute of the blip, so an alert that lost its ``for`` is caught while the blip lasts.
     """
 
     name: str
@@ -93,11 +95,14 @@ class AlertTest:
     eval_time: str
     fires: tuple[Fires, ...] = ()
     interval: str = "1m"
+    silent_at: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "series", tuple(self.series))
         object.__setattr__(self, "fires", tuple(self.fires))
-        parse_duration(self.eval_time, f"test {self.name!r}.eval_time")
+        object.__setattr__(self, "silent_at", tuple(self.silent_at))
+        for time in (self.eval_time, *self.silent_at):
+            parse_duration(time, f"test {self.name!r}.eval_time")
         parse_duration(self.interval, f"test {self.name!r}.interval")
 
 

@@ -182,6 +182,10 @@ def _minutes(duration: str) -> int:
     return max(1, parse_duration(duration) // 60)
 
 
+def _every_minute(until: int) -> tuple[str, ...]:
+    return tuple(f"{m}m" for m in range(until))
+
+
 def case_eval_minute(for_: str, window_minutes: int = 0) -> int:
     """When :func:`threshold_cases` evaluates: ``for`` and the rate window have passed, with margin."""
     hold = _minutes(for_) if parse_duration(for_) else 0
@@ -218,7 +222,10 @@ def threshold_cases(
     for name, plan in plans.items():
         series = tuple(s.series(plan) for s in signals) + tuple(extra)
         expected = (fires,) if name == "fires" else ()
-        cases.append(AlertTest(name=name, series=series, eval_time=f"{eval_minute}m", fires=expected))
+        # The blip case is checked at every minute, not only after it: without `for` the alert
+        # would fire during the blip and be resolved again by the final evaluation.
+        silent = _every_minute(eval_minute) if name.startswith("blip") else ()
+        cases.append(AlertTest(name=name, series=series, eval_time=f"{eval_minute}m", fires=expected, silent_at=silent))
     if hold == 0:
         # Without `for` there is no blip to ignore: the alert is meant to fire on one evaluation.
         cases = [c for c in cases if c.name != "blip shorter than for"]
@@ -496,7 +503,7 @@ def instrumentation_alert(platform: Platform, service: Service) -> Alert:
     return alert.with_tests(
         AlertTest("up without HTTP metrics for 40m", (up,), "40m", fires=(Fires(value=1, labels={"job": service.name, "instance": instance}),)),
         AlertTest("healthy: up and counting requests", (up, Series(req, "0+60x60")), "40m"),
-        AlertTest("blip: no requests yet for the first 10m after a restart", (up, Series(req, "_x9 0+60x50")), "40m"),
+        AlertTest("blip: no requests yet for the first 10m after a restart", (up, Series(req, "_x9 0+60x50")), "40m", silent_at=_every_minute(40)),
     )
 
 
@@ -578,7 +585,7 @@ def target_alerts(platform: Platform, job: Job, jobs: Sequence[Job]) -> list[Ale
     absent = absent.with_tests(
         AlertTest("no up series for 20m", others, "20m", fires=(Fires(value=1, labels={"job": job.name}),)),
         AlertTest("healthy: the target is scraped", (*others, Series(present, "1x30")), "20m"),
-        AlertTest("blip: missing for the first 5m after a reload", (*others, Series(present, "_x4 1x25")), "20m"),
+        AlertTest("blip: missing for the first 5m after a reload", (*others, Series(present, "_x4 1x25")), "20m", silent_at=_every_minute(20)),
     )
     return [down, absent]
 
@@ -1060,7 +1067,8 @@ def _tests_document(file: RuleFile, by_name: Mapping[str, RuleFile]) -> dict[str
                 "interval": case.interval,
                 "input_series": [{"series": s.selector, "values": s.values} for s in case.series],
                 "alert_rule_test": [
-                    {"eval_time": case.eval_time, "alertname": alert.name, "exp_alerts": [alert.expected(f) for f in case.fires]}
+                    *({"eval_time": t, "alertname": alert.name, "exp_alerts": []} for t in case.silent_at),
+                    {"eval_time": case.eval_time, "alertname": alert.name, "exp_alerts": [alert.expected(f) for f in case.fires]},
                 ],
             }
             # The burn-rate windows of one SLO share their quiet cases: run each once.

@@ -1,0 +1,89 @@
+"""The rendered rules pass promtool, and their tests are strict enough to catch a wrong rule."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from alert_platforms import small_platform
+
+from obs.build import build
+from obs.render import prometheus, rules
+from obs.tools import available
+
+pytestmark = pytest.mark.skipif(not available("promtool"), reason="promtool not installed")
+
+ENVS = ["prod", "staging", "dev"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_promtool_accepts_every_rule_file_and_the_config_that_loads_them(edu_out: Path, env: str) -> None:
+    outcomes = list(rules.check(edu_out / env)) + list(prometheus.check(edu_out / env))
+    assert len(outcomes) >= 12
+    assert [o for o in outcomes if o.status != "passed"] == []
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_generated_and_hand_written_promtool_test_passes(edu_out: Path, env: str) -> None:
+    outcomes = list(rules.test(edu_out / env))
+    names = [o.name for o in outcomes]
+    assert "promtool test rules prometheus/tests/handwritten/high_error_rate.test.yml" in names
+    assert f"promtool test rules prometheus/tests/slo-backend-availability.test.yml" in names
+    failed = [f"{o.name}\n{o.detail}" for o in outcomes if o.status != "passed"]
+    assert failed == []
+
+
+def test_a_small_platform_with_a_28_day_slo_passes_its_generated_tests(tmp_path: Path) -> None:
+    build(small_platform(), tmp_path, groups=["prometheus", "rules"])
+    for env in ("prod", "dev"):
+        failed = [f"{o.name}\n{o.detail}" for o in rules.test(tmp_path / env) if o.status != "passed"]
+        assert failed == []
+
+
+@pytest.fixture
+def prod_copy(edu_out: Path, tmp_path: Path) -> Path:
+    shutil.copytree(edu_out / "prod", tmp_path / "prod")
+    return tmp_path / "prod"
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "failing_test"),
+    [
+        # HighErrorRate at 50% instead of 5%: both its generated and its hand-written tests see it.
+        ("custom.yml", "> 0.05\n", "> 0.5\n", "custom.test.yml"),
+        ("custom.yml", "> 0.05\n", "> 0.5\n", "handwritten/high_error_rate.test.yml"),
+        # The low-traffic guard removed.
+        ("slo-backend-latency.yml", "slo:sli_total:rate1h{service=\"backend\", slo=\"latency\"} >= 0.1", "slo:sli_total:rate1h{service=\"backend\", slo=\"latency\"} >= 0", "slo-backend-latency.test.yml"),
+        # `for` dropped: the blip case catches it.
+        ("postgres.yml", "for: 2m", "for: 0s", "postgres.test.yml"),
+        # A label the runbook routing depends on, changed.
+        ("redis.yml", "team: platform", "team: web", "redis.test.yml"),
+    ],
+)
+def test_the_generated_tests_fail_when_a_rule_is_wrong(prod_copy: Path, file: str, old: str, new: str, failing_test: str) -> None:
+    _edit(prod_copy / "prometheus" / "rules" / file, old, new)
+    outcomes = {o.name.removeprefix("promtool test rules prometheus/tests/"): o for o in rules.test(prod_copy)}
+    assert outcomes[failing_test].status == "failed"
+    assert "FAILED" in outcomes[failing_test].detail
+
+
+def test_promtool_check_reports_a_broken_rule_file_with_its_own_message(prod_copy: Path) -> None:
+    _edit(prod_copy / "prometheus" / "rules" / "node.yml", "predict_linear(", "predict_linear((")
+    outcomes = {o.name: o for o in rules.check(prod_copy)}
+    broken = outcomes["promtool check rules prometheus/rules/node.yml"]
+    assert broken.status == "failed"
+    assert "could not parse expression" in broken.detail
+
+
+def test_generated_test_files_count_their_cases(edu_out: Path) -> None:
+    cases = sum(len(yaml.safe_load(p.read_text())["tests"]) for p in rules.test_files(edu_out / "prod"))
+    # 45 alerts in prod, each with a firing and at least one silent case; shared SLO cases run once.
+    assert cases >= 130

@@ -1,0 +1,162 @@
+"""Alertmanager: who is told, who is not, and with which secrets, checked by the real amtool."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from alert_platforms import small_platform
+
+from obs.build import render
+from obs.model import Environment
+from obs.render import alertmanager
+from obs.tools import available
+
+amtool = pytest.mark.skipif(not available("amtool"), reason="amtool not installed")
+ENVS = ["prod", "staging", "dev"]
+
+
+def config_of(out: Path, env: str) -> dict[str, Any]:
+    return yaml.safe_load((out / env / "alertmanager" / "alertmanager.yml").read_text())
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_configuration_and_its_route_cases_match_the_golden_files(edu_out: Path, env: str, golden: Callable[[str, bytes], None]) -> None:
+    for name in ("alertmanager.yml", "routes-test.yml"):
+        golden(f"alertmanager/{env}/{name}", (edu_out / env / "alertmanager" / name).read_bytes())
+
+
+def test_secrets_are_file_references_never_literal(edu_out: Path) -> None:
+    text = (edu_out / "prod" / "alertmanager" / "alertmanager.yml").read_text()
+    receivers = {r["name"]: r for r in config_of(edu_out, "prod")["receivers"]}
+    pager = receivers["learning-pager"]["pagerduty_configs"][0]
+    assert pager["routing_key_file"] == "/etc/alertmanager/secrets/learning-pager-key"
+    chat = receivers["learning-chat"]["slack_configs"][0]
+    assert chat["api_url_file"] == "/etc/alertmanager/secrets/learning-slack-api-url"
+    assert chat["channel"] == "#edu-learning"
+    for literal in ("routing_key:", "service_key:", "api_url:", "hooks.slack.com"):
+        assert literal not in text
+
+
+@pytest.mark.parametrize(("env", "pagers"), [("prod", 4), ("staging", 0), ("dev", 0)])
+def test_only_environments_that_page_have_pager_receivers(edu_out: Path, env: str, pagers: int) -> None:
+    receivers = config_of(edu_out, env)["receivers"]
+    assert sum("pagerduty_configs" in r for r in receivers) == pagers
+
+
+@pytest.mark.parametrize(
+    ("env", "severity", "expected"),
+    [
+        ("prod", "page", ["alert-log", "learning-pager", "learning-chat"]),
+        ("prod", "ticket", ["alert-log", "learning-chat"]),
+        ("prod", "info", ["alert-log"]),
+        ("dev", "page", ["alert-log", "learning-chat"]),
+        ("dev", "ticket", ["alert-log", "learning-chat"]),
+    ],
+)
+def test_the_route_cases_say_where_each_severity_goes(edu_out: Path, env: str, severity: str, expected: list[str]) -> None:
+    cases = yaml.safe_load((edu_out / env / "alertmanager" / "routes-test.yml").read_text())["cases"]
+    case = next(c for c in cases if c["name"] == f"{severity} for team learning")
+    assert case["receivers"] == expected
+
+
+def test_every_alert_of_the_build_has_a_route_case(edu_out: Path) -> None:
+    cases = yaml.safe_load((edu_out / "prod" / "alertmanager" / "routes-test.yml").read_text())["cases"]
+    names = {c["labels"].get("alertname") for c in cases}
+    assert {"ErrorBudgetBurn", "HighErrorRate", "PostgresDown", "TargetDown", "ProbeFailing", "NodeFilesystemFillingUp"} <= names
+    postgres_down = next(c for c in cases if c["name"] == "PostgresDown of postgres (page)")
+    assert postgres_down["receivers"] == ["alert-log", "platform-pager", "platform-chat"]
+
+
+def test_a_page_inhibits_the_ticket_of_the_same_alert_and_service(edu_out: Path) -> None:
+    rules = config_of(edu_out, "prod")["inhibit_rules"]
+    assert rules[0] == {
+        "source_matchers": ['severity="page"'],
+        "target_matchers": ['severity="ticket"'],
+        "equal": ["alertname", "service", "slo", "environment"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("down", "dependency", "service"),
+    [
+        ('alertname="PostgresDown"', "postgres", "backend"),
+        ('alertname="RedisDown"', "redis", "backend"),
+        ('alertname="RedisDown"', "redis", "bridge"),
+        ('alertname="TargetDown"', "backend", "bridge"),
+    ],
+)
+def test_a_dependency_down_inhibits_the_symptoms_of_the_services_that_depend_on_it(edu_out: Path, down: str, dependency: str, service: str) -> None:
+    rules = config_of(edu_out, "prod")["inhibit_rules"]
+    assert {
+        "source_matchers": [down, f'service="{dependency}"'],
+        "target_matchers": ['alertname=~"HighErrorRate|LatencyP99High"', f'service="{service}"'],
+        "equal": ["environment"],
+    } in rules
+
+
+def test_no_inhibition_where_there_is_no_dependency(edu_out: Path) -> None:
+    rules = config_of(edu_out, "prod")["inhibit_rules"]
+    # The bridge does not use PostgreSQL: a PostgresDown must not hide the bridge's errors.
+    assert not [r for r in rules if 'alertname="PostgresDown"' in r["source_matchers"] and 'service="bridge"' in r["target_matchers"]]
+
+
+def test_the_symptom_alerts_inhibited_exist_in_the_rules(edu_out: Path) -> None:
+    text = "".join(p.read_text() for p in (edu_out / "prod" / "prometheus" / "rules").glob("*.yml"))
+    for name in (*alertmanager.SYMPTOM_ALERTS, *(n for names in alertmanager.DOWN_ALERTS.values() for n in names)):
+        assert f"alert: {name}\n" in text, name
+
+
+def test_a_team_without_pager_key_or_channel_falls_back_to_the_log() -> None:
+    from obs.model import Team
+
+    team = Team("quiet")
+    env = Environment("prod")
+    assert alertmanager.receivers_for(team, env, alertmanager.Severity.PAGE) == ["alert-log"]
+
+
+@amtool
+@pytest.mark.parametrize("env", ENVS)
+def test_amtool_accepts_the_configuration_and_every_route_case(edu_out: Path, env: str) -> None:
+    outcomes = list(alertmanager.check(edu_out / env)) + list(alertmanager.test(edu_out / env))
+    assert len(outcomes) > 50
+    assert [f"{o.name}: {o.detail}" for o in outcomes if o.status != "passed"] == []
+
+
+@amtool
+def test_a_small_platform_routes_as_its_model_says(tmp_path: Path) -> None:
+    files = render(small_platform(), groups=["prometheus", "rules", "alertmanager"]).files
+    for rel, data in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    for env in ("prod", "dev"):
+        outcomes = list(alertmanager.check(tmp_path / env)) + list(alertmanager.test(tmp_path / env))
+        assert [o.name for o in outcomes if o.status != "passed"] == []
+
+
+@amtool
+def test_a_wrong_expected_receiver_fails_the_route_test(edu_out: Path, tmp_path: Path) -> None:
+    env_dir = tmp_path / "prod"
+    shutil.copytree(edu_out / "prod", env_dir)
+    path = env_dir / "alertmanager" / "routes-test.yml"
+    data = yaml.safe_load(path.read_text())
+    data["cases"] = [{"name": "page reaches only chat", "labels": {"team": "learning", "severity": "page"}, "receivers": ["alert-log", "learning-chat"]}]
+    path.write_text(yaml.safe_dump(data))
+    (outcome,) = alertmanager.test(env_dir)
+    assert outcome.status == "failed"
+    assert "alert-log,learning-pager,learning-chat" in outcome.detail
+
+
+@amtool
+def test_amtool_rejects_a_broken_configuration_with_its_own_message(edu_out: Path, tmp_path: Path) -> None:
+    env_dir = tmp_path / "prod"
+    shutil.copytree(edu_out / "prod", env_dir)
+    path = env_dir / "alertmanager" / "alertmanager.yml"
+    path.write_text(path.read_text().replace("receiver: learning-chat", "receiver: learning-chats"))
+    (outcome,) = alertmanager.check(env_dir)
+    assert outcome.status == "failed"
+    assert 'undefined receiver "learning-chats"' in outcome.detail
