@@ -30,7 +30,7 @@ def test_every_generated_and_hand_written_promtool_test_passes(edu_out: Path, en
     outcomes = list(rules.test(edu_out / env))
     names = [o.name for o in outcomes]
     assert "promtool test rules prometheus/tests/handwritten/high_error_rate.test.yml" in names
-    assert f"promtool test rules prometheus/tests/slo-backend-availability.test.yml" in names
+    assert "promtool test rules prometheus/tests/slo-backend-availability.test.yml" in names
     failed = [f"{o.name}\n{o.detail}" for o in outcomes if o.status != "passed"]
     assert failed == []
 

@@ -1,0 +1,231 @@
+"""End to end: a real instrumented service fails, real Prometheus evaluates the rendered rules and
+real Alertmanager, with the rendered routing, delivers HighErrorRate to a webhook.
+
+Only time is compressed: scrape and evaluation every second, ``for`` of 1s, and Alertmanager's
+group_wait of 0s. The expression, labels, annotations, the Prometheus configuration and the
+Alertmanager routes are the rendered ones.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+
+from obs.model import SLO, AvailabilitySLI, ComponentOverride, Environment, Platform, Service, Team
+from obs.render import alertmanager, prometheus, rules
+from obs.writer import dump_yaml
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (shutil.which("prometheus") and shutil.which("prometheus-alertmanager")), reason="prometheus/alertmanager not installed"),
+]
+
+DEADLINE_S = 30.0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _platform(service_port: int, am_port: int) -> Platform:
+    return Platform(
+        name="e2e",
+        grafana_url="https://grafana.example.org",
+        alertmanager_url=f"http://127.0.0.1:{am_port}",
+        teams=(Team("core"),),
+        services=(
+            Service(
+                name="shop",
+                kind="flask",  # type: ignore[arg-type]
+                team="core",
+                port=service_port,
+                runbook_base_url="https://runbooks.example.org/shop",
+                slos=(SLO("availability", AvailabilitySLI(), 0.999),),
+            ),
+        ),
+        environments=(
+            Environment(
+                "e2e", scrape_interval="1s", paging=False,
+                overrides={"shop": ComponentOverride(targets=(f"127.0.0.1:{service_port}",))},
+            ),
+        ),
+    )  # fmt: skip
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        type(self).received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _serve(server: Any) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return thread
+
+
+def _service(port: int) -> Any:
+    """A Flask app with the team's instrumentation if it is importable, else the contract's
+    histogram emitted with prometheus_client; served on 127.0.0.1:port."""
+    from flask import Flask
+    from prometheus_client import CollectorRegistry
+    from werkzeug.serving import make_server
+
+    app = Flask("e2e-shop")
+
+    @app.get("/ok")
+    def ok() -> str:
+        return "ok"
+
+    @app.get("/fail")
+    def fail() -> tuple[str, int]:
+        return "down", 503
+
+    registry = CollectorRegistry()
+    try:
+        import instrumentation
+
+        instrumentation.instrument(app, service_name="shop", registry=registry, traces=False, json_logs=False, access_log=False, metrics_port=None)
+    except ImportError:  # pragma: no cover - the instrumentation is part of this repository
+        from prometheus_client import Histogram, make_wsgi_app
+        from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+        from obs import contract
+
+        metric = contract.HTTP_SERVER_DURATION
+        hist = Histogram(metric.name, metric.help, metric.labels, buckets=metric.buckets, registry=registry)
+
+        @app.after_request
+        def observe(response: Any) -> Any:
+            from flask import request
+
+            hist.labels("GET", request.url_rule.rule if request.url_rule else "__unmatched__", str(response.status_code)).observe(0.01)
+            return response
+
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/metrics": make_wsgi_app(registry)})  # type: ignore[method-assign]
+    return make_server("127.0.0.1", port, app, threaded=True)
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        proc.terminate()
+    for proc in started:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+    except OSError:
+        return 0
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"{proc.args[0]} exited with {proc.returncode}"
+        if _get(url) == 200:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"{url} not ready within 10 s")
+
+
+def test_high_error_rate_reaches_the_webhook_with_the_rendered_labels(tmp_path: Path, processes: list[subprocess.Popen[bytes]]) -> None:
+    service_port, prom_port, am_port, hook_port = (_free_port() for _ in range(4))
+    platform = _platform(service_port, am_port)
+    env = platform.environments[0]
+
+    # The rendered Prometheus configuration and HighErrorRate as rendered, time compressed.
+    prom_dir = tmp_path / "prometheus"
+    (prom_dir / "rules").mkdir(parents=True)
+    (prom_dir / "prometheus.yml").write_text(dump_yaml(prometheus.config(platform, env)))
+    custom = next(f for f in rules.rule_files(platform, env) if f.name == "custom")
+    groups = [{**g, "interval": "1s", "rules": [{**r, "for": "1s"} for r in g["rules"]]} for g in custom.groups]
+    (prom_dir / "rules" / "custom.yml").write_text(dump_yaml({"groups": groups}))
+
+    am_config = alertmanager.config(platform, env, webhook_url=f"http://127.0.0.1:{hook_port}/")
+    am_config["route"].update(group_wait="0s", group_interval="1s")
+    (tmp_path / "alertmanager.yml").write_text(dump_yaml(am_config))
+
+    _Hook.received = []
+    hook = ThreadingHTTPServer(("127.0.0.1", hook_port), _Hook)
+    service = _service(service_port)
+    _serve(hook)
+    _serve(service)
+    try:
+        processes.append(subprocess.Popen(
+            ["prometheus-alertmanager", f"--config.file={tmp_path / 'alertmanager.yml'}", f"--storage.path={tmp_path / 'am'}",
+             f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address=", "--log.level=warn"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+        processes.append(subprocess.Popen(
+            ["prometheus", f"--config.file={prom_dir / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'prom'}",
+             f"--web.listen-address=127.0.0.1:{prom_port}", "--rules.alert.resend-delay=1s", "--log.level=warn"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+        _wait_ready(f"http://127.0.0.1:{am_port}/-/ready", processes[0])
+        _wait_ready(f"http://127.0.0.1:{prom_port}/-/ready", processes[1])
+
+        started = time.monotonic()
+        alert: dict[str, Any] | None = None
+        for _ in range(2000):  # bounded in count and in time
+            if time.monotonic() - started > DEADLINE_S:
+                break
+            # Half the requests fail: far above the 5% threshold, and well above 0.1 requests/s.
+            assert _get(f"http://127.0.0.1:{service_port}/ok") == 200
+            assert _get(f"http://127.0.0.1:{service_port}/fail") == 503
+            alerts = [a for body in list(_Hook.received) for a in body["alerts"] if a["labels"].get("alertname") == "HighErrorRate"]
+            if alerts:
+                alert = alerts[0]
+                break
+            time.sleep(0.05)
+        assert alert is not None, f"no HighErrorRate at the webhook within {DEADLINE_S:g} s; received {_Hook.received}"
+    finally:
+        hook.shutdown()
+        service.shutdown()
+
+    assert alert["status"] == "firing"
+    assert alert["labels"] == {
+        "alertname": "HighErrorRate",
+        "environment": "e2e",
+        "service": "shop",
+        "team": "core",
+        "severity": "ticket",
+    }
+    assert alert["annotations"]["summary"].startswith("shop answers ")
+    assert alert["annotations"]["summary"].endswith("% of requests with a server error")
+    assert alert["annotations"]["runbook_url"] == "https://runbooks.example.org/shop#higherrorrate"
+    assert alert["annotations"]["dashboard_url"] == "https://grafana.example.org/d/obs-svc-shop?viewPanel=2"
+    assert yaml.safe_load((tmp_path / "alertmanager.yml").read_text())["route"]["routes"][0] == {"receiver": "alert-log", "continue": True}
