@@ -96,6 +96,16 @@ def slowest_routes(service: str = SERVICE_VAR, q: float = 0.95, top: int = 10) -
     return f"topk({top}, histogram_quantile({q}, sum by ({ROUTE}, le) (rate({buckets}[$__range]))))"
 
 
+def errors_by_route(service: str = SERVICE_VAR, error_regex: str = "5..") -> str:
+    bad = selector(REQUESTS, _svc(service), match={ROUTE: ROUTE_VAR, STATUS: error_regex})
+    return f"topk(10, sum by ({ROUTE}) (increase({bad}[$__range]))) > 0"
+
+
+def firing_alerts(service: str = SERVICE_VAR) -> str:
+    """One sample per firing alert of the service: the marks of "since when"."""
+    return f'ALERTS{{{SERVICE}="{service}", alertstate="firing"}}'
+
+
 def target_up(service: str = SERVICE_VAR) -> str:
     return f"sum by (instance) ({selector('up', _svc(service))})"
 
@@ -205,7 +215,9 @@ def platform_p95(service: str) -> str:
 __all__ = [
     "BURN_WINDOWS",
     "burn_rate_threshold",
+    "errors_by_route",
     "errors_by_status",
+    "firing_alerts",
     "in_flight",
     "instrumentation_errors",
     "latency_heatmap",

@@ -13,6 +13,7 @@ from dashboards import navigation as nav
 from dashboards import queries as q
 from obs import contract, links
 from obs.grafana import (
+    Annotation,
     Dashboard,
     Panel,
     Target,
@@ -195,7 +196,34 @@ def service_dashboard(platform: Platform, env: Environment, service: Service) ->
             "(a slow dependency, exhausted pool): check the PostgreSQL and Redis dashboards linked above."
         ),
     )
-    panels_traffic += [*burn, in_flight]
+    by_route = table(
+        "Failing routes (5xx over the range)",
+        Target(q.errors_by_route(error_regex=error_regex), "{{http_route}}", instant=True, format="table"),
+        unit="short",
+        decimals=0,
+        thresholds=Thresholds.above(None, 1),
+        links=(
+            nav.logs(
+                "Error logs of this route",
+                nav.service_logs_query(
+                    service.name, 'http.route:"${__data.fields.http_route}" AND log.level:(error OR critical)'
+                ),
+            ),
+            nav.traces(
+                platform,
+                "Traces of this route",
+                service.name,
+                tags={"http.route": "${__data.fields.http_route}", "error": "true"},
+            ),
+        ),
+        description=(
+            "Who is hit: the routes that answered with server errors over the time range, most first. One route: "
+            "a feature or a dependency it alone uses; all routes: the service itself. Click a row for its error logs or traces."
+        ),
+    )
+    # Who is hit sits beside the errors; three panels share the line under them.
+    third = 8 if burn else 12
+    panels_traffic += [_with_width(by_route, third), *(_with_width(b, third) for b in burn), _with_width(in_flight, third)]
 
     slo_threshold = (
         float(latency.sli.threshold_seconds) if latency and isinstance(latency.sli, LatencySLI) else None
@@ -301,6 +329,14 @@ def service_dashboard(platform: Platform, env: Environment, service: Service) ->
             nav.dashboard("Platform overview", links.OVERVIEW_UID),
             nav.dashboard("SLOs", links.SLO_UID, service=service.name),
             *dependency_links,
+        ),
+        annotations=(
+            Annotation(
+                "Firing alerts",
+                q.firing_alerts(),
+                "{{alertname}} ({{severity}})",
+                tags=("alertname", "severity", "slo"),
+            ),
         ),
         items=(
             *top,

@@ -9,6 +9,7 @@ reads at start-up.
 from obs.grafana.model import (
     AUTO_ID_BASE,
     DATASOURCE_VARIABLE,
+    Annotation,
     Dashboard,
     Link,
     Panel,
@@ -33,6 +34,7 @@ from obs.grafana.model import (
 __all__ = [
     "AUTO_ID_BASE",
     "DATASOURCE_VARIABLE",
+    "Annotation",
     "Dashboard",
     "Link",
     "Panel",

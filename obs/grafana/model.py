@@ -193,6 +193,20 @@ class Variable:
 
 
 @dataclass(frozen=True, slots=True)
+class Annotation:
+    """Marks on every time series panel from a PromQL query: when something started ("since when").
+
+    Each sample of ``expr`` becomes a mark titled by ``title`` (``{{label}}`` templates)."""
+
+    name: str
+    expr: str
+    title: str
+    color: str = RED
+    tags: tuple[str, ...] = ()
+    step: str = "60s"
+
+
+@dataclass(frozen=True, slots=True)
 class Dashboard:
     """A dashboard as data; :meth:`to_json` gives the Grafana JSON model."""
 
@@ -204,6 +218,7 @@ class Dashboard:
     variables: tuple[Variable, ...] = ()
     tags: tuple[str, ...] = ()
     links: tuple[Link, ...] = ()
+    annotations: tuple[Annotation, ...] = ()
     time_from: str = "now-6h"
     refresh: str = "1m"
 
@@ -243,10 +258,13 @@ class Dashboard:
 
     def queries(self) -> tuple[Query, ...]:
         """Every PromQL expression, each saying where it sits, for the build's contract check."""
-        return tuple(
+        panels = tuple(
             Query(t.expr, f"dashboard {self.uid} panel {ident} {panel.title!r} query {ref}", t.declared)
             for panel, ident in self.panels()
             for ref, t in zip(string.ascii_uppercase, panel.targets, strict=False)
+        )
+        return panels + tuple(
+            Query(a.expr, f"dashboard {self.uid} annotation {a.name!r}") for a in self.annotations
         )
 
     # --- serialization -------------------------------------------------------------------------
@@ -282,7 +300,9 @@ class Dashboard:
             (open_row["panels"] if open_row is not None else panels).append(panel)
         data["panels"] = panels
         # Grafana reads `annotations.list`; the SDK leaves an empty object when none are set.
-        data["annotations"] = {"list": [_alerts_annotation()]}
+        data["annotations"] = {
+            "list": [_alerts_annotation(), *(_annotation_json(a) for a in self.annotations)]
+        }
         data["id"] = None
         return data
 
@@ -621,6 +641,21 @@ def _row_json(r: Row, ident: int, placement: Placement) -> dict[str, Any]:
     return data
 
 
+def _annotation_json(a: Annotation) -> dict[str, Any]:
+    return {
+        "name": a.name,
+        "datasource": _plain(_DATASOURCE),
+        "enable": True,
+        "hide": False,
+        "iconColor": a.color,
+        "expr": a.expr,
+        "step": a.step,
+        "titleFormat": a.title,
+        "tagKeys": ",".join(a.tags),
+        "useValueForTime": False,
+    }
+
+
 def _alerts_annotation() -> dict[str, Any]:
     # Grafana's own annotations (alerts and manual notes) on every time series: "since when".
     return {
@@ -636,6 +671,7 @@ def _alerts_annotation() -> dict[str, Any]:
 
 __all__ = [
     "AUTO_ID_BASE",
+    "Annotation",
     "DATASOURCE_VARIABLE",
     "Dashboard",
     "Link",

@@ -267,3 +267,26 @@ def test_the_variables_an_slo_alert_link_sets_exist_on_the_slo_dashboard() -> No
     assert variables["slo"]["query"].split(",") == sorted({slo.name for s in edu.services for slo in s.slos})
     burn = panels_by_id(dashboards_json()[links.SLO_UID])[links.SLOPanel.BURN_RATE_WINDOWS]
     assert all('"slo", "$slo")' in t["expr"] for t in burn["targets"])
+
+
+def test_firing_alerts_mark_every_service_graph_since_when() -> None:
+    data = dashboards_json()["obs-svc-backend"]
+    marks = [a for a in data["annotations"]["list"] if a["name"] == "Firing alerts"]
+    assert [(m["expr"], m["datasource"]["uid"], m["enable"]) for m in marks] == [
+        ('ALERTS{service="$service", alertstate="firing"}', "${datasource}", True)
+    ]
+    service = next(d for d in dashboards(edu, edu.environments[0]) if d.uid == "obs-svc-backend")
+    assert any(q.where == "dashboard obs-svc-backend annotation 'Firing alerts'" for q in service.queries())
+
+
+def test_failing_routes_say_who_is_hit_and_lead_to_their_logs_and_traces() -> None:
+    data = dashboards_json()["obs-svc-backend"]
+    failing = next(p for p in iter_panels(data) if p["title"].startswith("Failing routes"))
+    (target,) = failing["targets"]
+    assert (
+        target["instant"] is True
+        and 'http_response_status_code=~"5.."' in target["expr"]
+        and "$__range" in target["expr"]
+    )
+    titles = [link["title"] for link in failing["fieldConfig"]["defaults"]["links"]]
+    assert titles == ["Error logs of this route", "Traces of this route"]

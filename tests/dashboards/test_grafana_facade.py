@@ -193,3 +193,19 @@ def test_the_foundation_sdk_decodes_what_we_emit() -> None:
 def test_a_uid_longer_than_grafana_allows_is_refused() -> None:
     with pytest.raises(ValueError, match=r"1\.\.40 characters"):
         Dashboard("x" * 41, "X", "d", "t", (_ts(),))
+
+
+def test_annotations_are_prometheus_queries_on_the_datasource_variable_and_are_contract_checked() -> None:
+    from obs.grafana import Annotation
+
+    d = _dashboard(
+        _ts(), annotations=(Annotation("Deploys", "changes(process_start_time_seconds[1m]) > 0", "restart"),)
+    )
+    builtin, deploys = d.to_json()["annotations"]["list"]
+    assert builtin["builtIn"] == 1
+    assert (deploys["expr"], deploys["datasource"], deploys["titleFormat"]) == (
+        "changes(process_start_time_seconds[1m]) > 0",
+        {"type": "prometheus", "uid": "${datasource}"},
+        "restart",
+    )
+    assert d.queries()[-1].where == "dashboard uid-x annotation 'Deploys'"
