@@ -141,3 +141,12 @@ def test_a_module_grafanalib_could_not_load_is_a_clear_error(
 def test_a_missing_dashboard_dir_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match="is not a folder"):
         _build(tmp_path)
+
+
+def test_preview_finds_a_legacy_dashboard_by_uid(tmp_path: Path) -> None:
+    from obs.preview import dashboard_json
+
+    _module(tmp_path / "legacy" / "learning", "queue")
+    platform = dataclasses.replace(edu, dashboard_dirs=(str(tmp_path / "legacy"),))
+    data = dashboard_json(platform, platform.environments[0], "learning-queue")
+    assert data["panels"][0]["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
