@@ -7,6 +7,7 @@ Routes (FastAPI template / Flask rule):
 - ``/boom``: raises ``RuntimeError`` with an e-mail address in its message;
 - ``/log``: writes an application log record and answers the active trace id;
 - ``/inflight``: answers the in-flight gauge as seen while the request runs;
+- ``/sleep`` (Flask only): holds its worker 0.2 s and answers its pid;
 - ``/call?url=``: calls ``url`` with ``requests`` (outgoing propagation).
 
 ``make_fastapi_app()`` / ``make_flask_app()`` instrument from the environment (``OBS_*``), as a
@@ -110,6 +111,14 @@ def flask_app(registry: CollectorRegistry = REGISTRY) -> Any:
     @app.get("/inflight")
     def inflight() -> dict[str, float]:
         return {"inflight": _inflight(registry, "GET")}
+
+    @app.get("/sleep")
+    def sleep() -> dict[str, Any]:
+        import os
+        import time
+
+        time.sleep(0.2)  # keeps a sync worker busy, so concurrent requests spread over workers
+        return {"pid": os.getpid()}
 
     @app.get("/call")
     def call() -> dict[str, Any]:
