@@ -285,7 +285,7 @@ class Dashboard:
             builder = builder.with_variable(_variable(variable))
         for link in self.links:
             builder = builder.link(_dashboard_link(link))
-        data: dict[str, Any] = _plain(builder.build().to_json())
+        data: dict[str, Any] = plain(builder.build().to_json())
         panels: list[dict[str, Any]] = []
         open_row: dict[str, Any] | None = None
         for item, ident, placement in self.placed():
@@ -402,14 +402,14 @@ def custom_variable(
 _DATASOURCE = sdk_models.DataSourceRef(type_val=PROMETHEUS_TYPE, uid=f"${{{DATASOURCE_VARIABLE}}}")
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """SDK objects → plain JSON data (the SDK's to_json is shallow: nested models stay objects)."""
     if hasattr(value, "to_json"):
-        return _plain(value.to_json())
+        return plain(value.to_json())
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if hasattr(value, "value") and type(value).__module__.startswith("grafana_foundation_sdk"):
         return value.value  # an SDK enum
     return value
@@ -595,7 +595,7 @@ def _panel_json(panel: Panel, ident: int, placement: Placement) -> dict[str, Any
                 ref,
                 [
                     sdk_models.DynamicConfigValue(
-                        id_val="thresholds", value=_plain(_thresholds(target.thresholds).build())
+                        id_val="thresholds", value=plain(_thresholds(target.thresholds).build())
                     )
                 ],
             )
@@ -616,7 +616,7 @@ def _panel_json(panel: Panel, ident: int, placement: Placement) -> dict[str, Any
                 )
             ]
         )
-    data: dict[str, Any] = _plain(b.build())
+    data: dict[str, Any] = plain(b.build())
     if panel.links:
         data["fieldConfig"]["defaults"]["links"] = [_data_link(link) for link in panel.links]
     if panel.panel_links:
@@ -636,7 +636,7 @@ def _row_json(r: Row, ident: int, placement: Placement) -> dict[str, Any]:
         .collapsed(r.collapsed)
         .grid_pos(sdk_models.GridPos(h=1, w=GRID_WIDTH, x=0, y=placement.y))
     )
-    data: dict[str, Any] = _plain(b.build())
+    data: dict[str, Any] = plain(b.build())
     data["panels"] = []
     return data
 
@@ -644,7 +644,7 @@ def _row_json(r: Row, ident: int, placement: Placement) -> dict[str, Any]:
 def _annotation_json(a: Annotation) -> dict[str, Any]:
     return {
         "name": a.name,
-        "datasource": _plain(_DATASOURCE),
+        "datasource": plain(_DATASOURCE),
         "enable": True,
         "hide": False,
         "iconColor": a.color,
@@ -687,6 +687,7 @@ __all__ = [
     "custom_variable",
     "datasource_variable",
     "heatmap",
+    "plain",
     "query_variable",
     "row",
     "stat",
