@@ -208,13 +208,14 @@ class Telemetry:
         error: BaseException | None,
         error_type: str | None,
     ) -> None:
+        attributes: dict[str, str | int] = {"http.response.status_code": status}
         if route is not None:
             # Named after the template; an unmatched request keeps the bare method, never the raw path.
             span.update_name(f"{method} {route}")
-            span.set_attribute("http.route", route)
-        span.set_attribute("http.response.status_code", status)
+            attributes["http.route"] = route
         if error_type is not None:
-            span.set_attribute("error.type", error_type)
+            attributes["error.type"] = error_type
+        span.set_attributes(attributes)  # one lock, not one per attribute
         if error is not None:
             message = redact_text(str(error))
             # record_exception would store the raw message; the stack trace ends with it too.

@@ -14,6 +14,8 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from flask import request
+
 from exporters.prometheus import MetricsEndpoint
 
 from ._core import Request, Telemetry
@@ -28,8 +30,6 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 def record_route() -> None:
     """``before_request``: store the matched rule template where the wrapper can read it."""
-    from flask import request
-
     rule = request.url_rule
     if rule is not None:
         request.environ[ROUTE_KEY] = rule.rule
@@ -37,8 +37,6 @@ def record_route() -> None:
 
 def record_exception(sender: Any, exception: BaseException, **extra: Any) -> None:
     """``got_request_exception`` receiver: keep the exception Flask is about to turn into a 500."""
-    from flask import request
-
     request.environ[ERROR_KEY] = exception
 
 

@@ -155,3 +155,21 @@ def test_metrics_can_be_switched_off(make_service: ServiceFactory, framework: st
 
 def test_the_error_counter_exists_from_the_start(service: Service) -> None:
     assert service.sample(INSTRUMENTATION_ERRORS.name, {"stage": "request"}) == 0
+
+
+def test_the_gunicorn_child_exit_hook_drops_a_dead_workers_live_gauges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from exporters.prometheus import child_exit
+
+    live = tmp_path / "gauge_livesum_4242.db"
+    kept = tmp_path / "histogram_4242.db"
+    other = tmp_path / "gauge_livesum_4343.db"
+    for f in (live, kept, other):
+        f.write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    child_exit(SimpleNamespace(), SimpleNamespace(pid=4242))
+    assert not live.exists(), "the dead worker's in-flight count must leave the sum"
+    assert kept.exists() and other.exists(), "its counts stay; other workers are untouched"
