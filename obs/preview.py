@@ -7,7 +7,8 @@ The page needs nothing from the network (no script, no CDN), so a headless Chrom
 it offline.
 
 It is a preview, not Grafana: series are drawn as lines (stacking is ignored), a heatmap is drawn
-from the bucket series, and query variables that have no default take their "All" value.
+from the bucket series, a state timeline as one lane per series, and query variables that have no
+default take their "All" value.
 """
 
 from __future__ import annotations
@@ -515,6 +516,34 @@ def _svg_heatmap(
     return "".join(parts)
 
 
+def _svg_states(results: Sequence[TargetResult], width: int, height: int, window: Window) -> str:
+    """One lane per series, filled while the series has a value (an alert pending or firing)."""
+    series = [(legend_name(s, r.legend), s) for r in results for s in r.series]
+    if not series:
+        return _no_data(width, height)
+    left, top = 180, 4
+    lane = max(8.0, min(22.0, (height - top - 18) / len(series)))
+    span = window.end - window.start
+    width_per_step = max(1.0, window.step / span * (width - left - 8))
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" class="chart">']
+    for i, (name, s) in enumerate(series):
+        y = top + i * lane
+        short = name if len(name) <= 30 else name[:29] + "…"
+        parts.append(
+            f'<text x="{left - 4}" y="{y + lane * 0.7:.1f}" class="axis" text-anchor="end">'
+            f"<title>{_esc(name)}</title>{_esc(short)}</text>"
+        )
+        color = "#e02f44" if "firing" in name else "#ff9830"
+        for t, v in s.points:
+            if not math.isnan(v) and v > 0:
+                x = left + (t - window.start) / span * (width - left - 8)
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{width_per_step:.1f}" height="{lane - 2:.1f}" fill="{color}"/>'
+                )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def _nz(value: float | None) -> float:
     return 0.0 if value is None or math.isnan(value) else value
 
@@ -601,6 +630,8 @@ def render_panel(
         body = _table(panel, results)
     elif kind == "heatmap":
         body = _svg_heatmap(panel, results, width, max(40, height), window, jaeger_url)
+    elif kind == "state-timeline":
+        body = _svg_states(results, width, max(40, height), window)
     else:
         body = _svg_lines(panel, results, width, max(40, height - 16), window, jaeger_url)
     errors = "".join(f'<p class="error">{_esc(r.error)}</p>' for r in results if r.error)

@@ -180,8 +180,25 @@ def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     stop = threading.Event()
     thread = threading.Thread(target=_exporter, args=(exporter_port, stop), daemon=True)
     thread.start()
+    # An alert that always fires, labelled like the SLO alerts, so the alert-state panels have data.
+    rules = {
+        "groups": [
+            {
+                "name": "preview",
+                "rules": [
+                    {
+                        "alert": "PreviewBurn",
+                        "expr": "vector(1)",
+                        "labels": {"service": "backend", "slo": "availability", "severity": "page"},
+                    }
+                ],
+            }
+        ]
+    }
+    (tmp / "rules.yml").write_text(yaml.safe_dump(rules))
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(tmp / "rules.yml")],
         "scrape_configs": [
             {
                 "job_name": "backend",
@@ -329,3 +346,17 @@ def test_an_alert_link_to_one_slo_shows_only_that_slos_burn_rates(
     )
     assert "backend latency 5m" in burn
     assert "availability" not in burn and "bridge" not in burn
+
+
+@pytest.mark.slow
+def test_the_slo_alert_state_shows_when_an_alert_fired(prometheus_url: str, tmp_path: Path) -> None:
+    html_path, _ = preview(
+        edu, links.SLO_UID, prometheus_url, tmp_path, env="dev", time_range="2m", png=False
+    )
+    state = (
+        html_path.read_text()
+        .split(f'id="panel-{int(links.SLOPanel.ALERT_STATE)}"', 1)[1]
+        .split("</section>", 1)[0]
+    )
+    assert "<title>PreviewBurn backend availability firing</title>" in state
+    assert '<rect x="' in state and 'fill="#e02f44"' in state
