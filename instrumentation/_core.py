@@ -100,6 +100,7 @@ class Telemetry:
     def begin(
         self, raw_method: str, raw_path: str, scheme: str, carrier: Mapping[str, str] | None, hook_arg: Any
     ) -> Request | None:
+        req: Request | None = None
         try:
             method = _METHODS.get(raw_method) or normalize_method(raw_method)
             req = Request(method, clean_path(raw_path), time_ns())
@@ -129,6 +130,11 @@ class Telemetry:
             return req
         except Exception:
             self.count_error("request")
+            if req is not None:
+                # Leave no span open and no context attached: the request goes on uninstrumented.
+                self.detach(req)
+                if req.span is not None:
+                    req.span.end()
             return None
 
     # --- request end --------------------------------------------------------------------------

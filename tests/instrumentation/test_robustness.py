@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from exporters.otlp import build_span_exporter, build_span_processor
@@ -102,6 +103,7 @@ def test_an_internal_error_is_counted_not_raised(
     monkeypatch.setattr(HttpMetrics, "active_child", explode)
     assert service.get("/items/2").status == 200
     assert errors(service, "request") == 1
+    assert not trace.get_current_span().get_span_context().is_valid, "no context left attached"
 
 
 def test_a_broken_access_log_handler_is_counted(make_service: ServiceFactory, framework: str) -> None:
