@@ -242,7 +242,9 @@ def service_alert(
         summary=summary,
         description=description,
         runbook_url=runbook_url(component_runbook_base(platform, service), name),
-        dashboard_url=links.dashboard_url(platform.grafana_url, links.service_dashboard_uid(service.name), panel),
+        dashboard_url=links.dashboard_url(
+            platform.grafana_url, links.service_dashboard_uid(service.name), panel, **{contract.SERVICE_LABEL: service.name}
+        ),
         for_=for_,
         labels=labels or {},
         tests=tuple(tests),

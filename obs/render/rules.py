@@ -585,7 +585,6 @@ def target_alerts(platform: Platform, job: Job, jobs: Sequence[Job]) -> list[Ale
         dashboard_uid=links.ALERTS_UID,
         panel=links.AlertsPanel.TARGETS_DOWN,
         runbook_base=job.runbook_base,
-        variables={"job": job.name},
     ).with_tests(*threshold_cases([Signal(f"up{{{up_labels}}}", 1, 0)], "5m", Fires(value=0, labels={"job": job.name, "instance": job.instance})))
     absent = component_alert(
         platform,
@@ -600,7 +599,6 @@ def target_alerts(platform: Platform, job: Job, jobs: Sequence[Job]) -> list[Ale
         panel=links.AlertsPanel.TARGETS_DOWN,
         runbook_base=job.runbook_base,
         for_="10m",
-        variables={"job": job.name},
     )
     # Every other job is scraped, or its own MetricsAbsent would fire in this test too.
     others = tuple(Series(f"up{{{_up_labels(j)}}}", "1x30") for j in jobs if j.name != job.name)
@@ -617,7 +615,16 @@ def target_alerts(platform: Platform, job: Job, jobs: Sequence[Job]) -> list[Ale
 
 
 def _dep(platform: Platform, dep: Dependency, name: str, **kwargs: Any) -> Alert:
-    return component_alert(platform, name=name, service=dep.name, team=dep.team, runbook_base=component_runbook_base(platform, dep), **kwargs)
+    # The PostgreSQL and Redis dashboards select the database by its `service` variable.
+    return component_alert(
+        platform,
+        name=name,
+        service=dep.name,
+        team=dep.team,
+        runbook_base=component_runbook_base(platform, dep),
+        variables={SVC: dep.name},
+        **kwargs,
+    )
 
 
 def postgres_alerts(platform: Platform, dep: Dependency) -> list[Alert]:
@@ -792,6 +799,7 @@ def node_alerts(platform: Platform, job: Job) -> list[Alert]:
             f"is full within {FILESYSTEM_HORIZON_HOURS}h (predicted {{{{ $value | humanize1024 }}}}B free then). Databases and logs stop writing when it is."
         ),
         dashboard_uid=links.NODE_UID, panel=links.NodePanel.FILESYSTEM, runbook_base=job.runbook_base, for_="15m",
+        variables={"instance": "{{$labels.instance}}"},
     )
     # 1 GiB per minute down from 100 GiB: predict_linear over 4h is exact for a straight line.
     minutes = 15 + 60 + 2 * TEST_MINUTES_MARGIN
@@ -817,6 +825,7 @@ def node_alerts(platform: Platform, job: Job) -> list[Alert]:
         summary="{{$labels.instance}} has only {{ $value | humanizePercentage }} of its memory available",
         description=f"Available memory on {{{{$labels.instance}}}} has been {{{{ $value | humanizePercentage }}}} for 15m (threshold {MEMORY_AVAILABLE_RATIO:.0%}): the OOM killer is next.",
         dashboard_uid=links.NODE_UID, panel=links.NodePanel.MEMORY, runbook_base=job.runbook_base, for_="15m",
+        variables={"instance": "{{$labels.instance}}"},
     )
     memory = memory.with_tests(
         *threshold_cases(
@@ -844,7 +853,7 @@ def probe_alerts(platform: Platform, env: Environment, job: Job) -> list[Alert]:
             summary=f"{comp.name} does not answer at {{{{$labels.instance}}}}",
             description=f"The blackbox probe of {comp.name} ({{{{$labels.instance}}}}) has failed for 3m: users cannot reach it.",
             dashboard_uid=links.BLACKBOX_UID, panel=links.BlackboxPanel.PROBE_SUCCESS, for_="3m",
-            variables={"instance": "{{$labels.instance}}"},
+            variables={SVC: comp.name},
         )
         alerts.append(failing.with_tests(*threshold_cases([Signal(f"probe_success{{{lab}}}", 1, 0)], failing.for_, Fires(value=0, labels={"job": job.name, "instance": url}))))
         if not url.startswith("https://"):
@@ -857,7 +866,7 @@ def probe_alerts(platform: Platform, env: Environment, job: Job) -> list[Alert]:
             summary=f"The TLS certificate of {comp.name} expires in {{{{ $value | humanizeDuration }}}}",
             description=f"The certificate served at {{{{$labels.instance}}}} expires in {{{{ $value | humanizeDuration }}}} (under {TLS_EXPIRY_DAYS} days): automatic renewal has failed.",
             dashboard_uid=links.BLACKBOX_UID, panel=links.BlackboxPanel.TLS_EXPIRY, for_="15m",
-            variables={"instance": "{{$labels.instance}}"},
+            variables={SVC: comp.name},
         )
         eval_s = case_eval_minute(tls.for_) * 60
         week = 7 * 86400

@@ -227,5 +227,5 @@ def test_high_error_rate_reaches_the_webhook_with_the_rendered_labels(tmp_path: 
     assert alert["annotations"]["summary"].startswith("shop answers ")
     assert alert["annotations"]["summary"].endswith("% of requests with a server error")
     assert alert["annotations"]["runbook_url"] == "https://runbooks.example.org/shop#higherrorrate"
-    assert alert["annotations"]["dashboard_url"] == "https://grafana.example.org/d/obs-svc-shop?viewPanel=2"
+    assert alert["annotations"]["dashboard_url"] == "https://grafana.example.org/d/obs-svc-shop?viewPanel=2&var-service=shop"
     assert yaml.safe_load((tmp_path / "alertmanager.yml").read_text())["route"]["routes"][0] == {"receiver": "alert-log", "continue": True}

@@ -259,7 +259,7 @@ def test_a_custom_alert_gets_the_model_metadata_and_its_tests_are_rendered(plant
     rule = next(r for g in yaml.safe_load(files["prod/prometheus/rules/custom.yml"])["groups"] for r in g["rules"] if r["alert"] == "SyncQueueSlow")
     assert rule["labels"] == {"severity": "ticket", "service": "shop", "team": "core"}
     assert rule["annotations"]["runbook_url"] == "https://runbooks.example.org/shop#syncqueueslow"
-    assert rule["annotations"]["dashboard_url"] == "https://grafana.example.org/d/obs-svc-shop?viewPanel=4"
+    assert rule["annotations"]["dashboard_url"] == "https://grafana.example.org/d/obs-svc-shop?viewPanel=4&var-service=shop"
     tests = yaml.safe_load(files["prod/prometheus/tests/custom.test.yml"])["tests"]
     assert [t["name"] for t in tests if t["name"].startswith("SyncQueueSlow")] == ["SyncQueueSlow [shop]: fires", "SyncQueueSlow [shop]: quiet"]
     groups = [g["name"] for g in yaml.safe_load(files["prod/prometheus/rules/custom.yml"])["groups"]]
