@@ -229,3 +229,82 @@ def test_high_error_rate_reaches_the_webhook_with_the_rendered_labels(tmp_path: 
     assert alert["annotations"]["runbook_url"] == "https://runbooks.example.org/shop#higherrorrate"
     assert alert["annotations"]["dashboard_url"] == "https://grafana.example.org/d/obs-svc-shop?viewPanel=2&var-service=shop"
     assert yaml.safe_load((tmp_path / "alertmanager.yml").read_text())["route"]["routes"][0] == {"receiver": "alert-log", "continue": True}
+
+
+def _post(url: str, payload: Any) -> int:
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return int(response.status)
+
+
+def _alert(name: str, **labels: str) -> dict[str, Any]:
+    return {"labels": {"alertname": name, "environment": "prod", **labels}, "annotations": {"summary": name}}
+
+
+def test_the_rendered_inhibitions_silence_what_amtool_cannot_test(tmp_path: Path, processes: list[subprocess.Popen[bytes]]) -> None:
+    """amtool tests routes, not inhibitions: the real Alertmanager, with the rendered prod
+    configuration of the built-in platform, decides which alerts it suppresses."""
+    from obs.builtin import platform
+
+    am_port, hook_port = _free_port(), _free_port()
+    env = platform.environment("prod")
+    config = alertmanager.config(platform, env, webhook_url=f"http://127.0.0.1:{hook_port}/")
+    config["route"].update(group_wait="0s", group_interval="1s")
+    (tmp_path / "alertmanager.yml").write_text(dump_yaml(config))
+    _Hook.received = []
+    hook = ThreadingHTTPServer(("127.0.0.1", hook_port), _Hook)
+    _serve(hook)
+    try:
+        processes.append(subprocess.Popen(
+            ["prometheus-alertmanager", f"--config.file={tmp_path / 'alertmanager.yml'}", f"--storage.path={tmp_path / 'am'}",
+             f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address=", "--log.level=error"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+        _wait_ready(f"http://127.0.0.1:{am_port}/-/ready", processes[0])
+        api = f"http://127.0.0.1:{am_port}/api/v2/alerts"
+        # Sources first, so they are known when the targets arrive.
+        _post(api, [
+            _alert("PostgresDown", service="postgres", team="platform", severity="page"),
+            _alert("ErrorBudgetBurn", service="backend", team="learning", severity="page", slo="availability"),
+        ])  # fmt: skip
+        time.sleep(0.5)
+        _post(api, [
+            _alert("HighErrorRate", service="backend", team="learning", severity="ticket"),  # backend uses postgres
+            _alert("HighErrorRate", service="bridge", team="integrations", severity="ticket"),  # bridge does not
+            _alert("ErrorBudgetBurn", service="backend", team="learning", severity="ticket", slo="availability"),
+            _alert("ErrorBudgetBurn", service="backend", team="learning", severity="ticket", slo="latency"),  # another SLO
+        ])  # fmt: skip
+
+        def delivered() -> set[tuple[str, str, str]]:
+            return {
+                (a["labels"]["alertname"], a["labels"]["service"], f'{a["labels"]["severity"]}:{a["labels"].get("slo", "")}')
+                for body in list(_Hook.received)
+                for a in body["alerts"]
+            }
+
+        expected = {
+            ("PostgresDown", "postgres", "page:"),
+            ("ErrorBudgetBurn", "backend", "page:availability"),
+            ("HighErrorRate", "bridge", "ticket:"),
+            ("ErrorBudgetBurn", "backend", "ticket:latency"),
+        }
+        started = time.monotonic()
+        for _ in range(200):
+            if expected <= delivered() or time.monotonic() - started > 10:
+                break
+            time.sleep(0.05)
+        time.sleep(1.5)  # two more group intervals for anything that should not come
+        with urllib.request.urlopen(api, timeout=5) as response:
+            states = {
+                (a["labels"]["alertname"], a["labels"]["service"], a["labels"]["severity"], a["labels"].get("slo", "")): a["status"]
+                for a in json.loads(response.read())
+            }
+    finally:
+        hook.shutdown()
+
+    assert delivered() == expected
+    suppressed = {k for k, status in states.items() if status["state"] == "suppressed" and status["inhibitedBy"]}
+    assert suppressed == {
+        ("HighErrorRate", "backend", "ticket", ""),
+        ("ErrorBudgetBurn", "backend", "ticket", "availability"),
+    }
