@@ -100,6 +100,8 @@ class RuleFile:
     needs: tuple[str, ...] = ()
     #: How often promtool evaluates the rules in this file's tests.
     test_step: str = "1m"
+    #: promtool cases for the recordings themselves (``promql_expr_test``), beside the alert cases.
+    expr_tests: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def path(self) -> str:
@@ -296,6 +298,42 @@ def slo_recordings(sli: RuleFile, meta: RuleFile, platform: Platform, service: S
     meta.record(rules, f"slo:sli_error:ratio_rate{w}", f"sum_over_time(slo:sli_errors:rate5m{sel}[{w}]) / sum_over_time(slo:sli_total:rate5m{sel}[{w}])", labels, where)
     meta.record(rules, "slo:period_burn_rate:ratio", f"slo:sli_error:ratio_rate{w}{sel} / {_num(_budget(slo))}", labels, where)
     meta.record(rules, "slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{sel}", labels, where)
+
+
+def recording_test(service: Service, slo: SLO) -> dict[str, Any]:
+    """A promtool case for the recordings: half the budget burning for 30 minutes leaves half of
+    it, and every ratio says so."""
+    burn, minutes = 0.5, 30
+    budget = _budget(slo)
+    labels = f'{{{SVC}="{service.name}", slo="{slo.name}", {TEAM}="{service.team}"}}'
+    expected = {
+        "slo:objective:ratio": slo.objective,
+        "slo:error_budget:ratio": budget,
+        "slo:time_period:days": slo.window_seconds // 86400,
+        "slo:sli_total:rate5m": 10.0,
+        "slo:sli_error:ratio_rate1h": burn * budget,
+        "slo:burn_rate:ratio_rate5m": burn,
+        "slo:burn_rate:ratio_rate1h": burn,
+        f"slo:sli_error:ratio_rate{slo.window}": burn * budget,
+        "slo:period_burn_rate:ratio": burn,
+        "slo:period_error_budget_remaining:ratio": 1 - burn,
+    }
+    if isinstance(slo.sli, LatencySLI):
+        expected["slo:sli_good:ratio_rate30m"] = 1 - burn * budget
+    return {
+        "name": f"recordings [{service.name}/{slo.name}]: half the budget burning leaves half of it",
+        "interval": "1m",
+        "input_series": [{"series": x.selector, "values": x.values} for x in _slo_series(service, slo, [burn] * minutes, 10.0)],
+        "promql_expr_test": [
+            {
+                # promtool 2.42 compares floats exactly; 1 means "equal within 1e-9".
+                "expr": f'abs({name}{{{SVC}="{service.name}", slo="{slo.name}"}} - {_num(value)}) < bool 1e-9',
+                "eval_time": f"{minutes}m",
+                "exp_samples": [{"labels": labels, "value": 1}],
+            }
+            for name, value in expected.items()
+        ],
+    }
 
 
 def _slo_alert(platform: Platform, service: Service, slo: SLO, window: SLOAlertWindow) -> Alert:
@@ -1041,6 +1079,7 @@ def rule_files(platform: Platform, env: Environment) -> list[RuleFile]:
         for s in service.slos:
             slo = RuleFile(f"slo-{service.name}-{s.name}", test_step=f"{SLO_TEST_STEP_MINUTES}m")
             slo_recordings(slo, slo, platform, service, s)
+            slo.expr_tests.append(recording_test(service, s))
             rules = slo.group(f"{p}-slo-alerts-{service.name}-{s.name}")
             for alert in slo_alerts(platform, service, s):
                 slo.alert(rules, alert)
@@ -1109,6 +1148,7 @@ def _tests_document(file: RuleFile, by_name: Mapping[str, RuleFile]) -> dict[str
                 continue
             seen.add(key)
             tests.append(entry)
+    tests.extend(file.expr_tests)
     loaded = [by_name[name] for name in file.needs] + [file]
     files = [f"../rules/{f.name}.yml" for f in loaded]
     # Recordings before the alerts that read them, at every evaluation: the firing time is then
