@@ -1226,6 +1226,4 @@ def all_alerts(platform: Platform, env: Environment) -> list[Alert]:
     return [a for f in rule_files(platform, env) for a in f.alerts]
 
 
-AlertFactory = Callable[[Platform], Iterable[Alert]]
-
-__all__ = ["RULES_DIR", "TESTS_DIR", "AlertFactory", "all_alerts", "check", "compress", "render", "rule_files", "run_test_file", "test", "test_files", "threshold_cases"]
+__all__ = ["RULES_DIR", "TESTS_DIR", "all_alerts", "check", "compress", "render", "rule_files", "run_test_file", "test", "test_files", "threshold_cases"]
