@@ -7,7 +7,7 @@ Routes (FastAPI template / Flask rule):
 - ``/boom``: raises ``RuntimeError`` with an e-mail address in its message;
 - ``/log``: writes an application log record and answers the active trace id;
 - ``/inflight``: answers the in-flight gauge as seen while the request runs;
-- ``/sleep`` (Flask only): holds its worker 0.2 s and answers its pid;
+- ``/sleep``: holds the request 0.2 s and answers the worker's pid;
 - ``/call?url=``: calls ``url`` with ``requests`` (outgoing propagation).
 
 ``make_fastapi_app()`` / ``make_flask_app()`` instrument from the environment (``OBS_*``), as a
@@ -73,6 +73,14 @@ def fastapi_app(registry: CollectorRegistry = REGISTRY) -> Any:
     @app.get("/inflight")
     async def inflight() -> dict[str, float]:
         return {"inflight": _inflight(registry, "GET")}
+
+    @app.get("/sleep")
+    async def sleep() -> dict[str, Any]:
+        import asyncio
+        import os
+
+        await asyncio.sleep(0.2)
+        return {"pid": os.getpid()}
 
     @app.get("/call")
     def call(url: str) -> dict[str, Any]:

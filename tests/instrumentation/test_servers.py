@@ -179,3 +179,23 @@ def test_two_gunicorn_workers_are_aggregated_through_multiprocess_mode(tmp_path:
     assert len(info) == 1 and info[0].endswith(" 1.0"), info
     result = promtool_check(body)
     assert result.returncode == 0 and result.stdout == "" and result.stderr == "", result.stdout + result.stderr
+
+
+def test_uvicorn_workers_are_aggregated_through_multiprocess_mode(tmp_path: Path) -> None:
+    port = free_port()
+    mpdir = tmp_path / "prom"
+    mpdir.mkdir()
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(mpdir), "OBS_SERVICE_NAME": "backend", "OBS_TRACES": "false"}
+    with running(uvicorn(port, "--workers", "2"), port, env, timeout=60) as base:
+        served_by: set[int] = set()
+        sent = 0
+        deadline = time.monotonic() + 30
+        # The kernel spreads connections over the workers' accept calls; keep going until both served.
+        while len(served_by) < 2 and time.monotonic() < deadline:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                answers = list(pool.map(lambda _: get(base + "/sleep"), range(16)))
+            sent += len(answers)
+            served_by |= {json.loads(body)["pid"] for _, body in answers}
+        bodies = [get(base + "/metrics")[1] for _ in range(6)]
+    assert len(served_by) == 2, f"both workers must serve requests, got pids {served_by}"
+    assert {_count(b, "/sleep") for b in bodies} == {float(sent)}
