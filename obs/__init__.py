@@ -18,6 +18,9 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "Alert": "obs.alerting",
+    "AlertTest": "obs.alerting",
+    "Severity": "obs.alerting",
     "AvailabilitySLI": "obs.model",
     "BuildResult": "obs.build",
     "Dependency": "obs.model",

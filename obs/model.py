@@ -353,6 +353,10 @@ class Environment:
     overrides: Mapping[str, ComponentOverride] = doc("Component name → per-environment override.", default_factory=dict)
     paging: bool = doc("Whether page-severity alerts page here (false in dev: they go to chat).", default=True)
     scrape_interval: str = doc("Prometheus scrape and rule evaluation interval.", default="30s")
+    prometheus_url: str = doc(
+        "Base URL of this environment's Prometheus (Grafana datasource); empty: Grafana reads it from OBS_PROMETHEUS_URL_<ENV>.",
+        default="",
+    )
     log_retention_days: Mapping[str, int] = doc("Log class → days, replacing the platform's retention.", default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -367,6 +371,8 @@ class Environment:
             if key == contract.ENVIRONMENT_LABEL:
                 raise ModelError(f"{here}.external_labels[{key}]", "the environment label is set from the environment's name", "remove it")
         _check_retention(self.log_retention_days, f"{here}.log_retention_days")
+        if self.prometheus_url and not re.match(r"^https?://\S+$", self.prometheus_url):
+            raise ModelError(f"{here}.prometheus_url", f"{self.prometheus_url!r} is not an http(s) URL", "e.g. 'http://prometheus-prod:9090'")
         if parse_duration(self.scrape_interval, f"{here}.scrape_interval") > 300:
             raise ModelError(f"{here}.scrape_interval", f"{self.scrape_interval} is too long for 5m rate windows", "use at most 5m; 15s-60s are usual")
 

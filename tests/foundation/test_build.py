@@ -72,3 +72,12 @@ def test_every_registered_group_renders_for_the_builtin_platform(edu_platform: P
     result = render(edu_platform, ["prod"])
     assert set(result.counts) == {g.name for g in GROUPS}
     assert all(count > 0 for count in result.counts.values()), result.counts
+
+
+@pytest.mark.parametrize("definition", ["good.yaml", "tiny.py"])
+def test_a_team_platform_builds_every_group(definition: str) -> None:
+    from obs.loader import load_platform
+
+    platform = load_platform(Path(__file__).parent / "platforms" / definition)
+    result = render(platform)
+    assert set(result.counts) == {g.name for g in GROUPS}
