@@ -929,6 +929,20 @@ def self_alerts(platform: Platform, prom: Job, am: Job) -> list[Alert]:
     def mk(job: Job, name: str, **kwargs: Any) -> Alert:
         return component_alert(platform, name=name, service=job.service, team=job.team, runbook_base=job.runbook_base, dashboard_uid=alerts_panel, **kwargs)
 
+    def reload_failed(job: Job, product: str, selector: str, series_labels: str, consequence: str, panel: int) -> Alert:
+        # Prometheus and Alertmanager export the same reload gauge under their own prefix.
+        metric = f"{product.lower()}_config_last_reload_successful"
+        alert = mk(
+            job, f"{product}ConfigReloadFailed",
+            expr=f"{metric}{{{selector}}} == 0",
+            severity=Severity.TICKET,
+            summary=f"{product} on {{{{$labels.instance}}}} could not reload its configuration",
+            description=f"The last configuration reload of {{{{$labels.instance}}}} failed 10m ago{consequence}",
+            panel=panel, for_="10m",
+        )
+        fires = Fires(value=0, labels={"job": job.name, "instance": job.instance})
+        return alert.with_tests(*threshold_cases([Signal(f"{metric}{{{series_labels}}}", 1, 0)], alert.for_, fires))
+
     group_label = 'rule_group="/etc/prometheus/rules/slo-alerts.yml;edu"'
     rule_failures = mk(
         prom, "PrometheusRuleEvaluationFailures",
@@ -967,15 +981,9 @@ def self_alerts(platform: Platform, prom: Job, am: Job) -> list[Alert]:
             extra=[Series(f"prometheus_notifications_sent_total{{{plab}, {am_label}}}", "0+60x40")],
         )
     )
-    reload_p = mk(
-        prom, "PrometheusConfigReloadFailed",
-        expr=f"prometheus_config_last_reload_successful{{{p}}} == 0",
-        severity=Severity.TICKET,
-        summary="Prometheus on {{$labels.instance}} could not reload its configuration",
-        description="The last configuration reload of {{$labels.instance}} failed 10m ago and the old rules still run: the latest rule change is not live.",
-        panel=links.AlertsPanel.RULE_FAILURES, for_="10m",
+    reload_p = reload_failed(
+        prom, "Prometheus", p, plab, " and the old rules still run: the latest rule change is not live.", links.AlertsPanel.RULE_FAILURES
     )
-    reload_p = reload_p.with_tests(*threshold_cases([Signal(f"prometheus_config_last_reload_successful{{{plab}}}", 1, 0)], reload_p.for_, Fires(value=0, labels={"job": prom.name, "instance": prom.instance})))
     am_notif = mk(
         am, "AlertmanagerNotificationsFailing",
         expr=(
@@ -996,15 +1004,9 @@ def self_alerts(platform: Platform, prom: Job, am: Job) -> list[Alert]:
             extra=[Series(f'alertmanager_notifications_total{{{alab}, integration="pagerduty"}}', "0+24x40")],
         )
     )
-    reload_a = mk(
-        am, "AlertmanagerConfigReloadFailed",
-        expr=f"alertmanager_config_last_reload_successful{{{a}}} == 0",
-        severity=Severity.TICKET,
-        summary="Alertmanager on {{$labels.instance}} could not reload its configuration",
-        description="The last configuration reload of {{$labels.instance}} failed 10m ago: routing and receivers are those of the previous configuration.",
-        panel=links.AlertsPanel.NOTIFICATIONS, for_="10m",
+    reload_a = reload_failed(
+        am, "Alertmanager", a, alab, ": routing and receivers are those of the previous configuration.", links.AlertsPanel.NOTIFICATIONS
     )
-    reload_a = reload_a.with_tests(*threshold_cases([Signal(f"alertmanager_config_last_reload_successful{{{alab}}}", 1, 0)], reload_a.for_, Fires(value=0, labels={"job": am.name, "instance": am.instance})))
     return [rule_failures, notif, reload_p, am_notif, reload_a]
 
 
