@@ -196,20 +196,20 @@ def runbook_url(base: str, alertname: str) -> str:
 
 
 def platform_runbook_base(platform: Platform, component: str) -> str:
-    """The runbook base for something the model gives no runbook URL (node, Prometheus, ...).
-
-    The model has no platform-wide runbook URL yet, so this reuses the origin the components'
-    runbooks share (``https://runbooks.example.org/<component>``).
-    """
+    """The runbook base for something with no runbook URL of its own (node, Prometheus, ...):
+    ``<platform.runbook_base_url>/<component>``, or without one the origin the components'
+    runbooks share (``https://runbooks.example.org/<component>``)."""
+    if platform.runbook_base_url:
+        return f"{platform.runbook_base_url.rstrip('/')}/{component}"
     for comp in platform.components():
         if comp.runbook_base_url:
             match = re.match(r"^(https?://[^/]+)", comp.runbook_base_url)
             if match:
                 return f"{match.group(1)}/{component}"
     raise ModelError(
-        "services[].runbook_base_url",
+        "runbook_base_url",
         f"no runbook URL in the platform to derive one for {component!r} from",
-        "set runbook_base_url on at least one service, e.g. 'https://runbooks.example.org/backend'",
+        "set the platform's runbook_base_url, e.g. 'https://runbooks.example.org', or runbook_base_url on a service",
     )
 
 

@@ -22,7 +22,17 @@ from obs.model import (
     TraceSampling,
 )
 
-RUNBOOKS = "https://runbooks.edu.example.org"
+SECRETS = "/etc/alertmanager/secrets"
+
+
+def _team(name: str) -> Team:
+    return Team(
+        name,
+        chat_channel=f"#edu-{name}",
+        pager_key_file=f"{SECRETS}/{name}-pager-key",
+        chat_webhook_url_file=f"{SECRETS}/{name}-slack-api-url",
+    )
+
 
 platform = Platform(
     name="edu",
@@ -30,12 +40,13 @@ platform = Platform(
     alertmanager_url="http://alertmanager:9093",
     jaeger_url="https://jaeger.edu.example.org",
     elasticsearch_url="http://elasticsearch:9200",
-    teams=(
-        Team("learning", chat_channel="#edu-learning", pager_key_file="/etc/alertmanager/secrets/learning-pager-key"),
-        Team("integrations", chat_channel="#edu-integrations", pager_key_file="/etc/alertmanager/secrets/integrations-pager-key"),
-        Team("web", chat_channel="#edu-web", pager_key_file="/etc/alertmanager/secrets/web-pager-key"),
-        Team("platform", chat_channel="#edu-platform", pager_key_file="/etc/alertmanager/secrets/platform-pager-key"),
-    ),
+    # Every component's runbook is <runbook_base_url>/<component>#<alert>: backend, postgres, node, ...
+    runbook_base_url="https://runbooks.edu.example.org",
+    # The audit trail and ticket bot: every alert of every team, resolved notices included.
+    alert_webhook_url="http://alert-log:9095/alerts",
+    # Runs Prometheus, Alertmanager, the node exporters and the blackbox probes; owns PostgreSQL and Redis.
+    infra_team="platform",
+    teams=(_team("learning"), _team("integrations"), _team("web"), _team("platform")),
     services=(
         Service(
             name="backend",
@@ -45,7 +56,6 @@ platform = Platform(
             description="FastAPI API behind the student dashboard: courses, progress, submissions.",
             port=8000,
             metrics_token_file="/etc/prometheus/secrets/backend-metrics-token",
-            runbook_base_url=f"{RUNBOOKS}/backend",
             depends_on=("postgres", "redis"),
             slos=(
                 SLO(
@@ -73,7 +83,6 @@ platform = Platform(
             tier=2,
             description="Flask bridge that syncs rosters and grades with school information systems.",
             port=5000,
-            runbook_base_url=f"{RUNBOOKS}/bridge",
             depends_on=("backend", "redis"),
             slos=(
                 SLO(name="availability", sli=AvailabilitySLI(), objective=0.995, description="Roster and grade syncs succeed."),
@@ -88,7 +97,6 @@ platform = Platform(
             tier=1,
             description="The students' and teachers' dashboard frontend.",
             probe_url="https://dashboard.edu.example.org/",
-            runbook_base_url=f"{RUNBOOKS}/dashboard",
             depends_on=("backend",),
         ),
         Service(
@@ -98,7 +106,6 @@ platform = Platform(
             tier=2,
             description="Ghost CMS serving course articles and announcements.",
             probe_url="https://cms.edu.example.org/ghost/api/admin/site/",
-            runbook_base_url=f"{RUNBOOKS}/cms",
         ),
     ),
     dependencies=(
@@ -108,7 +115,6 @@ platform = Platform(
             team="platform",
             address="postgres:5432",
             description="PostgreSQL 15: courses, users, submissions.",
-            runbook_base_url=f"{RUNBOOKS}/postgres",
         ),
         Dependency(
             name="redis",
@@ -116,7 +122,6 @@ platform = Platform(
             team="platform",
             address="redis:6379",
             description="Redis 7: sessions, caches, the bridge's job queue.",
-            runbook_base_url=f"{RUNBOOKS}/redis",
         ),
     ),
     environments=(

@@ -11,12 +11,15 @@ Field ``metadata["doc"]`` strings feed ``obs schema``.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import PurePosixPath
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from obs import contract
 from obs.errors import ModelError
@@ -24,6 +27,14 @@ from obs.errors import ModelError
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ROUTE = re.compile(r"^/\S*$")
+_URL = re.compile(r"^https?://\S+$")
+
+#: Where Alertmanager's secrets are mounted when the model names no folder for them.
+DEFAULT_SECRETS_DIR = "/etc/alertmanager/secrets"
+#: The audit trail and ticket bot every alert is also sent to, when the platform names no other.
+DEFAULT_ALERT_WEBHOOK_URL = "http://alert-log:9095/alerts"
+#: The team that owns shared infrastructure jobs (node, blackbox probes, Prometheus, Alertmanager).
+DEFAULT_INFRA_TEAM = "platform"
 
 
 def doc(text: str, **kwargs: Any) -> Any:
@@ -50,6 +61,24 @@ def _check_unique(names: list[str], path: str, what: str) -> None:
         if name in seen:
             raise ModelError(f"{path}[{name}]", f"duplicate {what} name {name!r}", f"give each {what} a unique name")
         seen.add(name)
+
+
+def _check_url(value: str, path: str, example: str) -> None:
+    if not isinstance(value, str) or not _URL.match(value):
+        raise ModelError(path, f"{value!r} is not an http(s) URL", f"e.g. {example!r}")
+
+
+def _check_file(value: str, path: str, example: str) -> None:
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ModelError(path, f"{value!r} is not an absolute path", f"e.g. {example!r}")
+
+
+def _reference_fix(value: str, known: Collection[str], add: str) -> str:
+    """The fix for a name that refers to nothing: the close match if there is one, else the choices."""
+    close = difflib.get_close_matches(value, sorted(known), n=1) if isinstance(value, str) else []
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return f"{add} or use one of {', '.join(sorted(known))}"
 
 
 # --- durations ----------------------------------------------------------------------------------
@@ -320,11 +349,34 @@ class Team:
     name: str = doc("Team name, as used by services and dependencies.")
     chat_channel: str = doc("Chat channel for tickets and resolved notices, e.g. '#edu-backend'.", default="")
     pager_key_file: str = doc("File holding the paging integration key (mounted secret).", default="")
+    chat_webhook_url_file: str = doc(
+        "File holding the team's Slack incoming-webhook URL (mounted secret; needs chat_channel). "
+        f"Empty: '<folder of pager_key_file>/<name>-slack-api-url', or '{DEFAULT_SECRETS_DIR}/<name>-slack-api-url' without a pager key.",
+        default="",
+    )
 
     def __post_init__(self) -> None:
-        _check_name(self.name, f"teams[{self.name}].name", "team")
-        if self.pager_key_file and not self.pager_key_file.startswith("/"):
-            raise ModelError(f"teams[{self.name}].pager_key_file", f"{self.pager_key_file!r} is not an absolute path", "e.g. '/etc/alertmanager/secrets/backend-pager-key'")
+        here = f"teams[{self.name}]"
+        _check_name(self.name, f"{here}.name", "team")
+        if self.pager_key_file:
+            _check_file(self.pager_key_file, f"{here}.pager_key_file", f"{DEFAULT_SECRETS_DIR}/backend-pager-key")
+        if self.chat_webhook_url_file:
+            _check_file(self.chat_webhook_url_file, f"{here}.chat_webhook_url_file", f"{DEFAULT_SECRETS_DIR}/{self.name}-slack-api-url")
+            if not self.chat_channel:
+                raise ModelError(
+                    f"{here}.chat_webhook_url_file",
+                    "a chat webhook is only used with a chat channel",
+                    "set chat_channel, e.g. '#edu-backend', or remove chat_webhook_url_file",
+                )
+
+    @property
+    def chat_webhook_url_file_or_default(self) -> str:
+        """The file Alertmanager reads the team's Slack webhook URL from: ``chat_webhook_url_file``,
+        else ``<name>-slack-api-url`` beside the pager key (or in the default secrets folder)."""
+        if self.chat_webhook_url_file:
+            return self.chat_webhook_url_file
+        folder = str(PurePosixPath(self.pager_key_file).parent) if self.pager_key_file else DEFAULT_SECRETS_DIR
+        return f"{folder}/{self.name}-slack-api-url"
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,7 +452,7 @@ class Platform:
     services: tuple[Service, ...] = doc("The services users reach.")
     environments: tuple[Environment, ...] = doc("Deployments; the first is the default for `obs build`.")
     dependencies: tuple[Dependency, ...] = doc("Datastores and upstreams.", default=())
-    teams: tuple[Team, ...] = doc("Alert destinations per team. Every team a component names must be here.", default=())
+    teams: tuple[Team, ...] = doc("Alert destinations per team. Every team a component or infra_team names must be here.", default=())
     grafana_url: str = doc("Base URL of Grafana, for dashboard links in alerts.", default="http://grafana:3000")
     alertmanager_url: str = doc("Base URL of Alertmanager (Grafana datasource).", default="http://alertmanager:9093")
     jaeger_url: str = doc("Base URL of the Jaeger query UI.", default="http://jaeger:16686")
@@ -411,6 +463,22 @@ class Platform:
     dashboard_dirs: tuple[str, ...] = doc(
         "Folders of extra dashboards (grafanalib `*.dashboard.py` modules), checked and provisioned like the generated ones.",
         default=(),
+    )
+    runbook_base_url: str = doc(
+        "Runbooks of what has no runbook_base_url of its own (node, Prometheus, Alertmanager, the probes, "
+        "components without one) are at <runbook_base_url>/<component>. "
+        "Empty: the origin of the first component runbook URL, e.g. 'https://runbooks.example.org'.",
+        default="",
+    )
+    alert_webhook_url: str = doc(
+        "Webhook every alert is also sent to (audit trail, ticket bot). Written into alertmanager.yml as is "
+        "(Alertmanager 0.25 reads no webhook URL from a file), so it must not contain credentials.",
+        default=DEFAULT_ALERT_WEBHOOK_URL,
+    )
+    infra_team: str = doc(
+        "Team that owns the shared infrastructure jobs (node exporters, blackbox probes, Prometheus, Alertmanager) "
+        "and gets their alerts. Must be one of teams when teams are declared.",
+        default=DEFAULT_INFRA_TEAM,
     )
 
     def __post_init__(self) -> None:
@@ -440,7 +508,23 @@ class Platform:
         for comp in self.components():
             if self.teams and comp.team not in team_names:
                 where = "services" if isinstance(comp, Service) else "dependencies"
-                raise ModelError(f"{where}[{comp.name}].team", f"{comp.team!r} is not a team of the platform", f"add Team(name={comp.team!r}) to teams or use one of {', '.join(sorted(team_names))}")
+                raise ModelError(f"{where}[{comp.name}].team", f"{comp.team!r} is not a team of the platform", _reference_fix(comp.team, team_names, f"add Team(name={comp.team!r}) to teams"))
+        _check_name(self.infra_team, "infra_team", "team")
+        if self.teams and self.infra_team not in team_names:
+            raise ModelError(
+                "infra_team",
+                f"{self.infra_team!r} is not a team of the platform",
+                _reference_fix(self.infra_team, team_names, f"add Team(name={self.infra_team!r}) to teams"),
+            )
+        if self.runbook_base_url:
+            _check_url(self.runbook_base_url, "runbook_base_url", "https://runbooks.example.org")
+        _check_url(self.alert_webhook_url, "alert_webhook_url", DEFAULT_ALERT_WEBHOOK_URL)
+        if urlsplit(self.alert_webhook_url).username is not None:
+            raise ModelError(
+                "alert_webhook_url",
+                "contains credentials, which would be written into alertmanager.yml in clear",
+                "use a URL without credentials; protect the webhook on the network side",
+            )
         for env in self.environments:
             for key in env.overrides:
                 if key not in components:

@@ -8,14 +8,17 @@ Output (relative to the environment folder):
 
 Routing (see docs/alerts.md):
 
-* every alert also goes to the ``alert-log`` webhook (an audit trail and ticket bot), first, with
-  ``continue: true``; alerts of a team the model does not know end there too;
+* every alert also goes to the ``alert-log`` webhook (``Platform.alert_webhook_url``: an audit
+  trail and ticket bot), first, with ``continue: true``; alerts of a team the model does not know
+  end there too;
 * per team: ``page`` goes to the team's pager (PagerDuty) *and* its chat; ``ticket`` to its chat;
   ``info`` to nobody but the log;
 * an environment with ``paging=False`` has no pager receivers at all: ``page`` goes to the chat.
 
 Secrets are file references only: ``routing_key_file`` (PagerDuty, accepted by Alertmanager 0.25,
-checked with the real amtool) and ``api_url_file`` (Slack). The webhook URL is not a secret.
+checked with the real amtool) and ``api_url_file`` (Slack, ``Team.chat_webhook_url_file``). The
+alert-log webhook URL is not a secret (the model refuses one with credentials): Alertmanager 0.25
+has no ``url_file`` for webhooks.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -39,11 +42,6 @@ from obs.tools import run_tool
 CONFIG_PATH = "alertmanager/alertmanager.yml"
 ROUTES_TEST_PATH = "alertmanager/routes-test.yml"
 
-#: Receives every alert. The model has no field for it yet; override with ``config(webhook_url=...)``.
-DEFAULT_WEBHOOK_URL = "http://alert-log:9095/alerts"
-#: Where a team's Slack incoming-webhook URL is mounted when the model gives no path (see the report
-#: to the lead: a ``Team.chat_webhook_url_file`` field would replace this convention).
-SECRETS_DIR = "/etc/alertmanager/secrets"
 LOG_RECEIVER = "alert-log"
 
 #: Alerts that show a service's users are hurt; a dependency's down alert explains them.
@@ -66,12 +64,6 @@ def pager_receiver(team: str) -> str:
 
 def chat_receiver(team: str) -> str:
     return f"{team}-chat"
-
-
-def chat_url_file(team: Team) -> str:
-    if team.pager_key_file:
-        return str(PurePosixPath(team.pager_key_file).parent / f"{team.name}-slack-api-url")
-    return f"{SECRETS_DIR}/{team.name}-slack-api-url"
 
 
 def _pages(team: Team, env: Environment) -> bool:
@@ -127,7 +119,7 @@ def _team_receivers(team: Team, env: Environment) -> list[dict[str, Any]]:
                 "name": chat_receiver(team.name),
                 "slack_configs": [
                     {
-                        "api_url_file": chat_url_file(team),
+                        "api_url_file": team.chat_webhook_url_file_or_default,
                         "channel": team.chat_channel,
                         "send_resolved": True,
                         "title": _SLACK_TITLE,
@@ -186,10 +178,12 @@ def _names_matcher(names: Sequence[str]) -> str:
     return f'alertname=~"{"|".join(names)}"'
 
 
-def config(platform: Platform, env: Environment, webhook_url: str = DEFAULT_WEBHOOK_URL) -> dict[str, Any]:
+def config(platform: Platform, env: Environment) -> dict[str, Any]:
     teams = _teams(platform)
     team_routes = [r for t in teams for r in _team_routes(t, env)]
-    receivers: list[dict[str, Any]] = [{"name": LOG_RECEIVER, "webhook_configs": [{"url": webhook_url, "send_resolved": True}]}]
+    # `url`, not `url_file`: Alertmanager 0.25 (Debian 12) rejects url_file in webhook_configs.
+    log_hook = {"url": platform.alert_webhook_url, "send_resolved": True}
+    receivers: list[dict[str, Any]] = [{"name": LOG_RECEIVER, "webhook_configs": [log_hook]}]
     for team in teams:
         receivers.extend(_team_receivers(team, env))
     return {

@@ -2,7 +2,8 @@
 alerting, external labels. One file per environment.
 
 Every target gets ``service`` and ``team`` labels from the model, so rules and dashboards select
-by service whatever the exporter, and alerts route by team without a lookup table.
+by service whatever the exporter, and alerts route by team without a lookup table. The shared jobs
+(node, Prometheus, Alertmanager) belong to the platform's ``infra_team``.
 """
 
 from __future__ import annotations
@@ -80,14 +81,14 @@ def scrape_jobs(platform: Platform, env: Environment) -> Iterator[dict[str, Any]
     for dep in platform.dependencies:
         if dep.kind.exporter:
             yield _exporter_job(platform, dep, env)
-    yield {"job_name": "node", "static_configs": [{"targets": list(platform.node_targets), "labels": _labels("node", "platform")}]}
+    yield {"job_name": "node", "static_configs": [{"targets": list(platform.node_targets), "labels": _labels("node", platform.infra_team)}]}
     probe = _probe_job(platform, env)
     if probe:
         yield probe
-    yield {"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"], "labels": _labels("prometheus", "platform")}]}
+    yield {"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"], "labels": _labels("prometheus", platform.infra_team)}]}
     yield {
         "job_name": "alertmanager",
-        "static_configs": [{"targets": [_host_port(platform.alertmanager_url, 9093)], "labels": _labels("alertmanager", "platform")}],
+        "static_configs": [{"targets": [_host_port(platform.alertmanager_url, 9093)], "labels": _labels("alertmanager", platform.infra_team)}],
     }
 
 

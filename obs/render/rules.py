@@ -584,13 +584,8 @@ def scrape_jobs(platform: Platform, env: Environment) -> list[Job]:
     """The jobs of the rendered Prometheus configuration, with the service and team its targets
     carry; read from :mod:`obs.render.prometheus` so the alerts follow any change there."""
     components = {c.name: c for c in platform.components()}
-    infra_team = ""
     jobs: list[Job] = []
-    raw = list(prometheus.scrape_jobs(platform, env))
-    for job in raw:
-        if job["job_name"] == "node":
-            infra_team = job["static_configs"][0]["labels"][TEAM]
-    for job in raw:
+    for job in prometheus.scrape_jobs(platform, env):
         configs = job["static_configs"]
         services = {c["labels"][SVC] for c in configs}
         name = job["job_name"]
@@ -598,7 +593,7 @@ def scrape_jobs(platform: Platform, env: Environment) -> list[Job]:
             service, team = configs[0]["labels"][SVC], configs[0]["labels"][TEAM]
         else:
             # One job for many targets (the blackbox probes): the job itself belongs to the infra team.
-            service, team = name, infra_team
+            service, team = name, platform.infra_team
         comp = components.get(service)
         base = component_runbook_base(platform, comp) if comp else platform_runbook_base(platform, service)
         jobs.append(Job(name, service, team, configs[0]["targets"][0], base))

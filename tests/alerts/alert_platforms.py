@@ -26,6 +26,7 @@ def small_platform(**service_fields: Any) -> Platform:
     return Platform(
         name="shop",
         grafana_url="https://grafana.example.org",
+        infra_team="core",
         teams=(Team("core", chat_channel="#core", pager_key_file="/run/secrets/core-pager"),),
         services=(Service(**fields),),
         dependencies=(Dependency(name="db", kind="postgres", team="core", address="db:5432"),),  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ Alertmanager routes are the rendered ones.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -47,6 +48,7 @@ def _platform(service_port: int, am_port: int) -> Platform:
         name="e2e",
         grafana_url="https://grafana.example.org",
         alertmanager_url=f"http://127.0.0.1:{am_port}",
+        infra_team="core",
         teams=(Team("core"),),
         services=(
             Service(
@@ -175,7 +177,7 @@ def test_high_error_rate_reaches_the_webhook_with_the_rendered_labels(tmp_path: 
     groups = [{**g, "interval": "1s", "rules": [{**r, "for": "1s"} for r in g["rules"]]} for g in custom.groups]
     (prom_dir / "rules" / "custom.yml").write_text(dump_yaml({"groups": groups}))
 
-    am_config = alertmanager.config(platform, env, webhook_url=f"http://127.0.0.1:{hook_port}/")
+    am_config = alertmanager.config(dataclasses.replace(platform, alert_webhook_url=f"http://127.0.0.1:{hook_port}/"), env)
     am_config["route"].update(group_wait="0s", group_interval="1s")
     (tmp_path / "alertmanager.yml").write_text(dump_yaml(am_config))
 
@@ -248,7 +250,7 @@ def test_the_rendered_inhibitions_silence_what_amtool_cannot_test(tmp_path: Path
 
     am_port, hook_port = _free_port(), _free_port()
     env = platform.environment("prod")
-    config = alertmanager.config(platform, env, webhook_url=f"http://127.0.0.1:{hook_port}/")
+    config = alertmanager.config(dataclasses.replace(platform, alert_webhook_url=f"http://127.0.0.1:{hook_port}/"), env)
     config["route"].update(group_wait="0s", group_interval="1s")
     (tmp_path / "alertmanager.yml").write_text(dump_yaml(config))
     _Hook.received = []

@@ -216,7 +216,7 @@ def test_a_bad_slo_stops_the_build_naming_the_file_and_the_slo(tmp_path: Path, s
 
 def test_a_platform_without_any_runbook_url_is_refused_with_the_fix() -> None:
     bare = small_platform(runbook_base_url="")
-    with pytest.raises(ModelError, match=r"no runbook URL in the platform to derive one for 'shop' from \(set runbook_base_url on at least one service"):
+    with pytest.raises(ModelError, match=r"runbook_base_url: no runbook URL in the platform to derive one for 'shop' from \(set the platform's runbook_base_url"):
         render(bare, ["prod"], ["prometheus", "rules"])
 
 
