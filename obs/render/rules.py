@@ -938,6 +938,35 @@ def self_alerts(platform: Platform, prom: Job, am: Job) -> list[Alert]:
         fires = Fires(value=0, labels={"job": job.name, "instance": job.instance})
         return alert.with_tests(*threshold_cases([Signal(f"{metric}{{{series_labels}}}", 1, 0)], alert.for_, fires))
 
+    def notifications_failing(
+        job: Job, product: str, *, failed: str, total: str, by: str, target: str, summary: str, description: str,
+        failed_per_minute: int, total_per_minute: int,
+    ) -> Alert:
+        # Prometheus (sends to Alertmanager) and Alertmanager (sends to receivers) count failed and
+        # all sends per destination: the alert is the failed share of sends, per destination.
+        selector = f'job="{job.name}"'
+        series_labels = f'{selector}, instance="{job.instance}", {SVC}="{job.service}", {TEAM}="{job.team}", {by}="{target}"'
+        alert = mk(
+            job, f"{product}NotificationsFailing",
+            expr=(
+                f"sum by (instance, {by}) (rate({failed}{{{selector}}}[5m]))\n"
+                f"/ sum by (instance, {by}) (rate({total}{{{selector}}}[5m])) > 0.01"
+            ),
+            severity=Severity.PAGE,
+            summary=summary,
+            description=description,
+            panel=links.AlertsPanel.NOTIFICATIONS, for_="10m",
+        )
+        return alert.with_tests(
+            *threshold_cases(
+                [Signal(f"{failed}{{{series_labels}}}", 0, failed_per_minute, counter=True)],
+                alert.for_,
+                Fires(value=failed_per_minute / total_per_minute, labels={"instance": job.instance, by: target}),
+                window_minutes=5,
+                extra=[Series(f"{total}{{{series_labels}}}", f"0+{total_per_minute}x40")],
+            )
+        )
+
     group_label = 'rule_group="/etc/prometheus/rules/slo-alerts.yml;edu"'
     rule_failures = mk(
         prom, "PrometheusRuleEvaluationFailures",
@@ -955,49 +984,24 @@ def self_alerts(platform: Platform, prom: Job, am: Job) -> list[Alert]:
             window_minutes=5,
         )
     )
-    am_label = 'alertmanager="http://alertmanager:9093/api/v2/alerts"'
-    notif = mk(
-        prom, "PrometheusNotificationsFailing",
-        expr=(
-            f"sum by (instance, alertmanager) (rate(prometheus_notifications_errors_total{{{p}}}[5m]))\n"
-            f"/ sum by (instance, alertmanager) (rate(prometheus_notifications_sent_total{{{p}}}[5m])) > 0.01"
-        ),
-        severity=Severity.PAGE,
+    notif = notifications_failing(
+        prom, "Prometheus",
+        failed="prometheus_notifications_errors_total", total="prometheus_notifications_sent_total",
+        by="alertmanager", target="http://alertmanager:9093/api/v2/alerts",
         summary="Prometheus fails to send {{ $value | humanizePercentage }} of alerts to {{$labels.alertmanager}}",
         description="{{ $value | humanizePercentage }} of the alerts Prometheus sent to {{$labels.alertmanager}} failed over 5m, for 10m: pages may never arrive.",
-        panel=links.AlertsPanel.NOTIFICATIONS, for_="10m",
-    )
-    notif = notif.with_tests(
-        *threshold_cases(
-            [Signal(f"prometheus_notifications_errors_total{{{plab}, {am_label}}}", 0, 30, counter=True)],
-            notif.for_,
-            Fires(value=0.5, labels={"instance": prom.instance, "alertmanager": "http://alertmanager:9093/api/v2/alerts"}),
-            window_minutes=5,
-            extra=[Series(f"prometheus_notifications_sent_total{{{plab}, {am_label}}}", "0+60x40")],
-        )
+        failed_per_minute=30, total_per_minute=60,
     )
     reload_p = reload_failed(
         prom, "Prometheus", p, plab, " and the old rules still run: the latest rule change is not live.", links.AlertsPanel.RULE_FAILURES
     )
-    am_notif = mk(
-        am, "AlertmanagerNotificationsFailing",
-        expr=(
-            f"sum by (instance, integration) (rate(alertmanager_notifications_failed_total{{{a}}}[5m]))\n"
-            f"/ sum by (instance, integration) (rate(alertmanager_notifications_total{{{a}}}[5m])) > 0.01"
-        ),
-        severity=Severity.PAGE,
+    am_notif = notifications_failing(
+        am, "Alertmanager",
+        failed="alertmanager_notifications_failed_total", total="alertmanager_notifications_total",
+        by="integration", target="pagerduty",
         summary="Alertmanager fails to deliver {{ $value | humanizePercentage }} of {{$labels.integration}} notifications",
         description="{{ $value | humanizePercentage }} of {{$labels.integration}} notifications failed over 5m, for 10m: check the receiver's credentials and reachability.",
-        panel=links.AlertsPanel.NOTIFICATIONS, for_="10m",
-    )
-    am_notif = am_notif.with_tests(
-        *threshold_cases(
-            [Signal(f'alertmanager_notifications_failed_total{{{alab}, integration="pagerduty"}}', 0, 6, counter=True)],
-            am_notif.for_,
-            Fires(value=0.25, labels={"instance": am.instance, "integration": "pagerduty"}),
-            window_minutes=5,
-            extra=[Series(f'alertmanager_notifications_total{{{alab}, integration="pagerduty"}}', "0+24x40")],
-        )
+        failed_per_minute=6, total_per_minute=24,
     )
     reload_a = reload_failed(
         am, "Alertmanager", a, alab, ": routing and receivers are those of the previous configuration.", links.AlertsPanel.NOTIFICATIONS
