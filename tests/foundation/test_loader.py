@@ -67,3 +67,42 @@ def test_the_schema_documents_every_field() -> None:
     defs = platform_json_schema()["$defs"]
     undocumented = [f"{name}.{field}" for name, d in defs.items() for field, prop in d["properties"].items() if field != "type" and not prop.get("description")]
     assert undocumented == []
+
+
+def test_the_alerting_fields_load_from_yaml() -> None:
+    p = load_platform(HERE / "good.yaml")
+    assert p.runbook_base_url == "https://runbooks.example.org"
+    assert p.alert_webhook_url == "http://alert-log.school.internal:9095/alerts"
+    assert p.infra_team == "core"
+    assert p.team("core").chat_webhook_url_file == "/run/secrets/core-slack-webhook-url"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"infra_team": "cor"}, "infra_team: 'cor' is not a team of the platform (did you mean 'core'?)"),
+        ({"alert_webhook_url": "alert-log:9095"}, "alert_webhook_url: 'alert-log:9095' is not an http(s) URL (e.g. 'http://alert-log:9095/alerts')"),
+        ({"runbook_base_url": 42}, "runbook_base_url: 42 is not a string (quote it in YAML)"),
+        (
+            {"teams": [{"name": "core", "chat_channel": "#core", "chat_webhook_url_file": "core-slack"}]},
+            "teams[core].chat_webhook_url_file: 'core-slack' is not an absolute path (e.g. '/etc/alertmanager/secrets/core-slack-api-url')",
+        ),
+    ],
+)
+def test_yaml_errors_in_the_alerting_fields_name_the_file_and_the_field(tmp_path: Path, change: dict[str, object], message: str) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump({**yaml.safe_load((HERE / "good.yaml").read_text()), **change}))
+    with pytest.raises(ModelError) as excinfo:
+        load_platform(path)
+    assert str(excinfo.value) == f"{path}: {message}"
+
+
+def test_the_schema_describes_the_alerting_fields_with_their_defaults() -> None:
+    defs = platform_json_schema()["$defs"]
+    platform, team = defs["Platform"]["properties"], defs["Team"]["properties"]
+    assert platform["alert_webhook_url"]["default"] == "http://alert-log:9095/alerts"
+    assert platform["infra_team"]["default"] == "platform"
+    assert platform["runbook_base_url"]["default"] == ""
+    assert team["chat_webhook_url_file"]["default"] == ""
+    assert "slack-api-url" in team["chat_webhook_url_file"]["description"]
+    assert not {"alert_webhook_url", "infra_team", "runbook_base_url"} & set(defs["Platform"]["required"])
