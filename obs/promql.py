@@ -85,12 +85,22 @@ def check_query(query: Query, known: frozenset[str], artifact: str) -> None:
     allowed = known | query.declared
     for name in sorted(names - allowed):
         close = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.8)
-        hint = f" (did you mean {close[0]!r}?)" if close else " (declare it in obs.contract, or in the query's `declared` metrics)"
+        if close:
+            hint = f" (did you mean {close[0]!r}?)"
+        elif ":" in name:
+            # level:metric:operations is the recording-rule convention: nothing here records it.
+            hint = " (no recording rule of this build records it)"
+        else:
+            hint = " (declare it in obs.contract, or in the query's `declared` metrics)"
         raise PromQLError(f"{artifact}: {query.where}", query.expr, f"unknown metric {name!r}{hint}")
     for pattern in regexes:
         compiled = re.compile(pattern)
         if not any(compiled.fullmatch(n) for n in allowed):
-            raise PromQLError(f"{artifact}: {query.where}", query.expr, f"__name__ regex {pattern!r} matches no known metric")
+            raise PromQLError(
+                f"{artifact}: {query.where}",
+                query.expr,
+                f"__name__ regex {pattern!r} matches no known metric",
+            )
 
 
 def check_queries(queries: Iterable[tuple[str, Query]], known: frozenset[str]) -> list[PromQLError]:
