@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from dashboards import navigation as nav
 from dashboards import queries as q
+from dashboards.recordings import slo_recordings
 from obs import contract, links
 from obs.grafana import (
     Dashboard,
@@ -23,10 +24,12 @@ from obs.grafana import (
     timeseries,
 )
 from obs.grafana.provisioning import prometheus_uid
-from obs.model import SLO, AvailabilitySLI, Environment, Platform, Service
+from obs.model import AvailabilitySLI, Environment, Platform, Service
 
 #: Folder of the dashboards no single service team owns.
 PLATFORM_FOLDER = "platform"
+#: The SLO dashboard's variable picking SLOs; it filters the recordings' label of the same name.
+SLO_VARIABLE = "slo"
 
 
 def _service_row(platform: Platform, service: Service) -> list[Panel]:
@@ -38,17 +41,14 @@ def _service_row(platform: Platform, service: Service) -> list[Panel]:
         else "5.."
     )
     panels: list[Panel] = []
-    if service.slos:
+    recorded = [(slo, slo_recordings(platform, service, slo)) for slo in service.slos]
+    if recorded:
         panels.append(
             stat(
                 "SLO attainment",
                 *(
-                    Target(
-                        q.slo_attainment(service.name, slo),
-                        slo.name,
-                        thresholds=Thresholds.below(slo.objective),
-                    )
-                    for slo in service.slos
+                    q.slo_attainment(r).target(slo.name, thresholds=Thresholds.below(slo.objective))
+                    for slo, r in recorded
                 ),
                 unit="percentunit",
                 decimals=3,
@@ -61,7 +61,7 @@ def _service_row(platform: Platform, service: Service) -> list[Panel]:
         panels.append(
             stat(
                 "Budget left",
-                *(Target(q.slo_budget_remaining(service.name, slo), slo.name) for slo in service.slos),
+                *(q.slo_budget_remaining(r).target(slo.name) for slo, r in recorded),
                 unit="percentunit",
                 decimals=1,
                 width=4,
@@ -77,7 +77,7 @@ def _service_row(platform: Platform, service: Service) -> list[Panel]:
         panels.append(
             stat(
                 "Burn rate 1h",
-                *(Target(q.slo_burn_rate(service.name, slo, "1h"), slo.name) for slo in service.slos),
+                *(q.slo_burn_rate(r, "1h").target(slo.name) for slo, r in recorded),
                 unit="x",
                 decimals=1,
                 width=4,
@@ -188,13 +188,11 @@ def overview_dashboard(platform: Platform, env: Environment) -> Dashboard:
 
 def slo_dashboard(platform: Platform, env: Environment) -> Dashboard:
     with_slos = [s for s in platform.instrumented_services if s.slos]
-    # `service="x"` names the SLO's service; `service=~"$service"` lets the variable hide it.
-    only = {contract.SERVICE_LABEL: "$service"}
     pairs = [(s, slo) for s in with_slos for slo in s.slos]
-
-    def gate(expr: str, slo: SLO) -> str:
-        # Alerts link here with var-slo=<name>: the raw metrics carry no slo label to match.
-        return q.when_variable_matches(expr, "slo", slo.name)
+    recorded = [(s, slo, slo_recordings(platform, s, slo)) for s, slo in pairs]
+    # The recordings carry `service` and `slo` labels: each query filters them by the variables of
+    # the same name, so an alert's `var-slo=latency` link shows just that SLO.
+    variables = (contract.SERVICE_LABEL, SLO_VARIABLE)
 
     P = links.SLOPanel
     first = pairs[0][1] if pairs else None
@@ -213,8 +211,8 @@ def slo_dashboard(platform: Platform, env: Environment) -> Dashboard:
             bargauge(
                 "Error budget left",
                 *(
-                    Target(gate(q.slo_budget_remaining(s.name, slo, only), slo), f"{s.name} {slo.name}")
-                    for s, slo in pairs
+                    q.slo_budget_remaining(r, variables).target(f"{s.name} {slo.name}")
+                    for s, slo, r in recorded
                 ),
                 id=P.BUDGET_REMAINING,
                 unit="percentunit",
@@ -231,16 +229,7 @@ def slo_dashboard(platform: Platform, env: Environment) -> Dashboard:
             ),
             timeseries(
                 "Budget spent over the window",
-                *(
-                    Target(
-                        gate(
-                            f"({q.slo_error_ratio(s.name, slo, slo.window, only)}) / {slo.error_budget:.6g}",
-                            slo,
-                        ),
-                        f"{s.name} {slo.name}",
-                    )
-                    for s, slo in pairs
-                ),
+                *(q.slo_budget_spent(r, variables).target(f"{s.name} {slo.name}") for s, slo, r in recorded),
                 id=P.BUDGET_BURN,
                 unit="percentunit",
                 width=16,
@@ -254,10 +243,8 @@ def slo_dashboard(platform: Platform, env: Environment) -> Dashboard:
             timeseries(
                 "Burn rate by window",
                 *(
-                    Target(
-                        gate(q.slo_burn_rate(s.name, slo, window, only), slo), f"{s.name} {slo.name} {window}"
-                    )
-                    for s, slo in pairs
+                    q.slo_burn_rate(r, window, variables).target(f"{s.name} {slo.name} {window}")
+                    for s, slo, r in recorded
                     for window in ("5m", "1h", "6h", "3d")
                 ),
                 id=P.BURN_RATE_WINDOWS,
@@ -300,7 +287,7 @@ def slo_dashboard(platform: Platform, env: Environment) -> Dashboard:
                 "service", "Service", names, multi=True, include_all=True, all_value=".*", default="$__all"
             ),
             custom_variable(
-                "slo",
+                SLO_VARIABLE,
                 "SLO",
                 sorted({slo.name for _, slo in pairs}) or ["none"],
                 multi=True,

@@ -1,19 +1,32 @@
 """The PromQL behind the dashboards, apart from their layout.
 
-Every expression reads raw contract metrics (names from :mod:`obs.contract`), so it passes the
-build's contract check whatever recording rules exist. Selectors are built by :func:`selector` so a
-renamed label in the contract moves every query at once.
+Two kinds of query:
 
-Service dashboards select ``service="$service"`` (the variable); the overview and the SLO
+* SLO maths (attainment, error ratio per window, burn rate, budget spent and left) selects the
+  series the SLO recording rules record (:mod:`dashboards.recordings`): the maths has one
+  definition, the rules the alerts read, and a 30-day panel is a selector instead of a 30-day
+  ``increase`` over every histogram series. These return :class:`Recorded` (the expression and the
+  recorded names it reads, declared on the target).
+* Everything else (traffic, errors by route or status, latency quantiles, in-flight) reads raw
+  contract metrics (names from :mod:`obs.contract`): those panels filter by route and status,
+  labels the recordings do not keep.
+
+Selectors are built by :func:`selector` so a renamed label in the contract moves every query at
+once. Service dashboards select ``service="$service"`` (the variable); the overview and the SLO
 dashboard, which show several services at once, name the service literally.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 
+from dashboards import recordings as rec
+from dashboards.recordings import SLORecordings
 from obs import contract
-from obs.model import SLO, AvailabilitySLI, LatencySLI, parse_duration
+from obs.errors import RenderError
+from obs.grafana import Target, Thresholds
+from obs.model import SLO, parse_duration
 
 DURATION = contract.HTTP_SERVER_DURATION.name
 REQUESTS = f"{DURATION}_count"
@@ -117,54 +130,63 @@ def instrumentation_errors(service: str = SERVICE_VAR) -> str:
 # --- SLOs -------------------------------------------------------------------------------------
 
 
-def _slo_selectors(service: str, slo: SLO, extra: Mapping[str, str] | None) -> tuple[str, str]:
-    """(bad-or-good events selector, all events selector) of the SLO's SLI."""
-    excluded = {ROUTE: "|".join(_regex_escape(r) for r in slo.exclude_routes)} if slo.exclude_routes else None
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A query that reads SLO recordings: its expression and the recorded names it selects.
 
-    def sel(
-        metric: str, more: Mapping[str, str] | None = None, re_more: Mapping[str, str] | None = None
-    ) -> str:
-        return selector(
-            metric,
-            {SERVICE: service, **(more or {})},
-            not_regex=excluded,
-            match={**(extra or {}), **(re_more or {})},
+    The names are declared on the panel's target: they were checked against the rules module
+    (:meth:`SLORecordings.series`), and a dashboard rendered without the rules
+    (``obs build --only grafana``) then still passes the contract check.
+    """
+
+    expr: str
+    reads: frozenset[str]
+
+    def target(self, legend: str, thresholds: Thresholds | None = None) -> Target:
+        return Target(self.expr, legend, thresholds=thresholds, declared=self.reads)
+
+
+def _read(
+    recordings: SLORecordings, template: str, window: str = "", variables: Collection[str] = ()
+) -> Recorded:
+    """``name{<the rule's labels>}``, plus ``label=~"$label"`` for each dashboard variable in
+    ``variables``, which must each name a label of the recording."""
+    series = recordings.series(template, window)
+    missing = [v for v in variables if v not in series.labels]
+    if missing:
+        raise RenderError(
+            f"dashboards: {recordings.where}: {series.name} has no label {', '.join(missing)} "
+            f"to filter on (labels: {', '.join(series.labels)})"
         )
-
-    if isinstance(slo.sli, AvailabilitySLI):
-        return sel(REQUESTS, re_more={STATUS: slo.sli.error_status_regex}), sel(REQUESTS)
-    assert isinstance(slo.sli, LatencySLI)
-    return sel(BUCKETS, {"le": slo.sli.le}), sel(REQUESTS)
+    expr = selector(series.name, series.labels, match={v: f"${v}" for v in variables})
+    return Recorded(expr, frozenset({series.name}))
 
 
-def _regex_escape(route: str) -> str:
-    # Route templates hold '/', '{', '}', '.', '-': only '.' and braces mean something in RE2.
-    return route.replace(".", "\\\\.").replace("{", "\\\\{").replace("}", "\\\\}")
+def slo_error_ratio(recordings: SLORecordings, window: str, variables: Collection[str] = ()) -> Recorded:
+    """Fraction of bad events over ``window`` (one of the recorded windows, or the SLO's own)."""
+    return _read(recordings, rec.ERROR_RATIO, window, variables)
 
 
-def slo_error_ratio(service: str, slo: SLO, window: str, filters: Mapping[str, str] | None = None) -> str:
-    """Fraction of bad events over ``window`` (``$__range`` works too)."""
-    events, total = _slo_selectors(service, slo, filters)
-    all_events = f"sum(increase({total}[{window}]))"
-    if isinstance(slo.sli, AvailabilitySLI):
-        return f"(sum(increase({events}[{window}])) or vector(0)) / {all_events}"
-    return f"1 - (sum(increase({events}[{window}])) / {all_events})"
-
-
-def slo_attainment(service: str, slo: SLO, filters: Mapping[str, str] | None = None) -> str:
+def slo_attainment(recordings: SLORecordings, variables: Collection[str] = ()) -> Recorded:
     """The SLI over the SLO window: compare with the objective."""
-    return f"1 - ({slo_error_ratio(service, slo, slo.window, filters)})"
+    ratio = slo_error_ratio(recordings, recordings.slo.window, variables)
+    return Recorded(f"1 - {ratio.expr}", ratio.reads)
 
 
-def slo_budget_remaining(service: str, slo: SLO, filters: Mapping[str, str] | None = None) -> str:
+def slo_budget_remaining(recordings: SLORecordings, variables: Collection[str] = ()) -> Recorded:
     """Fraction of the error budget of the window still unspent (negative: overspent)."""
-    return f"1 - ({slo_error_ratio(service, slo, slo.window, filters)}) / {_num(slo.error_budget)}"
+    return _read(recordings, rec.BUDGET_REMAINING, variables=variables)
 
 
-def slo_burn_rate(service: str, slo: SLO, window: str, filters: Mapping[str, str] | None = None) -> str:
+def slo_budget_spent(recordings: SLORecordings, variables: Collection[str] = ()) -> Recorded:
+    """Fraction of the error budget of the window spent (above 1: the SLO is breached)."""
+    return _read(recordings, rec.BUDGET_SPENT, variables=variables)
+
+
+def slo_burn_rate(recordings: SLORecordings, window: str, variables: Collection[str] = ()) -> Recorded:
     """How many times faster than sustainable the budget burns over ``window`` (1 = exactly spent
     at the end of the SLO window)."""
-    return f"({slo_error_ratio(service, slo, window, filters)}) / {_num(slo.error_budget)}"
+    return _read(recordings, rec.BURN_RATE, window, variables)
 
 
 def burn_rate_threshold(slo: SLO, long_window: str, budget_fraction: float) -> float:
@@ -173,28 +195,9 @@ def burn_rate_threshold(slo: SLO, long_window: str, budget_fraction: float) -> f
     return round(budget_fraction * slo.window_seconds / parse_duration(long_window), 2)
 
 
-def when_variable_matches(expr: str, variable: str, value: str) -> str:
-    """``expr`` only while the template variable ``$variable`` (a regex, as Grafana writes multi
-    values and "All") matches ``value``; empty otherwise.
-
-    For panels with one query per SLO: the raw metrics have no ``slo`` label to filter on, so the
-    match is made on a constant series. ``label_replace`` sets ``keep`` only when its (anchored)
-    regex matches, and ``unless on (keep) vector(1)`` drops the series left without it.
-    """
-    constant = f'label_replace(vector(1), "{variable}", "{value}", "", "")'
-    gate = (
-        f'(label_replace({constant}, "keep", "yes", "{variable}", "${variable}") unless on (keep) vector(1))'
-    )
-    return f"({expr}) and on () {gate}"
-
-
 def slo_alerts(services_regex: str = SERVICE_VAR, slos_regex: str = "$slo") -> str:
     # `slo=~".*"` also matches alerts without an slo label, so "All" shows every service alert.
     return f'sum by (alertname, {SERVICE}, slo, alertstate) (ALERTS{{{SERVICE}=~"{services_regex}", slo=~"{slos_regex}"}})'
-
-
-def _num(value: float) -> str:
-    return format(value, ".6g")
 
 
 # --- platform overview --------------------------------------------------------------------------
@@ -214,6 +217,7 @@ def platform_p95(service: str) -> str:
 
 __all__ = [
     "BURN_WINDOWS",
+    "Recorded",
     "burn_rate_threshold",
     "errors_by_route",
     "errors_by_status",
@@ -231,9 +235,9 @@ __all__ = [
     "slo_alerts",
     "slo_attainment",
     "slo_budget_remaining",
+    "slo_budget_spent",
     "slo_burn_rate",
     "slo_error_ratio",
     "slowest_routes",
     "target_up",
-    "when_variable_matches",
 ]

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from dashboards import navigation as nav
 from dashboards import queries as q
+from dashboards.recordings import slo_recordings
 from obs import contract, links
 from obs.grafana import (
     Annotation,
@@ -46,19 +47,20 @@ def _seconds_label(seconds: float) -> str:
     return f"{seconds * 1000:g}ms" if seconds < 1 else f"{seconds:g}s"
 
 
-def slo_panels(service: Service) -> list[Panel]:
-    """SLO status, budget left and burn rate: one query per SLO, thresholds from each objective."""
+def slo_panels(platform: Platform, service: Service) -> list[Panel]:
+    """SLO status, budget left and burn rate: one query per SLO, read from the SLO's recording
+    rules (:mod:`dashboards.recordings`), thresholds from each objective."""
     if not service.slos:
         return []
+    recorded = [(slo, slo_recordings(platform, service, slo)) for slo in service.slos]
     status = stat(
         "SLO attainment (window)",
         *(
-            Target(
-                q.slo_attainment(service.name, slo),
+            q.slo_attainment(r).target(
                 f"{slo.name} (objective {slo.objective:.2%}, {slo.window})",
                 thresholds=Thresholds.below(slo.objective, None),
             )
-            for slo in service.slos
+            for slo, r in recorded
         ),
         id=P.SLO_STATUS,
         unit="percentunit",
@@ -71,7 +73,7 @@ def slo_panels(service: Service) -> list[Panel]:
     )
     budget = stat(
         "Error budget left",
-        *(Target(q.slo_budget_remaining(service.name, slo), slo.name) for slo in service.slos),
+        *(q.slo_budget_remaining(r).target(slo.name) for slo, r in recorded),
         id=P.ERROR_BUDGET,
         unit="percentunit",
         decimals=1,
@@ -87,8 +89,8 @@ def slo_panels(service: Service) -> list[Panel]:
     burn = timeseries(
         "Burn rate (1h and 5m)",
         *(
-            Target(q.slo_burn_rate(service.name, slo, window), f"{slo.name} {window}")
-            for slo in service.slos
+            q.slo_burn_rate(r, window).target(f"{slo.name} {window}")
+            for slo, r in recorded
             for window in ("1h", "5m")
         ),
         id=P.BURN_RATE,
@@ -151,7 +153,8 @@ def service_dashboard(platform: Platform, env: Environment, service: Service) ->
             "is broken, not the service. DOWN with a traffic drop: the instance is gone; check the deployment."
         ),
     )
-    top: list[Panel] = [*slo_panels(service)[:2], error_ratio, up]
+    slo = slo_panels(platform, service)
+    top: list[Panel] = [*slo[:2], error_ratio, up]
     requests = timeseries(
         "Requests by route",
         Target(q.service_requests(), "{{http_route}}"),
@@ -185,7 +188,7 @@ def service_dashboard(platform: Platform, env: Environment, service: Service) ->
         ),
     )
     panels_traffic: list[Panel] = [requests, by_status]
-    burn = slo_panels(service)[2:]
+    burn = slo[2:]
     in_flight = timeseries(
         "In-flight requests",
         Target(q.in_flight(), "{{http_request_method}}"),
@@ -223,7 +226,11 @@ def service_dashboard(platform: Platform, env: Environment, service: Service) ->
     )
     # Who is hit sits beside the errors; three panels share the line under them.
     third = 8 if burn else 12
-    panels_traffic += [_with_width(by_route, third), *(_with_width(b, third) for b in burn), _with_width(in_flight, third)]
+    panels_traffic += [
+        _with_width(by_route, third),
+        *(_with_width(b, third) for b in burn),
+        _with_width(in_flight, third),
+    ]
 
     slo_threshold = (
         float(latency.sli.threshold_seconds) if latency and isinstance(latency.sli, LatencySLI) else None
