@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from dashboards import navigation as nav
 from dashboards import queries as q
+from dashboards.panels import up_stat
 from obs import contract, links
 from obs.grafana import (
     Dashboard,
     Target,
     Thresholds,
-    ValueText,
     custom_variable,
     datasource_variable,
     query_variable,
-    stat,
     table,
     timeseries,
 )
@@ -23,13 +22,18 @@ from obs.model import DependencyKind, Environment, Platform
 
 SERVICE = contract.SERVICE_LABEL
 RATE = q.RATE
-DOWN_UP = (ValueText("0", "DOWN", "red"), ValueText("1", "UP", "green"))
 #: Dependencies picked by the `service` variable (every exporter target carries `service`).
 SEL = {SERVICE: "$service"}
 
 
 def _sel(metric: str) -> str:
     return q.selector(metric, match=SEL)
+
+
+def _hit_ratio(hits: str, misses: str) -> str:
+    """Hits over all lookups, from two counters of the selected dependency."""
+    hit_rate = f"sum(rate({_sel(hits)}[{RATE}]))"
+    return f"{hit_rate} / ({hit_rate} + sum(rate({_sel(misses)}[{RATE}])))"
 
 
 def _dependency_variable(platform: Platform, kind: DependencyKind) -> tuple[list[str], str]:
@@ -57,13 +61,10 @@ def postgres_dashboard(platform: Platform, env: Environment) -> Dashboard | None
         variables=(datasource_variable(prometheus_uid(env)), custom_variable("service", "Database", names)),
         links=(nav.dashboard("Platform overview", links.OVERVIEW_UID),),
         items=(
-            stat(
+            up_stat(
                 "PostgreSQL up",
                 Target(f"min({_sel('pg_up')})", "pg_up"),
                 id=P.UP,
-                unit="short",
-                thresholds=Thresholds.below(1),
-                value_texts=DOWN_UP,
                 description=(
                     f"Whether postgres_exporter can connect to PostgreSQL. DOWN: {users} fail or queue requests now; check "
                     "the database host, disk and the exporter's credentials."
@@ -126,7 +127,7 @@ def postgres_dashboard(platform: Platform, env: Environment) -> Dashboard | None
             timeseries(
                 "Cache hit ratio",
                 Target(
-                    f"sum(rate({_sel('pg_stat_database_blks_hit')}[{RATE}])) / (sum(rate({_sel('pg_stat_database_blks_hit')}[{RATE}])) + sum(rate({_sel('pg_stat_database_blks_read')}[{RATE}])))",
+                    _hit_ratio("pg_stat_database_blks_hit", "pg_stat_database_blks_read"),
                     "hit ratio",
                 ),
                 id=P.CACHE_HIT_RATIO,
@@ -160,13 +161,10 @@ def redis_dashboard(platform: Platform, env: Environment) -> Dashboard | None:
         variables=(datasource_variable(prometheus_uid(env)), custom_variable("service", "Redis", names)),
         links=(nav.dashboard("Platform overview", links.OVERVIEW_UID),),
         items=(
-            stat(
+            up_stat(
                 "Redis up",
                 Target(f"min({_sel('redis_up')})", "redis_up"),
                 id=P.UP,
-                unit="short",
-                thresholds=Thresholds.below(1),
-                value_texts=DOWN_UP,
                 description=f"Whether redis_exporter reaches Redis. DOWN: sessions, caches and job queues of {users} fail; check the Redis host and its log.",
             ),
             timeseries(
@@ -211,7 +209,7 @@ def redis_dashboard(platform: Platform, env: Environment) -> Dashboard | None:
             timeseries(
                 "Keyspace hit ratio",
                 Target(
-                    f"sum(rate({_sel('redis_keyspace_hits_total')}[{RATE}])) / (sum(rate({_sel('redis_keyspace_hits_total')}[{RATE}])) + sum(rate({_sel('redis_keyspace_misses_total')}[{RATE}])))",
+                    _hit_ratio("redis_keyspace_hits_total", "redis_keyspace_misses_total"),
                     "hit ratio",
                 ),
                 id=P.HIT_RATIO,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from dashboards import navigation as nav
 from dashboards import queries as q
+from dashboards.panels import up_stat, with_width
 from dashboards.recordings import slo_recordings
 from obs import contract, links
 from obs.grafana import (
@@ -137,11 +136,7 @@ def _service_row(platform: Platform, service: Service) -> list[Panel]:
         )
     )
     width = 24 // len(panels)
-    return [_resize(p, width) for p in panels]
-
-
-def _resize(panel: Panel, width: int) -> Panel:
-    return replace(panel, width=width)
+    return [with_width(p, width) for p in panels]
 
 
 def overview_dashboard(platform: Platform, env: Environment) -> Dashboard:
@@ -153,7 +148,7 @@ def overview_dashboard(platform: Platform, env: Environment) -> Dashboard:
         rows.append(
             row(
                 "Probed from outside",
-                stat(
+                up_stat(
                     "Probe success",
                     *(
                         Target(
@@ -161,11 +156,8 @@ def overview_dashboard(platform: Platform, env: Environment) -> Dashboard:
                         )
                         for s in platform.probed_services
                     ),
-                    unit="short",
                     width=24,
                     height=4,
-                    thresholds=Thresholds.below(1),
-                    value_texts=(ValueText("0", "DOWN", "red"), ValueText("1", "UP", "green")),
                     panel_links=(nav.dashboard("Blackbox probes", links.BLACKBOX_UID),),
                     description=(
                         "Whether each site answers the blackbox probe from outside. DOWN: users cannot reach it; open the "

@@ -7,10 +7,9 @@ route and status, then latency (percentiles with exemplars, heatmap, slowest rou
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from dashboards import navigation as nav
 from dashboards import queries as q
+from dashboards.panels import up_stat, with_width
 from dashboards.recordings import slo_recordings
 from obs import contract, links
 from obs.grafana import (
@@ -19,7 +18,6 @@ from obs.grafana import (
     Panel,
     Target,
     Thresholds,
-    ValueText,
     custom_variable,
     datasource_variable,
     heatmap,
@@ -141,13 +139,10 @@ def service_dashboard(platform: Platform, env: Environment, service: Service) ->
             "(click the value)."
         ),
     )
-    up = stat(
+    up = up_stat(
         "Targets up",
         Target(q.target_up(), "{{instance}}"),
         id=P.TARGET_UP,
-        unit="short",
-        thresholds=Thresholds.below(1),
-        value_texts=(ValueText("0", "DOWN", "red"), ValueText("1", "UP", "green")),
         description=(
             "Whether Prometheus can scrape each instance. DOWN with no traffic drop: the metrics endpoint (or its token) "
             "is broken, not the service. DOWN with a traffic drop: the instance is gone; check the deployment."
@@ -227,9 +222,9 @@ def service_dashboard(platform: Platform, env: Environment, service: Service) ->
     # Who is hit sits beside the errors; three panels share the line under them.
     third = 8 if burn else 12
     panels_traffic += [
-        _with_width(by_route, third),
-        *(_with_width(b, third) for b in burn),
-        _with_width(in_flight, third),
+        with_width(by_route, third),
+        *(with_width(b, third) for b in burn),
+        with_width(in_flight, third),
     ]
 
     slo_threshold = (
@@ -302,7 +297,7 @@ def service_dashboard(platform: Platform, env: Environment, service: Service) ->
         ),
     )
     width = 24 // len(top)
-    top = [_with_width(p, width) for p in top]
+    top = [with_width(p, width) for p in top]
     dependency_links = tuple(
         nav.dashboard(f"{dep} dashboard", uid)
         for dep in service.depends_on
@@ -351,10 +346,6 @@ def service_dashboard(platform: Platform, env: Environment, service: Service) ->
             row("Latency", percentiles, heat, slowest, instr),
         ),
     )
-
-
-def _with_width(panel: Panel, width: int) -> Panel:
-    return replace(panel, width=width)
 
 
 def _dependency_uid(platform: Platform, name: str) -> str | None:
