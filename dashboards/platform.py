@@ -70,22 +70,21 @@ def _service_row(platform: Platform, service: Service) -> list[Panel]:
                 description=f"{service.name}: error budget left in the window. Under 25%: slow down risky changes; negative: SLO breached.",
             )
         )
-        first = service.slos[0]
-        page = q.burn_rate_threshold(first, *q.BURN_WINDOWS[0][::2])
-        ticket = q.burn_rate_threshold(first, *q.BURN_WINDOWS[1][::2])
+        fast, slow = q.burn_lines(service.slos[0])
         panels.append(
             stat(
-                "Burn rate 1h",
-                *(q.slo_burn_rate(r, "1h").target(slo.name) for slo, r in recorded),
+                f"Burn rate {fast.long_window}",
+                *(q.slo_burn_rate(r, fast.long_window).target(slo.name) for slo, r in recorded),
                 unit="x",
                 decimals=1,
                 width=4,
                 height=4,
-                thresholds=Thresholds.above(ticket, page),
+                thresholds=Thresholds.above(slow.factor, fast.factor),
                 panel_links=to_dashboard,
                 description=(
-                    f"{service.name}: how fast the budget burns over the last hour (1 = exactly spent over the window). "
-                    f"Red from {page:g}: the page threshold. Open the service dashboard to see what fails."
+                    f"{service.name}: how fast the budget burns over the last {fast.long_window} (1 = exactly spent over "
+                    f"the window). Red from {fast.factor:g}: the fast-burn alert {q.acts(fast)} there. Open the service "
+                    "dashboard to see what fails."
                 ),
             )
         )
@@ -112,7 +111,7 @@ def _service_row(platform: Platform, service: Service) -> list[Panel]:
             sparkline=True,
             thresholds=Thresholds.above(
                 availability.error_budget,
-                availability.error_budget * q.burn_rate_threshold(availability, *q.BURN_WINDOWS[0][::2]),
+                availability.error_budget * q.burn_lines(availability)[0].factor,
             )
             if availability
             else Thresholds.above(0.01, 0.05),
@@ -181,31 +180,21 @@ def overview_dashboard(platform: Platform, env: Environment) -> Dashboard:
 def slo_dashboard(platform: Platform, env: Environment) -> Dashboard:
     with_slos = [s for s in platform.instrumented_services if s.slos]
     pairs = [(s, slo) for s in with_slos for slo in s.slos]
-    recorded = [(s, slo, slo_recordings(platform, s, slo)) for s, slo in pairs]
-    # The recordings carry `service` and `slo` labels: each query filters them by the variables of
-    # the same name, so an alert's `var-slo=latency` link shows just that SLO.
+    recorded = [slo_recordings(platform, s, slo) for s, slo in pairs]
+    # The recordings carry `service` and `slo` labels: one query per panel (per window) reads every
+    # SLO, filtered by the variables of the same names, so an alert's `var-slo=latency` link shows
+    # just that SLO and a tenth SLO adds no query.
     variables = (contract.SERVICE_LABEL, SLO_VARIABLE)
+    legend = " ".join(f"{{{{{v}}}}}" for v in variables)
 
     P = links.SLOPanel
-    first = pairs[0][1] if pairs else None
-    burn_lines = (
-        Thresholds.above(
-            q.burn_rate_threshold(first, *q.BURN_WINDOWS[1][::2]),
-            q.burn_rate_threshold(first, *q.BURN_WINDOWS[0][::2]),
-            style="dashed",
-        )
-        if first
-        else None
-    )
     items: list[Panel] = []
     if pairs:
+        fast, slow = q.burn_lines(pairs[0][1])
         items += [
             bargauge(
                 "Error budget left",
-                *(
-                    q.slo_budget_remaining(r, variables).target(f"{s.name} {slo.name}")
-                    for s, slo, r in recorded
-                ),
+                q.slo_budget_remaining(recorded, variables).target(legend),
                 id=P.BUDGET_REMAINING,
                 unit="percentunit",
                 min=-1,
@@ -221,7 +210,7 @@ def slo_dashboard(platform: Platform, env: Environment) -> Dashboard:
             ),
             timeseries(
                 "Budget spent over the window",
-                *(q.slo_budget_spent(r, variables).target(f"{s.name} {slo.name}") for s, slo, r in recorded),
+                q.slo_budget_spent(recorded, variables).target(legend),
                 id=P.BUDGET_BURN,
                 unit="percentunit",
                 width=16,
@@ -235,20 +224,21 @@ def slo_dashboard(platform: Platform, env: Environment) -> Dashboard:
             timeseries(
                 "Burn rate by window",
                 *(
-                    q.slo_burn_rate(r, window, variables).target(f"{s.name} {slo.name} {window}")
-                    for s, slo, r in recorded
-                    for window in ("5m", "1h", "6h", "3d")
+                    q.slo_burn_rate(recorded, window, variables).target(f"{legend} {window}")
+                    for window in q.burn_windows(pairs[0][1])
                 ),
                 id=P.BURN_RATE_WINDOWS,
                 unit="x",
                 width=24,
                 height=10,
                 legend="table",
-                thresholds=burn_lines,
+                thresholds=Thresholds.above(slow.factor, fast.factor, style="dashed"),
                 description=(
-                    "Budget burn rate over each alert window (1 = spent exactly over the SLO window). The page alert needs "
-                    "the 1h and 5m lines above the upper dashed line; the ticket alert the 6h line above the lower one. "
-                    "Pick a service and an SLO above to read fewer lines."
+                    "Budget burn rate over each alert window (1 = spent exactly over the SLO window). The fast-burn "
+                    f"alert {q.acts(fast)} with the {fast.long_window} and {fast.short_window} lines above the upper "
+                    f"dashed line ({fast.factor:g}); the next one {q.acts(slow)} with the {slow.long_window} line (and "
+                    f"its {slow.short_window} window) above the lower one ({slow.factor:g}). Slower alerts fire at "
+                    "lower burn rates over longer windows. Pick a service and an SLO above to read fewer lines."
                 ),
             ),
         ]

@@ -18,7 +18,7 @@ dashboard, which show several services at once, name the service literally.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from dashboards import recordings as rec
@@ -26,7 +26,8 @@ from dashboards.recordings import SLORecordings
 from obs import contract
 from obs.errors import RenderError
 from obs.grafana import Target, Thresholds
-from obs.model import SLO, parse_duration
+from obs.model import SLO
+from obs.slo import SLOAlertWindow, alert_windows
 
 DURATION = contract.HTTP_SERVER_DURATION.name
 REQUESTS = f"{DURATION}_count"
@@ -40,14 +41,6 @@ METHOD = contract.METHOD_LABEL
 RATE = "$__rate_interval"
 SERVICE_VAR = "$service"
 ROUTE_VAR = "$route"
-
-#: The multiwindow burn-rate alerts of the SRE workbook: (long window, short window, fraction of
-#: the budget that window may spend before it pages or opens a ticket).
-BURN_WINDOWS: tuple[tuple[str, str, float], ...] = (
-    ("1h", "5m", 0.02),
-    ("6h", "30m", 0.05),
-    ("3d", "6h", 0.10),
-)
 
 
 def selector(
@@ -146,23 +139,33 @@ class Recorded:
         return Target(self.expr, legend, thresholds=thresholds, declared=self.reads)
 
 
-def _read(
-    recordings: SLORecordings, template: str, window: str = "", variables: Collection[str] = ()
-) -> Recorded:
-    """``name{<the rule's labels>}``, plus ``label=~"$label"`` for each dashboard variable in
-    ``variables``, which must each name a label of the recording."""
-    series = recordings.series(template, window)
-    missing = [v for v in variables if v not in series.labels]
-    if missing:
-        raise RenderError(
-            f"dashboards: {recordings.where}: {series.name} has no label {', '.join(missing)} "
-            f"to filter on (labels: {', '.join(series.labels)})"
-        )
-    expr = selector(series.name, series.labels, match={v: f"${v}" for v in variables})
-    return Recorded(expr, frozenset({series.name}))
+#: One SLO's recordings, or several SLOs' at once (the SLO dashboard).
+SLOs = SLORecordings | Sequence[SLORecordings]
 
 
-def slo_error_ratio(recordings: SLORecordings, window: str, variables: Collection[str] = ()) -> Recorded:
+def _read(recordings: SLOs, template: str, window: str = "", variables: Collection[str] = ()) -> Recorded:
+    """One SLO: ``name{<the labels its rule puts on the series>}``. Several SLOs: ``name{}``, one
+    query for all of them whatever their number (each must record it). Either way plus
+    ``label=~"$label"`` for each dashboard variable in ``variables``, which must name a label of
+    every series read."""
+    several = not isinstance(recordings, SLORecordings)
+    each = list(recordings) if not isinstance(recordings, SLORecordings) else [recordings]
+    if not each:
+        raise ValueError(f"no SLO records {template.format(window=window)!r}: pass at least one")
+    found = [(r, r.series(template, window)) for r in each]
+    for r, series in found:
+        missing = [v for v in variables if v not in series.labels]
+        if missing:
+            raise RenderError(
+                f"dashboards: {r.where}: {series.name} has no label {', '.join(missing)} "
+                f"to filter on (labels: {', '.join(series.labels)})"
+            )
+    name, labels = found[0][1].name, found[0][1].labels
+    expr = selector(name, {} if several else labels, match={v: f"${v}" for v in variables})
+    return Recorded(expr, frozenset({name}))
+
+
+def slo_error_ratio(recordings: SLOs, window: str, variables: Collection[str] = ()) -> Recorded:
     """Fraction of bad events over ``window`` (one of the recorded windows, or the SLO's own)."""
     return _read(recordings, rec.ERROR_RATIO, window, variables)
 
@@ -173,26 +176,40 @@ def slo_attainment(recordings: SLORecordings, variables: Collection[str] = ()) -
     return Recorded(f"1 - {ratio.expr}", ratio.reads)
 
 
-def slo_budget_remaining(recordings: SLORecordings, variables: Collection[str] = ()) -> Recorded:
+def slo_budget_remaining(recordings: SLOs, variables: Collection[str] = ()) -> Recorded:
     """Fraction of the error budget of the window still unspent (negative: overspent)."""
     return _read(recordings, rec.BUDGET_REMAINING, variables=variables)
 
 
-def slo_budget_spent(recordings: SLORecordings, variables: Collection[str] = ()) -> Recorded:
+def slo_budget_spent(recordings: SLOs, variables: Collection[str] = ()) -> Recorded:
     """Fraction of the error budget of the window spent (above 1: the SLO is breached)."""
     return _read(recordings, rec.BUDGET_SPENT, variables=variables)
 
 
-def slo_burn_rate(recordings: SLORecordings, window: str, variables: Collection[str] = ()) -> Recorded:
+def slo_burn_rate(recordings: SLOs, window: str, variables: Collection[str] = ()) -> Recorded:
     """How many times faster than sustainable the budget burns over ``window`` (1 = exactly spent
     at the end of the SLO window)."""
     return _read(recordings, rec.BURN_RATE, window, variables)
 
 
-def burn_rate_threshold(slo: SLO, long_window: str, budget_fraction: float) -> float:
-    """The burn rate at which ``budget_fraction`` of the budget goes in ``long_window``: 14.4 for
-    2% in 1h of a 30-day SLO. Derived from the SLO's own window, so a 28-day SLO gets 13.44."""
-    return round(budget_fraction * slo.window_seconds / parse_duration(long_window), 2)
+def burn_lines(slo: SLO) -> tuple[SLOAlertWindow, SLOAlertWindow]:
+    """The two fastest burn-rate alerts of ``slo``, as the rules fire them (:func:`obs.slo.alert_windows`:
+    the window table, factors from the SLO's window, severities after ``page: false``). Burn-rate
+    panels draw the fastest as the upper line and the next as the lower one."""
+    windows = alert_windows(slo)
+    return windows[0], windows[1] if len(windows) > 1 else windows[0]
+
+
+def burn_windows(slo: SLO) -> tuple[str, ...]:
+    """The windows a burn-rate panel shows: the fastest alert's short window, then every alert's
+    long window (each is recorded for the alerts)."""
+    windows = alert_windows(slo)
+    return tuple(dict.fromkeys([windows[0].short_window, *(w.long_window for w in windows)]))
+
+
+def acts(window: SLOAlertWindow) -> str:
+    """What the alert does when it fires, for panel descriptions: "pages" or "opens a ticket"."""
+    return "pages" if window.severity == "page" else "opens a ticket"
 
 
 def slo_alerts(services_regex: str = SERVICE_VAR, slos_regex: str = "$slo") -> str:
@@ -216,9 +233,10 @@ def platform_p95(service: str) -> str:
 
 
 __all__ = [
-    "BURN_WINDOWS",
     "Recorded",
-    "burn_rate_threshold",
+    "acts",
+    "burn_lines",
+    "burn_windows",
     "errors_by_route",
     "errors_by_status",
     "firing_alerts",

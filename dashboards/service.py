@@ -81,23 +81,23 @@ def slo_panels(platform: Platform, service: Service) -> list[Panel]:
             "risky deploys. Red: the SLO is breached; prioritise reliability work with the owning team."
         ),
     )
-    first = service.slos[0]
-    page = q.burn_rate_threshold(first, *q.BURN_WINDOWS[0][::2])
-    ticket = q.burn_rate_threshold(first, *q.BURN_WINDOWS[1][::2])
+    fast, slow = q.burn_lines(service.slos[0])
     burn = timeseries(
-        "Burn rate (1h and 5m)",
+        f"Burn rate ({fast.long_window} and {fast.short_window})",
         *(
             q.slo_burn_rate(r, window).target(f"{slo.name} {window}")
             for slo, r in recorded
-            for window in ("1h", "5m")
+            for window in (fast.long_window, fast.short_window)
         ),
         id=P.BURN_RATE,
         unit="x",
-        thresholds=Thresholds.above(ticket, page, style="dashed"),
+        thresholds=Thresholds.above(slow.factor, fast.factor, style="dashed"),
         description=(
-            f"How fast each SLO spends its budget: 1 spends it exactly over the window. Above {page:g} for both 1h and "
-            f"5m the fast-burn alert pages (2% of the budget in an hour); above {ticket:g} over 6h it opens a ticket. "
-            "If only the 5m line is high the problem may already be over; if both are high, act now."
+            f"How fast each SLO spends its budget: 1 spends it exactly over the window. Above {fast.factor:g} for both "
+            f"{fast.long_window} and {fast.short_window} the fast-burn alert {q.acts(fast)} "
+            f"({fast.row.budget_percent:g}% of the budget in {fast.long_window}); above {slow.factor:g} over "
+            f"{slow.long_window} (and {slow.short_window}) the next one {q.acts(slow)}. If only the {fast.short_window} "
+            "line is high the problem may already be over; if both are high, act now."
         ),
     )
     return [status, budget, burn]
@@ -118,7 +118,7 @@ def service_dashboard(platform: Platform, env: Environment, service: Service) ->
         # Warn at the rate that spends the budget exactly (burn rate 1), alarm at the page rate.
         err_thresholds = Thresholds.above(
             availability.error_budget,
-            availability.error_budget * q.burn_rate_threshold(availability, *q.BURN_WINDOWS[0][::2]),
+            availability.error_budget * q.burn_lines(availability)[0].factor,
         )
     else:
         err_thresholds = Thresholds.above(0.01, 0.05)

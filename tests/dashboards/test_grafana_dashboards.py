@@ -22,6 +22,7 @@ from obs.grafana.lint import iter_panels, lint
 from obs.grafana.schema import validate
 from obs.model import SLO, AvailabilitySLI, LatencySLI, Platform
 from obs.promql import check_queries, selected_metrics, substitute_grafana_variables
+from obs.slo import alert_windows
 from tests.dashboards.grafana_support import dashboards_json, panels_by_id
 
 PINNED: list[tuple[str, type[IntEnum]]] = [
@@ -290,11 +291,44 @@ def test_the_overview_has_a_row_per_service_linking_to_its_dashboard() -> None:
 def test_the_slo_dashboard_filters_every_slo_by_the_service_variable() -> None:
     data = dashboards_json()[links.SLO_UID]
     burn = panels_by_id(data)[links.SLOPanel.BURN_RATE_WINDOWS]
-    slo_count = sum(len(s.slos) for s in edu.services)
-    assert len(burn["targets"]) == slo_count * 4
+    # One query per alert window, whatever the number of SLOs: the recordings carry service and slo.
+    assert [t["legendFormat"] for t in burn["targets"]] == [
+        "{{service}} {{slo}} 5m",
+        "{{service}} {{slo}} 1h",
+        "{{service}} {{slo}} 6h",
+        "{{service}} {{slo}} 1d",
+        "{{service}} {{slo}} 3d",
+    ]
     assert all('service=~"$service"' in t["expr"] for t in burn["targets"])
     alert_state = panels_by_id(data)[links.SLOPanel.ALERT_STATE]
     assert "ALERTS" in alert_state["targets"][0]["expr"]
+
+
+def test_burn_rate_lines_and_windows_are_the_alerts_own() -> None:
+    backend = edu.service("backend")
+    fast, medium, slow, very_slow = alert_windows(backend.slos[0])
+    by_id = panels_by_id(dashboards_json()["obs-svc-backend"])
+    steps = by_id[links.ServicePanel.BURN_RATE]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [s["value"] for s in steps] == [None, medium.factor, fast.factor]
+    # The 6h alert pages in the window table: the panel must not call it a ticket.
+    assert (
+        medium.severity == "page"
+        and "the next one pages" in by_id[links.ServicePanel.BURN_RATE]["description"]
+    )
+    burn = panels_by_id(dashboards_json()[links.SLO_UID])[links.SLOPanel.BURN_RATE_WINDOWS]
+    windows = [t["legendFormat"].rsplit(" ", 1)[1] for t in burn["targets"]]
+    assert windows == [fast.short_window, *(w.long_window for w in (fast, medium, slow, very_slow))]
+
+
+def test_an_slo_without_paging_says_its_fast_burn_opens_a_ticket() -> None:
+    services = tuple(
+        dataclasses.replace(s, slos=tuple(dataclasses.replace(o, page=False) for o in s.slos))
+        for s in edu.services
+    )
+    burn = panels_by_id(dashboards_json(dataclasses.replace(edu, services=services))["obs-svc-backend"])[
+        links.ServicePanel.BURN_RATE
+    ]
+    assert "the fast-burn alert opens a ticket" in burn["description"]
 
 
 def test_dependency_dashboards_are_left_out_when_the_platform_has_no_such_dependency() -> None:
