@@ -593,6 +593,9 @@ class Platform:
 
 
 __all__ = [
+    "DEFAULT_ALERT_WEBHOOK_URL",
+    "DEFAULT_INFRA_TEAM",
+    "DEFAULT_SECRETS_DIR",
     "SLI",
     "SLO",
     "AvailabilitySLI",
