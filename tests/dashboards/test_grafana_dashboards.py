@@ -304,6 +304,24 @@ def test_the_slo_dashboard_filters_every_slo_by_the_service_variable() -> None:
     assert "ALERTS" in alert_state["targets"][0]["expr"]
 
 
+def test_renaming_a_recording_rule_breaks_the_build_not_the_panel(monkeypatch: pytest.MonkeyPatch) -> None:
+    from obs.build import render
+    from obs.render import rules
+
+    record = rules.RuleFile.record
+
+    def renamed(self: rules.RuleFile, group: list[dict[str, Any]], name: str, *args: Any) -> None:
+        record(self, group, name.replace("slo:burn_rate:", "slo:burn:"), *args)
+
+    monkeypatch.setattr(rules.RuleFile, "record", renamed)
+    with pytest.raises(
+        RenderError,
+        match=r"services\[backend\]\.slos\[availability\]: reads the recording 'slo:burn_rate:ratio_rate1h', "
+        r"which obs.render.rules does not record for this SLO; did you mean 'slo:burn:ratio_rate1h'\?",
+    ):
+        render(edu, environments=["prod"], groups=["rules", "grafana"])
+
+
 def test_burn_rate_lines_and_windows_are_the_alerts_own() -> None:
     backend = edu.service("backend")
     fast, medium, slow, very_slow = alert_windows(backend.slos[0])
