@@ -148,8 +148,8 @@ def _read(recordings: SLOs, template: str, window: str = "", variables: Collecti
     query for all of them whatever their number (each must record it). Either way plus
     ``label=~"$label"`` for each dashboard variable in ``variables``, which must name a label of
     every series read."""
-    several = not isinstance(recordings, SLORecordings)
-    each = list(recordings) if not isinstance(recordings, SLORecordings) else [recordings]
+    single = isinstance(recordings, SLORecordings)
+    each = [recordings] if isinstance(recordings, SLORecordings) else list(recordings)
     if not each:
         raise ValueError(f"no SLO records {template.format(window=window)!r}: pass at least one")
     found = [(r, r.series(template, window)) for r in each]
@@ -161,7 +161,7 @@ def _read(recordings: SLOs, template: str, window: str = "", variables: Collecti
                 f"to filter on (labels: {', '.join(series.labels)})"
             )
     name, labels = found[0][1].name, found[0][1].labels
-    expr = selector(name, {} if several else labels, match={v: f"${v}" for v in variables})
+    expr = selector(name, labels if single else {}, match={v: f"${v}" for v in variables})
     return Recorded(expr, frozenset({name}))
 
 
