@@ -42,11 +42,19 @@ def custom_alerts(platform: Platform) -> list[Alert]:
         source = f"alerts/{name}.py"
         factory = getattr(module, "alerts", None)
         if not callable(factory):
-            raise ModelError(source, "defines no alerts(platform) function", "add def alerts(platform: Platform) -> Iterable[Alert]")
+            raise ModelError(
+                source,
+                "defines no alerts(platform) function",
+                "add def alerts(platform: Platform) -> Iterable[Alert]",
+            )
         produced: Iterable[Alert] = factory(platform)
         for alert in produced:
             if not isinstance(alert, Alert):
-                raise ModelError(source, f"alerts() returned {alert!r}, not an obs.alerting.Alert", "build it with obs.alerting.service_alert")
+                raise ModelError(
+                    source,
+                    f"alerts() returned {alert!r}, not an obs.alerting.Alert",
+                    "build it with obs.alerting.service_alert",
+                )
             found.append(replace(alert, source=source))
     return found
 

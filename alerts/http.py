@@ -56,9 +56,18 @@ def high_error_rate(platform: Platform, service: Service) -> Alert:
         for_="5m",
         tests=(
             # 600 requests a minute, 60 of them 503: exactly 10% from the first minute on.
-            AlertTest("10% errors for 15m", _series(service, "0+540x15", "0+60x15"), "15m", fires=(Fires(value=0.1),)),
+            AlertTest(
+                "10% errors for 15m",
+                _series(service, "0+540x15", "0+60x15"),
+                "15m",
+                fires=(Fires(value=0.1),),
+            ),
             AlertTest("healthy: 1% errors", _series(service, "0+594x15", "0+6x15"), "15m"),
-            AlertTest("low traffic: 1 request in 2 fails, 1 request a minute", _series(service, "0+0.5x15", "0+0.5x15"), "15m"),
+            AlertTest(
+                "low traffic: 1 request in 2 fails, 1 request a minute",
+                _series(service, "0+0.5x15", "0+0.5x15"),
+                "15m",
+            ),
             # 3 bad minutes keep the 5m ratio above 5% for about 8m; for: 5m is counted from the
             # first bad evaluation, so the blip must end early enough: 1 bad minute.
             AlertTest(

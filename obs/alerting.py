@@ -134,11 +134,17 @@ class Alert:
     def __post_init__(self) -> None:
         where = self.where
         if not _ALERT_NAME.match(self.name):
-            raise ModelError(where, f"{self.name!r} is not an alert name", "use CamelCase, e.g. 'HighErrorRate'")
+            raise ModelError(
+                where, f"{self.name!r} is not an alert name", "use CamelCase, e.g. 'HighErrorRate'"
+            )
         try:
             object.__setattr__(self, "severity", Severity(self.severity))
         except ValueError:
-            raise ModelError(where, f"severity {self.severity!r} is not on the scale", f"use one of {', '.join(s.value for s in Severity)}") from None
+            raise ModelError(
+                where,
+                f"severity {self.severity!r} is not on the scale",
+                f"use one of {', '.join(s.value for s in Severity)}",
+            ) from None
         if not self.expr.strip():
             raise ModelError(where, "the expression is empty", "write the PromQL condition")
         parse_duration(self.for_, f"{where}.for")
@@ -147,15 +153,25 @@ class Alert:
         object.__setattr__(self, "declared", frozenset(self.declared))
         for key in self.labels:
             if not _LABEL_NAME.match(key) or key in RESERVED_LABELS:
-                raise ModelError(where, f"label {key!r} cannot be set here", "severity, service and team come from the model; use another label name")
+                raise ModelError(
+                    where,
+                    f"label {key!r} cannot be set here",
+                    "severity, service and team come from the model; use another label name",
+                )
         for key in ("summary", "description"):
             if not getattr(self, key).strip():
-                raise ModelError(where, f"the {key} is empty", "say what is wrong and show the measured value")
+                raise ModelError(
+                    where, f"the {key} is empty", "say what is wrong and show the measured value"
+                )
         for key in ("runbook_url", "dashboard_url"):
             url = getattr(self, key)
             if not re.match(r"^https?://\S+$", url):
                 # A space inside `{{ $labels.x }}` would end the URL in most chat clients.
-                raise ModelError(where, f"{key} {url!r} is not a URL without spaces", "write template variables as {{$labels.service}}")
+                raise ModelError(
+                    where,
+                    f"{key} {url!r} is not a URL without spaces",
+                    "write template variables as {{$labels.service}}",
+                )
 
     @property
     def where(self) -> str:
@@ -163,15 +179,30 @@ class Alert:
 
     @property
     def all_labels(self) -> dict[str, str]:
-        return {"severity": self.severity.value, contract.SERVICE_LABEL: self.service, contract.TEAM_LABEL: self.team, **self.labels}
+        return {
+            "severity": self.severity.value,
+            contract.SERVICE_LABEL: self.service,
+            contract.TEAM_LABEL: self.team,
+            **self.labels,
+        }
 
     @property
     def annotations(self) -> dict[str, str]:
-        return {"summary": self.summary, "description": self.description, "runbook_url": self.runbook_url, "dashboard_url": self.dashboard_url}
+        return {
+            "summary": self.summary,
+            "description": self.description,
+            "runbook_url": self.runbook_url,
+            "dashboard_url": self.dashboard_url,
+        }
 
     def rule(self) -> dict[str, Any]:
         """The rule as Prometheus reads it."""
-        rule: dict[str, Any] = {"alert": self.name, "expr": self.expr, "labels": self.all_labels, "annotations": self.annotations}
+        rule: dict[str, Any] = {
+            "alert": self.name,
+            "expr": self.expr,
+            "labels": self.all_labels,
+            "annotations": self.annotations,
+        }
         if parse_duration(self.for_):
             rule["for"] = self.for_
         return rule
@@ -183,7 +214,10 @@ class Alert:
         """The promtool ``exp_alerts`` entry for one expected alert: exact labels and annotations."""
         alert = fires.alert or self
         labels = {**fires.labels, **alert.all_labels}
-        annotations = {k: render_template(v, labels, fires.value, f"{alert.where}.annotations.{k}") for k, v in alert.annotations.items()}
+        annotations = {
+            k: render_template(v, labels, fires.value, f"{alert.where}.annotations.{k}")
+            for k, v in alert.annotations.items()
+        }
         return {"exp_labels": labels, "exp_annotations": annotations}
 
 
@@ -243,7 +277,10 @@ def service_alert(
         description=description,
         runbook_url=runbook_url(component_runbook_base(platform, service), name),
         dashboard_url=links.dashboard_url(
-            platform.grafana_url, links.service_dashboard_uid(service.name), panel, **{contract.SERVICE_LABEL: service.name}
+            platform.grafana_url,
+            links.service_dashboard_uid(service.name),
+            panel,
+            **{contract.SERVICE_LABEL: service.name},
         ),
         for_=for_,
         labels=labels or {},
@@ -281,7 +318,9 @@ def component_alert(
         summary=summary,
         description=description,
         runbook_url=runbook_url(runbook_base, name),
-        dashboard_url=links.dashboard_url(platform.grafana_url, dashboard_uid, panel, **dict(variables or {})),
+        dashboard_url=links.dashboard_url(
+            platform.grafana_url, dashboard_uid, panel, **dict(variables or {})
+        ),
         for_=for_,
         labels=labels or {},
         tests=tuple(tests),
@@ -292,13 +331,23 @@ def component_alert(
 def require_tests(alert: Alert) -> None:
     """An alert must prove it fires (with exact labels and annotations) and that it stays silent."""
     if not any(t.fires for t in alert.tests):
-        raise ModelError(alert.where, "has no test case where it fires", "add AlertTest(..., fires=(Fires(value=...),))")
+        raise ModelError(
+            alert.where, "has no test case where it fires", "add AlertTest(..., fires=(Fires(value=...),))"
+        )
     if not any(not t.fires for t in alert.tests):
-        raise ModelError(alert.where, "has no test case where it must stay silent", "add AlertTest(..., fires=()) with healthy input")
+        raise ModelError(
+            alert.where,
+            "has no test case where it must stay silent",
+            "add AlertTest(..., fires=()) with healthy input",
+        )
     for test in alert.tests:
         for fires in test.fires:
             if fires.alert is not None and fires.alert.name != alert.name:
-                raise ModelError(alert.where, f"test {test.name!r} expects {fires.alert.name}, a different alert", "test each alert name on its own")
+                raise ModelError(
+                    alert.where,
+                    f"test {test.name!r} expects {fires.alert.name}, a different alert",
+                    "test each alert name on its own",
+                )
 
 
 # --- Prometheus template functions, for expected annotations ------------------------------------
@@ -401,7 +450,7 @@ def render_template(template: str, labels: Mapping[str, str], value: float, wher
         raise ModelError(
             where,
             f"template action {{{{ {action} }}}} is not one obs can predict in tests",
-            "use $labels.<name>, $value | humanize / humanizePercentage / humanizeDuration, or printf \"%.1f\" $value",
+            'use $labels.<name>, $value | humanize / humanizePercentage / humanizeDuration, or printf "%.1f" $value',
         )
 
     return _TEMPLATE.sub(expand, template)

@@ -74,7 +74,9 @@ platform = Platform(
                     exclude_routes=("/api/reports/export",),
                 ),
             ),
-            sampling=TraceSampling(default_ratio=0.1, routes={"/api/submissions": 0.5, "/api/auth/login": 1.0}),
+            sampling=TraceSampling(
+                default_ratio=0.1, routes={"/api/submissions": 0.5, "/api/auth/login": 1.0}
+            ),
         ),
         Service(
             name="bridge",
@@ -85,8 +87,19 @@ platform = Platform(
             port=5000,
             depends_on=("backend", "redis"),
             slos=(
-                SLO(name="availability", sli=AvailabilitySLI(), objective=0.995, description="Roster and grade syncs succeed."),
-                SLO(name="latency", sli=LatencySLI(threshold_seconds=1.0), objective=0.95, description="Syncs finish promptly.", page=False),
+                SLO(
+                    name="availability",
+                    sli=AvailabilitySLI(),
+                    objective=0.995,
+                    description="Roster and grade syncs succeed.",
+                ),
+                SLO(
+                    name="latency",
+                    sli=LatencySLI(threshold_seconds=1.0),
+                    objective=0.95,
+                    description="Syncs finish promptly.",
+                    page=False,
+                ),
             ),
             sampling=TraceSampling(default_ratio=0.2),
         ),
@@ -129,7 +142,9 @@ platform = Platform(
             name="prod",
             external_labels={"region": "eu-west-1"},
             overrides={
-                "backend": ComponentOverride(targets=("backend-0.prod.internal:8000", "backend-1.prod.internal:8000")),
+                "backend": ComponentOverride(
+                    targets=("backend-0.prod.internal:8000", "backend-1.prod.internal:8000")
+                ),
             },
         ),
         Environment(
@@ -138,7 +153,9 @@ platform = Platform(
             paging=False,
             overrides={
                 "dashboard": ComponentOverride(probe_url="https://dashboard.staging.edu.example.org/"),
-                "cms": ComponentOverride(probe_url="https://cms.staging.edu.example.org/ghost/api/admin/site/"),
+                "cms": ComponentOverride(
+                    probe_url="https://cms.staging.edu.example.org/ghost/api/admin/site/"
+                ),
                 "backend": ComponentOverride(sampling_ratio=1.0),
             },
             log_retention_days={"access": 7, "application": 7},

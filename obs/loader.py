@@ -39,7 +39,9 @@ def _is_dataclass_type(tp: Any) -> bool:
 def _convert(tp: Any, value: Any, path: str) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
-    if tp is model.SLI or (origin in (typing.Union, types.UnionType) and set(args) == set(_SLI_TYPES.values())):
+    if tp is model.SLI or (
+        origin in (typing.Union, types.UnionType) and set(args) == set(_SLI_TYPES.values())
+    ):
         return _convert_sli(value, path)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
@@ -61,7 +63,9 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         return tuple(items)
     if origin in (Mapping, dict) or tp is Mapping:
         if not isinstance(value, Mapping):
-            raise ModelError(path, f"expected a mapping, got {type(value).__name__}", "write key: value pairs")
+            raise ModelError(
+                path, f"expected a mapping, got {type(value).__name__}", "write key: value pairs"
+            )
         return {str(k): _convert(args[1] if args else Any, v, f"{path}[{k}]") for k, v in value.items()}
     if _is_dataclass_type(tp):
         return _convert_dataclass(tp, value, path)
@@ -88,7 +92,11 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
 
 def _convert_sli(value: Any, path: str) -> Any:
     if not isinstance(value, Mapping) or value.get("type") not in _SLI_TYPES:
-        raise ModelError(f"{path}.type", f"{value.get('type') if isinstance(value, Mapping) else value!r} is not an SLI type", "use availability or latency")
+        raise ModelError(
+            f"{path}.type",
+            f"{value.get('type') if isinstance(value, Mapping) else value!r} is not an SLI type",
+            "use availability or latency",
+        )
     rest = {k: v for k, v in value.items() if k != "type"}
     return _convert_dataclass(_SLI_TYPES[value["type"]], rest, path)
 
@@ -106,13 +114,19 @@ def _convert_dataclass(cls: type[Any], value: Any, path: str) -> Any:
             raise ModelError(f"{path}.{key}" if path else str(key), "unknown field", fix)
         kwargs[key] = _convert(hints[key], raw, f"{path}.{key}" if path else key)
     for name, f in fields.items():
-        if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+        if (
+            name not in kwargs
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ):
             raise ModelError(f"{path}.{name}" if path else name, "is required", f.metadata.get("doc", ""))
     try:
         return cls(**kwargs)
     except ModelError as err:
         # Objects with a name already start their paths with their own `collection[name]`.
-        prefix = path.rsplit(".", 1)[0] if "name" in fields and "." in path else ("" if "name" in fields else path)
+        prefix = (
+            path.rsplit(".", 1)[0] if "name" in fields and "." in path else ("" if "name" in fields else path)
+        )
         raise err.at(prefix) from None
 
 
@@ -157,7 +171,9 @@ def load_platform(source: str | Path | None = None) -> model.Platform:
         module = importlib.import_module(text)
     found = getattr(module, "platform", None)
     if not isinstance(found, model.Platform):
-        raise ModelError(text, "does not export `platform`", "define `platform = Platform(...)` at module level")
+        raise ModelError(
+            text, "does not export `platform`", "define `platform = Platform(...)` at module level"
+        )
     return found
 
 
@@ -167,7 +183,9 @@ def load_platform(source: str | Path | None = None) -> model.Platform:
 def _schema_for(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
-    if tp is model.SLI or (origin in (typing.Union, types.UnionType) and set(args) == set(_SLI_TYPES.values())):
+    if tp is model.SLI or (
+        origin in (typing.Union, types.UnionType) and set(args) == set(_SLI_TYPES.values())
+    ):
         return {"oneOf": [_schema_for(cls, defs) for cls in _SLI_TYPES.values()]}
     if origin in (typing.Union, types.UnionType):
         return {"anyOf": [_schema_for(a, defs) for a in args]}

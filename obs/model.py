@@ -59,7 +59,9 @@ def _check_unique(names: list[str], path: str, what: str) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise ModelError(f"{path}[{name}]", f"duplicate {what} name {name!r}", f"give each {what} a unique name")
+            raise ModelError(
+                f"{path}[{name}]", f"duplicate {what} name {name!r}", f"give each {what} a unique name"
+            )
         seen.add(name)
 
 
@@ -91,7 +93,9 @@ def parse_duration(value: str, path: str = "") -> int:
     """Seconds in a Prometheus-style duration with one unit (``5m``, ``30d``)."""
     match = _DURATION.match(value) if isinstance(value, str) else None
     if not match:
-        raise ModelError(path, f"{value!r} is not a duration", "write a number and one unit of s, m, h, d, w, e.g. '30d'")
+        raise ModelError(
+            path, f"{value!r} is not a duration", "write a number and one unit of s, m, h, d, w, e.g. '30d'"
+        )
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
@@ -121,7 +125,9 @@ class AvailabilitySLI:
         try:
             re.compile(self.error_status_regex)
         except re.error as exc:
-            raise ModelError("error_status_regex", f"{self.error_status_regex!r} is not a regex: {exc}", "e.g. '5..'") from exc
+            raise ModelError(
+                "error_status_regex", f"{self.error_status_regex!r} is not a regex: {exc}", "e.g. '5..'"
+            ) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +161,9 @@ class SLO:
     """A service level objective over a rolling window."""
 
     name: str = doc("Name, unique within the service, e.g. 'availability'.")
-    sli: SLI = doc("What counts as a good event: {type: availability} or {type: latency, threshold_seconds: 0.3}.")
+    sli: SLI = doc(
+        "What counts as a good event: {type: availability} or {type: latency, threshold_seconds: 0.3}."
+    )
     objective: float = doc("Target fraction of good events, strictly between 0 and 1, e.g. 0.999.")
     window: str = doc("Rolling window of the objective.", default="30d")
     description: str = doc("What users feel when this SLO is missed.", default="")
@@ -163,14 +171,24 @@ class SLO:
         "Low-traffic guard: SLO alerts stay silent below this many requests per second.", default=0.05
     )
     page: bool = doc("Whether fast burn pages (true) or only opens a ticket (false).", default=True)
-    exclude_routes: tuple[str, ...] = doc("Route templates left out of the SLI (e.g. admin exports).", default=())
+    exclude_routes: tuple[str, ...] = doc(
+        "Route templates left out of the SLI (e.g. admin exports).", default=()
+    )
 
     def __post_init__(self) -> None:
         here = f"slos[{self.name}]"
         _check_name(self.name, f"{here}.name", "SLO")
         if not isinstance(self.sli, AvailabilitySLI | LatencySLI):
-            raise ModelError(f"{here}.sli", f"{self.sli!r} is not an SLI", "use AvailabilitySLI() or LatencySLI(threshold_seconds=0.3)")
-        if isinstance(self.objective, bool) or not isinstance(self.objective, int | float) or not 0 < self.objective < 1:
+            raise ModelError(
+                f"{here}.sli",
+                f"{self.sli!r} is not an SLI",
+                "use AvailabilitySLI() or LatencySLI(threshold_seconds=0.3)",
+            )
+        if (
+            isinstance(self.objective, bool)
+            or not isinstance(self.objective, int | float)
+            or not 0 < self.objective < 1
+        ):
             raise ModelError(f"{here}.objective", f"{self.objective!r} must be between 0 and 1", "e.g. 0.999")
         seconds = parse_duration(self.window, f"{here}.window")
         if seconds < 86400 * 7:
@@ -180,11 +198,17 @@ class SLO:
                 "use at least 7d; 28d or 30d are usual",
             )
         if self.min_request_rate < 0:
-            raise ModelError(f"{here}.min_request_rate", f"{self.min_request_rate} is negative", "use 0 to disable the guard, e.g. 0.05")
+            raise ModelError(
+                f"{here}.min_request_rate",
+                f"{self.min_request_rate} is negative",
+                "use 0 to disable the guard, e.g. 0.05",
+            )
         object.__setattr__(self, "exclude_routes", tuple(self.exclude_routes))
         for route in self.exclude_routes:
             if not _ROUTE.match(route):
-                raise ModelError(f"{here}.exclude_routes", f"{route!r} is not a route template", "e.g. '/admin/export'")
+                raise ModelError(
+                    f"{here}.exclude_routes", f"{route!r} is not a route template", "e.g. '/admin/export'"
+                )
 
     @property
     def window_seconds(self) -> int:
@@ -233,39 +257,56 @@ class TraceSampling:
     """Head sampling for a service's traces (rendered into Jaeger strategies and the SDK settings)."""
 
     default_ratio: float = doc("Probability a trace is sampled when no route rule applies.", default=0.1)
-    routes: Mapping[str, float] = doc("Route template → probability, for routes that matter more.", default_factory=dict)
+    routes: Mapping[str, float] = doc(
+        "Route template → probability, for routes that matter more.", default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "routes", _freeze_map(self.routes))
-        for key, ratio in [("default_ratio", self.default_ratio), *((f"routes[{r}]", p) for r, p in self.routes.items())]:
+        for key, ratio in [
+            ("default_ratio", self.default_ratio),
+            *((f"routes[{r}]", p) for r, p in self.routes.items()),
+        ]:
             if not isinstance(ratio, int | float) or isinstance(ratio, bool) or not 0 <= ratio <= 1:
                 raise ModelError(f"sampling.{key}", f"{ratio!r} must be between 0 and 1", "e.g. 0.1 for 10%")
         for route in self.routes:
             if not _ROUTE.match(route):
-                raise ModelError(f"sampling.routes[{route}]", f"{route!r} is not a route template", "e.g. '/api/login'")
+                raise ModelError(
+                    f"sampling.routes[{route}]", f"{route!r} is not a route template", "e.g. '/api/login'"
+                )
 
 
 @dataclass(frozen=True, slots=True)
 class Service:
     """Something users reach: an instrumented API, or a site probed from outside."""
 
-    name: str = doc("Name, unique in the platform; also the Prometheus job and the OpenTelemetry service.name.")
-    kind: ServiceKind = doc("fastapi or flask (instrumented), static_site or external_app (probed from outside).")
+    name: str = doc(
+        "Name, unique in the platform; also the Prometheus job and the OpenTelemetry service.name."
+    )
+    kind: ServiceKind = doc(
+        "fastapi or flask (instrumented), static_site or external_app (probed from outside)."
+    )
     team: str = doc("Owning team; routes its alerts and names its Grafana folder.")
-    tier: Tier = doc("1 = students are blocked when it fails (pages), 2 = degraded (pages in hours), 3 = best effort (tickets only).", default=2)
+    tier: Tier = doc(
+        "1 = students are blocked when it fails (pages), 2 = degraded (pages in hours), 3 = best effort (tickets only).",
+        default=2,
+    )
     description: str = doc("One line for humans.", default="")
     port: int = doc("Port the service listens on (its /metrics for instrumented kinds).", default=8000)
     metrics_path: str = doc("Path of the Prometheus endpoint (instrumented kinds).", default="/metrics")
     metrics_port: int = doc("Separate port for /metrics (0: served on `port` by the app).", default=0)
     metrics_token_file: str = doc(
-        "File on the Prometheus host holding the bearer token /metrics requires (empty: no token).", default=""
+        "File on the Prometheus host holding the bearer token /metrics requires (empty: no token).",
+        default="",
     )
     probe_url: str = doc("URL the blackbox exporter probes (probed kinds; optional for others).", default="")
     runbook_base_url: str = doc("Alerts link to <runbook_base_url>#<alertname>.", default="")
     slos: tuple[SLO, ...] = doc("Service level objectives (instrumented kinds).", default=())
     depends_on: tuple[str, ...] = doc("Names of the dependencies and services it calls.", default=())
     sampling: TraceSampling = doc("Trace head sampling.", default_factory=TraceSampling)
-    log_fields: tuple[str, ...] = doc("Extra JSON log fields this service emits (kept by the pipelines).", default=())
+    log_fields: tuple[str, ...] = doc(
+        "Extra JSON log fields this service emits (kept by the pipelines).", default=()
+    )
 
     def __post_init__(self) -> None:
         here = f"services[{self.name}]"
@@ -274,16 +315,30 @@ class Service:
             object.__setattr__(self, "kind", ServiceKind(self.kind))
         except ValueError:
             kinds = ", ".join(k.value for k in ServiceKind)
-            raise ModelError(f"{here}.kind", f"{self.kind!r} is not a service kind", f"use one of {kinds}") from None
+            raise ModelError(
+                f"{here}.kind", f"{self.kind!r} is not a service kind", f"use one of {kinds}"
+            ) from None
         _check_name(self.team, f"{here}.team", "team")
         if self.tier not in (1, 2, 3):
-            raise ModelError(f"{here}.tier", f"{self.tier!r} is not a tier", "use 1 (critical), 2 (standard) or 3 (best effort)")
+            raise ModelError(
+                f"{here}.tier",
+                f"{self.tier!r} is not a tier",
+                "use 1 (critical), 2 (standard) or 3 (best effort)",
+            )
         if not isinstance(self.port, int) or not 0 < self.port < 65536:
             raise ModelError(f"{here}.port", f"{self.port!r} is not a TCP port", "e.g. 8000")
         if not isinstance(self.metrics_port, int) or not 0 <= self.metrics_port < 65536:
-            raise ModelError(f"{here}.metrics_port", f"{self.metrics_port!r} is not a TCP port", "e.g. 9464, or 0 to serve /metrics on `port`")
+            raise ModelError(
+                f"{here}.metrics_port",
+                f"{self.metrics_port!r} is not a TCP port",
+                "e.g. 9464, or 0 to serve /metrics on `port`",
+            )
         if self.metrics_token_file and not self.metrics_token_file.startswith("/"):
-            raise ModelError(f"{here}.metrics_token_file", f"{self.metrics_token_file!r} is not an absolute path", "e.g. '/etc/prometheus/secrets/backend-metrics-token'")
+            raise ModelError(
+                f"{here}.metrics_token_file",
+                f"{self.metrics_token_file!r} is not an absolute path",
+                "e.g. '/etc/prometheus/secrets/backend-metrics-token'",
+            )
         object.__setattr__(self, "slos", tuple(self.slos))
         object.__setattr__(self, "depends_on", tuple(self.depends_on))
         object.__setattr__(self, "log_fields", tuple(self.log_fields))
@@ -296,14 +351,30 @@ class Service:
                 "move the SLOs to an instrumented service or remove them; probes get their own alerts",
             )
         if not self.kind.instrumented and not self.probe_url:
-            raise ModelError(f"{here}.probe_url", f"a {self.kind.value} service is watched by probing it", "set probe_url, e.g. 'https://cms.example.org/'")
+            raise ModelError(
+                f"{here}.probe_url",
+                f"a {self.kind.value} service is watched by probing it",
+                "set probe_url, e.g. 'https://cms.example.org/'",
+            )
         if self.probe_url and not re.match(r"^https?://\S+$", self.probe_url):
-            raise ModelError(f"{here}.probe_url", f"{self.probe_url!r} is not an http(s) URL", "e.g. 'https://cms.example.org/'")
+            raise ModelError(
+                f"{here}.probe_url",
+                f"{self.probe_url!r} is not an http(s) URL",
+                "e.g. 'https://cms.example.org/'",
+            )
         if self.runbook_base_url and not re.match(r"^https?://\S+$", self.runbook_base_url):
-            raise ModelError(f"{here}.runbook_base_url", f"{self.runbook_base_url!r} is not an http(s) URL", "e.g. 'https://runbooks.example.org/backend'")
+            raise ModelError(
+                f"{here}.runbook_base_url",
+                f"{self.runbook_base_url!r} is not an http(s) URL",
+                "e.g. 'https://runbooks.example.org/backend'",
+            )
         for extra in self.log_fields:
             if extra in contract.LOG_FIELD_INDEX:
-                raise ModelError(f"{here}.log_fields", f"{extra!r} is already a standard log field", "list only extra fields")
+                raise ModelError(
+                    f"{here}.log_fields",
+                    f"{extra!r} is already a standard log field",
+                    "list only extra fields",
+                )
 
     def slo(self, name: str) -> SLO:
         for slo in self.slos:
@@ -317,10 +388,14 @@ class Dependency:
     """A datastore or upstream the services use, watched through its exporter or a probe."""
 
     name: str = doc("Name, unique in the platform, e.g. 'postgres'.")
-    kind: DependencyKind = doc("postgres, redis (scraped through their exporters) or http (an upstream, probed).")
+    kind: DependencyKind = doc(
+        "postgres, redis (scraped through their exporters) or http (an upstream, probed)."
+    )
     team: str = doc("Team that owns it.")
     address: str = doc("host:port of the datastore, or the URL of an http upstream.")
-    exporter_address: str = doc("host:port of its exporter (postgres/redis); default '<name>-exporter:<port>'.", default="")
+    exporter_address: str = doc(
+        "host:port of its exporter (postgres/redis); default '<name>-exporter:<port>'.", default=""
+    )
     description: str = doc("One line for humans.", default="")
     runbook_base_url: str = doc("Alerts link to <runbook_base_url>#<alertname>.", default="")
 
@@ -331,15 +406,23 @@ class Dependency:
             object.__setattr__(self, "kind", DependencyKind(self.kind))
         except ValueError:
             kinds = ", ".join(k.value for k in DependencyKind)
-            raise ModelError(f"{here}.kind", f"{self.kind!r} is not a dependency kind", f"use one of {kinds}") from None
+            raise ModelError(
+                f"{here}.kind", f"{self.kind!r} is not a dependency kind", f"use one of {kinds}"
+            ) from None
         _check_name(self.team, f"{here}.team", "team")
         if self.kind is DependencyKind.HTTP:
             if not re.match(r"^https?://\S+$", self.address):
-                raise ModelError(f"{here}.address", f"{self.address!r} is not an http(s) URL", "e.g. 'https://api.partner.example/health'")
+                raise ModelError(
+                    f"{here}.address",
+                    f"{self.address!r} is not an http(s) URL",
+                    "e.g. 'https://api.partner.example/health'",
+                )
         elif not re.match(r"^[A-Za-z0-9.-]+:\d+$", self.address):
             raise ModelError(f"{here}.address", f"{self.address!r} is not host:port", "e.g. 'postgres:5432'")
         if not self.exporter_address and self.kind.default_exporter_port:
-            object.__setattr__(self, "exporter_address", f"{self.name}-exporter:{self.kind.default_exporter_port}")
+            object.__setattr__(
+                self, "exporter_address", f"{self.name}-exporter:{self.kind.default_exporter_port}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,9 +442,15 @@ class Team:
         here = f"teams[{self.name}]"
         _check_name(self.name, f"{here}.name", "team")
         if self.pager_key_file:
-            _check_file(self.pager_key_file, f"{here}.pager_key_file", f"{DEFAULT_SECRETS_DIR}/backend-pager-key")
+            _check_file(
+                self.pager_key_file, f"{here}.pager_key_file", f"{DEFAULT_SECRETS_DIR}/backend-pager-key"
+            )
         if self.chat_webhook_url_file:
-            _check_file(self.chat_webhook_url_file, f"{here}.chat_webhook_url_file", f"{DEFAULT_SECRETS_DIR}/{self.name}-slack-api-url")
+            _check_file(
+                self.chat_webhook_url_file,
+                f"{here}.chat_webhook_url_file",
+                f"{DEFAULT_SECRETS_DIR}/{self.name}-slack-api-url",
+            )
             if not self.chat_channel:
                 raise ModelError(
                     f"{here}.chat_webhook_url_file",
@@ -375,7 +464,9 @@ class Team:
         else ``<name>-slack-api-url`` beside the pager key (or in the default secrets folder)."""
         if self.chat_webhook_url_file:
             return self.chat_webhook_url_file
-        folder = str(PurePosixPath(self.pager_key_file).parent) if self.pager_key_file else DEFAULT_SECRETS_DIR
+        folder = (
+            str(PurePosixPath(self.pager_key_file).parent) if self.pager_key_file else DEFAULT_SECRETS_DIR
+        )
         return f"{folder}/{self.name}-slack-api-url"
 
 
@@ -393,7 +484,9 @@ class ComponentOverride:
             if not re.match(r"^[A-Za-z0-9.-]+:\d+$", target):
                 raise ModelError("targets", f"{target!r} is not host:port", "e.g. 'backend-0.prod.svc:8000'")
         if self.sampling_ratio is not None and not 0 <= self.sampling_ratio <= 1:
-            raise ModelError("sampling_ratio", f"{self.sampling_ratio!r} must be between 0 and 1", "e.g. 0.05")
+            raise ModelError(
+                "sampling_ratio", f"{self.sampling_ratio!r} must be between 0 and 1", "e.g. 0.05"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,15 +494,23 @@ class Environment:
     """A deployment of the platform (dev, staging, prod) with its own Prometheus."""
 
     name: str = doc("Name, e.g. 'prod'; becomes the 'environment' external label.")
-    external_labels: Mapping[str, str] = doc("Extra Prometheus external labels (e.g. region).", default_factory=dict)
-    overrides: Mapping[str, ComponentOverride] = doc("Component name → per-environment override.", default_factory=dict)
-    paging: bool = doc("Whether page-severity alerts page here (false in dev: they go to chat).", default=True)
+    external_labels: Mapping[str, str] = doc(
+        "Extra Prometheus external labels (e.g. region).", default_factory=dict
+    )
+    overrides: Mapping[str, ComponentOverride] = doc(
+        "Component name → per-environment override.", default_factory=dict
+    )
+    paging: bool = doc(
+        "Whether page-severity alerts page here (false in dev: they go to chat).", default=True
+    )
     scrape_interval: str = doc("Prometheus scrape and rule evaluation interval.", default="30s")
     prometheus_url: str = doc(
         "Base URL of this environment's Prometheus (Grafana datasource); empty: Grafana reads it from OBS_PROMETHEUS_URL_<ENV>.",
         default="",
     )
-    log_retention_days: Mapping[str, int] = doc("Log class → days, replacing the platform's retention.", default_factory=dict)
+    log_retention_days: Mapping[str, int] = doc(
+        "Log class → days, replacing the platform's retention.", default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         here = f"environments[{self.name}]"
@@ -419,14 +520,30 @@ class Environment:
         object.__setattr__(self, "log_retention_days", _freeze_map(self.log_retention_days))
         for key in self.external_labels:
             if not _LABEL_NAME.match(key):
-                raise ModelError(f"{here}.external_labels[{key}]", f"{key!r} is not a label name", "use letters, digits and '_'")
+                raise ModelError(
+                    f"{here}.external_labels[{key}]",
+                    f"{key!r} is not a label name",
+                    "use letters, digits and '_'",
+                )
             if key == contract.ENVIRONMENT_LABEL:
-                raise ModelError(f"{here}.external_labels[{key}]", "the environment label is set from the environment's name", "remove it")
+                raise ModelError(
+                    f"{here}.external_labels[{key}]",
+                    "the environment label is set from the environment's name",
+                    "remove it",
+                )
         _check_retention(self.log_retention_days, f"{here}.log_retention_days")
         if self.prometheus_url and not re.match(r"^https?://\S+$", self.prometheus_url):
-            raise ModelError(f"{here}.prometheus_url", f"{self.prometheus_url!r} is not an http(s) URL", "e.g. 'http://prometheus-prod:9090'")
+            raise ModelError(
+                f"{here}.prometheus_url",
+                f"{self.prometheus_url!r} is not an http(s) URL",
+                "e.g. 'http://prometheus-prod:9090'",
+            )
         if parse_duration(self.scrape_interval, f"{here}.scrape_interval") > 300:
-            raise ModelError(f"{here}.scrape_interval", f"{self.scrape_interval} is too long for 5m rate windows", "use at most 5m; 15s-60s are usual")
+            raise ModelError(
+                f"{here}.scrape_interval",
+                f"{self.scrape_interval} is too long for 5m rate windows",
+                "use at most 5m; 15s-60s are usual",
+            )
 
     @property
     def all_external_labels(self) -> Mapping[str, str]:
@@ -436,7 +553,11 @@ class Environment:
 def _check_retention(retention: Mapping[str, int], path: str) -> None:
     for cls, days in retention.items():
         if cls not in contract.LOG_CLASSES:
-            raise ModelError(f"{path}[{cls}]", f"{cls!r} is not a log class", f"use one of {', '.join(contract.LOG_CLASSES)}")
+            raise ModelError(
+                f"{path}[{cls}]",
+                f"{cls!r} is not a log class",
+                f"use one of {', '.join(contract.LOG_CLASSES)}",
+            )
         if not isinstance(days, int) or isinstance(days, bool) or days < 1:
             raise ModelError(f"{path}[{cls}]", f"{days!r} is not a number of days", "e.g. 30")
 
@@ -452,14 +573,23 @@ class Platform:
     services: tuple[Service, ...] = doc("The services users reach.")
     environments: tuple[Environment, ...] = doc("Deployments; the first is the default for `obs build`.")
     dependencies: tuple[Dependency, ...] = doc("Datastores and upstreams.", default=())
-    teams: tuple[Team, ...] = doc("Alert destinations per team. Every team a component or infra_team names must be here.", default=())
-    grafana_url: str = doc("Base URL of Grafana, for dashboard links in alerts.", default="http://grafana:3000")
-    alertmanager_url: str = doc("Base URL of Alertmanager (Grafana datasource).", default="http://alertmanager:9093")
+    teams: tuple[Team, ...] = doc(
+        "Alert destinations per team. Every team a component or infra_team names must be here.", default=()
+    )
+    grafana_url: str = doc(
+        "Base URL of Grafana, for dashboard links in alerts.", default="http://grafana:3000"
+    )
+    alertmanager_url: str = doc(
+        "Base URL of Alertmanager (Grafana datasource).", default="http://alertmanager:9093"
+    )
     jaeger_url: str = doc("Base URL of the Jaeger query UI.", default="http://jaeger:16686")
     elasticsearch_url: str = doc("Base URL of Elasticsearch.", default="http://elasticsearch:9200")
     node_targets: tuple[str, ...] = doc("host:port of the node exporters.", default=("node-exporter:9100",))
     blackbox_address: str = doc("host:port of the blackbox exporter.", default="blackbox-exporter:9115")
-    log_retention_days: Mapping[str, int] = doc("Log class (access, application, audit) → days kept.", default_factory=lambda: dict(DEFAULT_LOG_RETENTION))
+    log_retention_days: Mapping[str, int] = doc(
+        "Log class (access, application, audit) → days kept.",
+        default_factory=lambda: dict(DEFAULT_LOG_RETENTION),
+    )
     dashboard_dirs: tuple[str, ...] = doc(
         "Folders of extra dashboards (grafanalib `*.dashboard.py` modules), checked and provisioned like the generated ones.",
         default=(),
@@ -491,8 +621,12 @@ class Platform:
         if not self.services:
             raise ModelError("services", "a platform needs at least one service", "add a Service(...)")
         if not self.environments:
-            raise ModelError("environments", "a platform needs at least one environment", "add Environment(name='prod')")
-        _check_unique([s.name for s in self.services] + [d.name for d in self.dependencies], "services", "component")
+            raise ModelError(
+                "environments", "a platform needs at least one environment", "add Environment(name='prod')"
+            )
+        _check_unique(
+            [s.name for s in self.services] + [d.name for d in self.dependencies], "services", "component"
+        )
         _check_unique([e.name for e in self.environments], "environments", "environment")
         _check_unique([t.name for t in self.teams], "teams", "team")
         components = {c.name for c in self.components()}
@@ -503,12 +637,18 @@ class Platform:
                     raise ModelError(
                         f"services[{service.name}].depends_on",
                         f"{dep!r} is not a dependency or another service of the platform",
-                        f"use one of {', '.join(sorted(others))}" if (others := components - {service.name}) else f"add Dependency(name={dep!r}, ...) to dependencies",
+                        f"use one of {', '.join(sorted(others))}"
+                        if (others := components - {service.name})
+                        else f"add Dependency(name={dep!r}, ...) to dependencies",
                     )
         for comp in self.components():
             if self.teams and comp.team not in team_names:
                 where = "services" if isinstance(comp, Service) else "dependencies"
-                raise ModelError(f"{where}[{comp.name}].team", f"{comp.team!r} is not a team of the platform", _reference_fix(comp.team, team_names, f"add Team(name={comp.team!r}) to teams"))
+                raise ModelError(
+                    f"{where}[{comp.name}].team",
+                    f"{comp.team!r} is not a team of the platform",
+                    _reference_fix(comp.team, team_names, f"add Team(name={comp.team!r}) to teams"),
+                )
         _check_name(self.infra_team, "infra_team", "team")
         if self.teams and self.infra_team not in team_names:
             raise ModelError(
@@ -528,7 +668,11 @@ class Platform:
         for env in self.environments:
             for key in env.overrides:
                 if key not in components:
-                    raise ModelError(f"environments[{env.name}].overrides[{key}]", f"{key!r} is not a service or dependency", f"use one of {', '.join(sorted(components))}")
+                    raise ModelError(
+                        f"environments[{env.name}].overrides[{key}]",
+                        f"{key!r} is not a service or dependency",
+                        f"use one of {', '.join(sorted(components))}",
+                    )
 
     # --- lookups -------------------------------------------------------------------------------
 
@@ -548,7 +692,11 @@ class Platform:
         for env in self.environments:
             if env.name == name:
                 return env
-        raise ModelError("--env", f"{name!r} is not an environment of platform {self.name!r}", f"use one of {', '.join(e.name for e in self.environments)}")
+        raise ModelError(
+            "--env",
+            f"{name!r} is not an environment of platform {self.name!r}",
+            f"use one of {', '.join(e.name for e in self.environments)}",
+        )
 
     def team(self, name: str) -> Team:
         for t in self.teams:

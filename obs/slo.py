@@ -72,11 +72,15 @@ def _row(entry: Any, where: str) -> BurnRateWindow:
     if missing:
         raise ModelError(where, f"missing {', '.join(sorted(missing))}", "see obs/windows/google.yaml")
     if entry["severity"] not in ("page", "ticket"):
-        raise ModelError(f"{where}.severity", f"{entry['severity']!r} is not page or ticket", "use page or ticket")
+        raise ModelError(
+            f"{where}.severity", f"{entry['severity']!r} is not page or ticket", "use page or ticket"
+        )
     for key in ("long_window", "short_window", "for"):
         parse_duration(entry[key], f"{where}.{key}")
     if parse_duration(entry["short_window"]) >= parse_duration(entry["long_window"]):
-        raise ModelError(f"{where}.short_window", "the short window must be shorter than the long one", "e.g. 5m with 1h")
+        raise ModelError(
+            f"{where}.short_window", "the short window must be shorter than the long one", "e.g. 5m with 1h"
+        )
     return BurnRateWindow(
         name=str(entry["name"]),
         severity=str(entry["severity"]),
@@ -107,7 +111,9 @@ def longest_alert_window(table: Sequence[BurnRateWindow] | None = None) -> int:
     return max(r.long_seconds for r in rows)
 
 
-def alert_windows(slo: SLO, where: str = "", table: Sequence[BurnRateWindow] | None = None) -> tuple[SLOAlertWindow, ...]:
+def alert_windows(
+    slo: SLO, where: str = "", table: Sequence[BurnRateWindow] | None = None
+) -> tuple[SLOAlertWindow, ...]:
     """The burn-rate alerts of one SLO, in table order (fastest first).
 
     Raises :class:`ModelError` when the SLO window cannot hold the longest alert window: the

@@ -137,9 +137,18 @@ def _team_routes(team: Team, env: Environment) -> list[dict[str, Any]]:
     routes: list[dict[str, Any]] = []
     if _pages(team, env):
         # continue: the page also lands in the team's chat, where the follow-up happens.
-        routes.append({"matchers": [team_matcher, 'severity="page"'], "receiver": pager_receiver(team.name), "repeat_interval": "1h", "continue": True})
+        routes.append(
+            {
+                "matchers": [team_matcher, 'severity="page"'],
+                "receiver": pager_receiver(team.name),
+                "repeat_interval": "1h",
+                "continue": True,
+            }
+        )
     if _has_chat(team):
-        routes.append({"matchers": [team_matcher, 'severity=~"page|ticket"'], "receiver": chat_receiver(team.name)})
+        routes.append(
+            {"matchers": [team_matcher, 'severity=~"page|ticket"'], "receiver": chat_receiver(team.name)}
+        )
     return routes
 
 
@@ -165,7 +174,10 @@ def inhibit_rules(platform: Platform) -> list[dict[str, Any]]:
                 {
                     # The dependency's owner is told; the errors it causes downstream are noise.
                     "source_matchers": [_names_matcher(down), f'{contract.SERVICE_LABEL}="{dep}"'],
-                    "target_matchers": [_names_matcher(SYMPTOM_ALERTS), f'{contract.SERVICE_LABEL}="{service.name}"'],
+                    "target_matchers": [
+                        _names_matcher(SYMPTOM_ALERTS),
+                        f'{contract.SERVICE_LABEL}="{service.name}"',
+                    ],
                     "equal": [contract.ENVIRONMENT_LABEL],
                 }
             )
@@ -221,16 +233,37 @@ def route_cases(platform: Platform, env: Environment) -> list[RouteCase]:
     for team in _teams(platform):
         for severity in Severity:
             labels = {"alertname": "AnyAlert", contract.TEAM_LABEL: team.name, "severity": severity.value}
-            cases.append(RouteCase(f"{severity.value} for team {team.name}", labels, receivers_for(team, env, severity)))
-    cases.append(RouteCase("a team the model does not know", {"alertname": "AnyAlert", contract.TEAM_LABEL: "nobody", "severity": "page"}, [LOG_RECEIVER]))
+            cases.append(
+                RouteCase(
+                    f"{severity.value} for team {team.name}", labels, receivers_for(team, env, severity)
+                )
+            )
+    cases.append(
+        RouteCase(
+            "a team the model does not know",
+            {"alertname": "AnyAlert", contract.TEAM_LABEL: "nobody", "severity": "page"},
+            [LOG_RECEIVER],
+        )
+    )
     seen: set[tuple[str, str, str]] = set()
     for alert in rules.all_alerts(platform, env):
         key = (alert.name, alert.service, alert.severity.value)
         if key in seen:
             continue
         seen.add(key)
-        labels = {"alertname": alert.name, contract.SERVICE_LABEL: alert.service, contract.TEAM_LABEL: alert.team, "severity": alert.severity.value}
-        cases.append(RouteCase(f"{alert.name} of {alert.service} ({alert.severity.value})", labels, receivers_for(platform.team(alert.team), env, alert.severity)))
+        labels = {
+            "alertname": alert.name,
+            contract.SERVICE_LABEL: alert.service,
+            contract.TEAM_LABEL: alert.team,
+            "severity": alert.severity.value,
+        }
+        cases.append(
+            RouteCase(
+                f"{alert.name} of {alert.service} ({alert.severity.value})",
+                labels,
+                receivers_for(platform.team(alert.team), env, alert.severity),
+            )
+        )
     return cases
 
 
@@ -256,7 +289,14 @@ def check(env_dir: Path) -> Iterator[Outcome]:
 def _route_test(path: Path, case: dict[str, Any]) -> Outcome:
     labels = [f"{k}={v}" for k, v in sorted(case["labels"].items())]
     expected = ",".join(case["receivers"])
-    args = ["config", "routes", "test", f"--config.file={path.name}", f"--verify.receivers={expected}", *labels]
+    args = [
+        "config",
+        "routes",
+        "test",
+        f"--config.file={path.name}",
+        f"--verify.receivers={expected}",
+        *labels,
+    ]
     result = run_tool("amtool", args, cwd=path.parent, timeout=30)
     name = f"amtool routes test: {case['name']}"
     detail = result.output if result.ok else f"expected {expected}; amtool: {result.output}"
@@ -276,4 +316,15 @@ def test(env_dir: Path) -> Iterator[Outcome]:
         yield from pool.map(lambda case: _route_test(config_path, case), cases)
 
 
-__all__ = ["CONFIG_PATH", "ROUTES_TEST_PATH", "RouteCase", "check", "config", "inhibit_rules", "receivers_for", "render", "route_cases", "test"]
+__all__ = [
+    "CONFIG_PATH",
+    "ROUTES_TEST_PATH",
+    "RouteCase",
+    "check",
+    "config",
+    "inhibit_rules",
+    "receivers_for",
+    "render",
+    "route_cases",
+    "test",
+]

@@ -36,7 +36,12 @@ def _service_job(platform: Platform, service: Service, env: Environment) -> dict
     job: dict[str, Any] = {
         "job_name": service.name,
         "metrics_path": service.metrics_path,
-        "static_configs": [{"targets": list(platform.scrape_targets(service, env)), "labels": _labels(service.name, service.team)}],
+        "static_configs": [
+            {
+                "targets": list(platform.scrape_targets(service, env)),
+                "labels": _labels(service.name, service.team),
+            }
+        ],
     }
     if service.metrics_token_file:
         # The token is read from a file on the Prometheus host; it never appears in the config.
@@ -47,7 +52,9 @@ def _service_job(platform: Platform, service: Service, env: Environment) -> dict
 def _exporter_job(platform: Platform, dep: Dependency, env: Environment) -> dict[str, Any]:
     return {
         "job_name": dep.name,
-        "static_configs": [{"targets": list(platform.scrape_targets(dep, env)), "labels": _labels(dep.name, dep.team)}],
+        "static_configs": [
+            {"targets": list(platform.scrape_targets(dep, env)), "labels": _labels(dep.name, dep.team)}
+        ],
     }
 
 
@@ -81,14 +88,29 @@ def scrape_jobs(platform: Platform, env: Environment) -> Iterator[dict[str, Any]
     for dep in platform.dependencies:
         if dep.kind.exporter:
             yield _exporter_job(platform, dep, env)
-    yield {"job_name": "node", "static_configs": [{"targets": list(platform.node_targets), "labels": _labels("node", platform.infra_team)}]}
+    yield {
+        "job_name": "node",
+        "static_configs": [
+            {"targets": list(platform.node_targets), "labels": _labels("node", platform.infra_team)}
+        ],
+    }
     probe = _probe_job(platform, env)
     if probe:
         yield probe
-    yield {"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"], "labels": _labels("prometheus", platform.infra_team)}]}
+    yield {
+        "job_name": "prometheus",
+        "static_configs": [
+            {"targets": ["localhost:9090"], "labels": _labels("prometheus", platform.infra_team)}
+        ],
+    }
     yield {
         "job_name": "alertmanager",
-        "static_configs": [{"targets": [_host_port(platform.alertmanager_url, 9093)], "labels": _labels("alertmanager", platform.infra_team)}],
+        "static_configs": [
+            {
+                "targets": [_host_port(platform.alertmanager_url, 9093)],
+                "labels": _labels("alertmanager", platform.infra_team),
+            }
+        ],
     }
 
 
@@ -100,7 +122,11 @@ def config(platform: Platform, env: Environment) -> dict[str, Any]:
             "external_labels": dict(env.all_external_labels),
         },
         "rule_files": [RULES_GLOB],
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [_host_port(platform.alertmanager_url, 9093)]}]}]},
+        "alerting": {
+            "alertmanagers": [
+                {"static_configs": [{"targets": [_host_port(platform.alertmanager_url, 9093)]}]}
+            ]
+        },
         "scrape_configs": list(scrape_jobs(platform, env)),
     }
 

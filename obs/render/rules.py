@@ -112,7 +112,9 @@ class RuleFile:
         self.groups.append({"name": name, "rules": rules})
         return rules
 
-    def record(self, rules: list[dict[str, Any]], name: str, expr: str, labels: Mapping[str, str], where: str) -> None:
+    def record(
+        self, rules: list[dict[str, Any]], name: str, expr: str, labels: Mapping[str, str], where: str
+    ) -> None:
         rules.append({"record": name, "expr": expr, "labels": dict(labels)})
         self.records.append(name)
         self.queries.append(Query(expr, f"{where}: record {name}"))
@@ -124,7 +126,12 @@ class RuleFile:
         self.queries.append(Query(alert.expr, alert.where, alert.declared))
 
     def artifact(self) -> Artifact:
-        return Artifact(self.path, {"groups": self.groups}, queries=tuple(self.queries), records=tuple(dict.fromkeys(self.records)))
+        return Artifact(
+            self.path,
+            {"groups": self.groups},
+            queries=tuple(self.queries),
+            records=tuple(dict.fromkeys(self.records)),
+        )
 
 
 # --- input series for tests ---------------------------------------------------------------------
@@ -227,7 +234,9 @@ def threshold_cases(
         # The blip case is checked at every minute, not only after it: without `for` the alert
         # would fire during the blip and be resolved again by the final evaluation.
         silent = _every_minute(eval_minute) if name.startswith("blip") else ()
-        cases.append(AlertTest(name=name, series=series, eval_time=f"{eval_minute}m", fires=expected, silent_at=silent))
+        cases.append(
+            AlertTest(name=name, series=series, eval_time=f"{eval_minute}m", fires=expected, silent_at=silent)
+        )
     if hold == 0:
         # Without `for` there is no blip to ignore: the alert is meant to fire on one evaluation.
         cases = [c for c in cases if c.name != "blip shorter than for"]
@@ -272,8 +281,20 @@ def slo_recordings(sli: RuleFile, meta: RuleFile, platform: Platform, service: S
         if isinstance(slo.sli, LatencySLI):
             le_matcher = 'le="' + slo.sli.le + '"'
             good = f"{BUCKET}{_matchers(service, slo, le_matcher)}"
-            sli.record(rules, f"slo:sli_good:ratio_rate{window}", f"sum(rate({good}[{window}])) / sum(rate({total}[{window}]))", labels, where)
-            sli.record(rules, f"slo:sli_error:ratio_rate{window}", f"1 - slo:sli_good:ratio_rate{window}{sel}", labels, where)
+            sli.record(
+                rules,
+                f"slo:sli_good:ratio_rate{window}",
+                f"sum(rate({good}[{window}])) / sum(rate({total}[{window}]))",
+                labels,
+                where,
+            )
+            sli.record(
+                rules,
+                f"slo:sli_error:ratio_rate{window}",
+                f"1 - slo:sli_good:ratio_rate{window}{sel}",
+                labels,
+                where,
+            )
         else:
             status_matcher = STATUS + '=~"' + slo.sli.error_status_regex + '"'
             errors = f"{COUNT}{_matchers(service, slo, status_matcher)}"
@@ -286,18 +307,48 @@ def slo_recordings(sli: RuleFile, meta: RuleFile, platform: Platform, service: S
                 labels,
                 where,
             )
-        sli.record(rules, f"slo:burn_rate:ratio_rate{window}", f"slo:sli_error:ratio_rate{window}{sel} / {_num(_budget(slo))}", labels, where)
+        sli.record(
+            rules,
+            f"slo:burn_rate:ratio_rate{window}",
+            f"slo:sli_error:ratio_rate{window}{sel} / {_num(_budget(slo))}",
+            labels,
+            where,
+        )
     # The SLO-window ratio weighs every 5m slice by its traffic: bad events over all events.
-    sli.record(rules, "slo:sli_errors:rate5m", f"slo:sli_error:ratio_rate5m{sel} * slo:sli_total:rate5m{sel}", labels, where)
+    sli.record(
+        rules,
+        "slo:sli_errors:rate5m",
+        f"slo:sli_error:ratio_rate5m{sel} * slo:sli_total:rate5m{sel}",
+        labels,
+        where,
+    )
 
     w = slo.window
     rules = meta.group(f"{platform.name}-slo-meta-{service.name}-{slo.name}")
     meta.record(rules, "slo:objective:ratio", f"vector({_num(slo.objective)})", labels, where)
     meta.record(rules, "slo:error_budget:ratio", f"vector({_num(_budget(slo))})", labels, where)
     meta.record(rules, "slo:time_period:days", f"vector({slo.window_seconds // 86400})", labels, where)
-    meta.record(rules, f"slo:sli_error:ratio_rate{w}", f"sum_over_time(slo:sli_errors:rate5m{sel}[{w}]) / sum_over_time(slo:sli_total:rate5m{sel}[{w}])", labels, where)
-    meta.record(rules, "slo:period_burn_rate:ratio", f"slo:sli_error:ratio_rate{w}{sel} / {_num(_budget(slo))}", labels, where)
-    meta.record(rules, "slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{sel}", labels, where)
+    meta.record(
+        rules,
+        f"slo:sli_error:ratio_rate{w}",
+        f"sum_over_time(slo:sli_errors:rate5m{sel}[{w}]) / sum_over_time(slo:sli_total:rate5m{sel}[{w}])",
+        labels,
+        where,
+    )
+    meta.record(
+        rules,
+        "slo:period_burn_rate:ratio",
+        f"slo:sli_error:ratio_rate{w}{sel} / {_num(_budget(slo))}",
+        labels,
+        where,
+    )
+    meta.record(
+        rules,
+        "slo:period_error_budget_remaining:ratio",
+        f"1 - slo:period_burn_rate:ratio{sel}",
+        labels,
+        where,
+    )
 
 
 def recording_test(service: Service, slo: SLO) -> dict[str, Any]:
@@ -323,7 +374,10 @@ def recording_test(service: Service, slo: SLO) -> dict[str, Any]:
     return {
         "name": f"recordings [{service.name}/{slo.name}]: half the budget burning leaves half of it",
         "interval": "1m",
-        "input_series": [{"series": x.selector, "values": x.values} for x in _slo_series(service, slo, [burn] * minutes, 10.0)],
+        "input_series": [
+            {"series": x.selector, "values": x.values}
+            for x in _slo_series(service, slo, [burn] * minutes, 10.0)
+        ],
         "promql_expr_test": [
             {
                 # promtool 2.42 compares floats exactly; 1 means "equal within 1e-9".
@@ -346,7 +400,11 @@ def _slo_alert(platform: Platform, service: Service, slo: SLO, window: SLOAlertW
         # Low-traffic guard: a handful of requests (3 in an hour, 1 failed) must not page.
         f"and on ({SVC}, slo) slo:sli_total:rate{long_w}{sel} >= {_num(slo.min_request_rate)}"
     )
-    what = "answered without a server error" if not isinstance(slo.sli, LatencySLI) else f"answered within {slo.sli.threshold_seconds:g}s"
+    what = (
+        "answered without a server error"
+        if not isinstance(slo.sli, LatencySLI)
+        else f"answered within {slo.sli.threshold_seconds:g}s"
+    )
     name = "ErrorBudgetBurn"
     return Alert(
         name=name,
@@ -361,7 +419,13 @@ def _slo_alert(platform: Platform, service: Service, slo: SLO, window: SLOAlertW
             f"faster than sustainable; above {factor}x, {window.row.budget_percent:g}% of the {slo.window} budget is gone within {long_w}."
         ),
         runbook_url=f"{component_runbook_base(platform, service).rstrip('/')}#{name.lower()}",
-        dashboard_url=links.dashboard_url(platform.grafana_url, links.SLO_UID, links.SLOPanel.BURN_RATE_WINDOWS, service=service.name, slo=slo.name),
+        dashboard_url=links.dashboard_url(
+            platform.grafana_url,
+            links.SLO_UID,
+            links.SLOPanel.BURN_RATE_WINDOWS,
+            service=service.name,
+            slo=slo.name,
+        ),
         for_=window.for_,
         labels={"slo": slo.name, "slo_window": slo.window, "long_window": long_w, "short_window": short_w},
         source=_slo_where(service, slo),
@@ -405,17 +469,27 @@ def _window_burn(burns: Sequence[float], at: int, window_minutes: int) -> float:
     return sum(inside) / len(inside)
 
 
-def _expected(pairs: Sequence[tuple[SLOAlertWindow, Alert]], burns: Sequence[float], eval_minute: int, step: int) -> tuple[Fires, ...]:
+def _expected(
+    pairs: Sequence[tuple[SLOAlertWindow, Alert]], burns: Sequence[float], eval_minute: int, step: int
+) -> tuple[Fires, ...]:
     """Which burn-rate alerts fire at ``eval_minute``: the rule conditions and ``for`` replayed
     over the evaluations a promtool test makes (every ``step`` minutes, from 0)."""
     firing: list[Fires] = []
     for window, alert in pairs:
-        long_m, short_m, hold = _minutes(window.long_window), _minutes(window.short_window), _minutes(window.for_)
+        long_m, short_m, hold = (
+            _minutes(window.long_window),
+            _minutes(window.short_window),
+            _minutes(window.for_),
+        )
         active_since: int | None = None
         for at in range(0, eval_minute + 1, step):
             # Rates need two samples: nothing is active at minute 0. The traffic of every test
             # clears the low-traffic guard, except the low-traffic case, which has no burst to show.
-            active = at > 0 and _window_burn(burns, at, long_m) > window.factor and _window_burn(burns, at, short_m) > window.factor
+            active = (
+                at > 0
+                and _window_burn(burns, at, long_m) > window.factor
+                and _window_burn(burns, at, short_m) > window.factor
+            )
             active_since = (active_since if active_since is not None else at) if active else None
         if active_since is not None and eval_minute - active_since >= hold:
             firing.append(Fires(value=_window_burn(burns, eval_minute, long_m), alert=alert))
@@ -447,7 +521,9 @@ def slo_alerts(platform: Platform, service: Service, slo: SLO) -> list[Alert]:
     def case(name: str, burns: list[float], traffic: float = rps) -> AlertTest:
         at = len(burns)
         fires = _expected(pairs, burns, at, step) if traffic == rps else ()
-        return AlertTest(name=name, series=_slo_series(service, slo, burns, traffic), eval_time=f"{at}m", fires=fires)
+        return AlertTest(
+            name=name, series=_slo_series(service, slo, burns, traffic), eval_time=f"{at}m", fires=fires
+        )
 
     quiet_at = max(steps(_minutes(w.for_)) + step for w in windows)
     common = [case("healthy traffic: errors at a tenth of the budget", [healthy] * quiet_at)]
@@ -461,12 +537,22 @@ def slo_alerts(platform: Platform, service: Service, slo: SLO) -> list[Alert]:
         )
     alerts: list[Alert] = []
     for window, alert in pairs:
-        long_m, short_m, hold = _minutes(window.long_window), _minutes(window.short_window), _minutes(window.for_)
+        long_m, short_m, hold = (
+            _minutes(window.long_window),
+            _minutes(window.short_window),
+            _minutes(window.for_),
+        )
         burn = burn_above(window.factor)
         cases = [
             # Active from the first evaluation after minute 0, firing once `for` has elapsed.
-            case(f"burning {burn}x fires the {window.long_window}/{window.short_window} window", [burn] * (steps(hold) + step)),
-            case(f"burning {burn}x for less than {window.for_} is still pending", [burn] * max(step, hold // step * step)),
+            case(
+                f"burning {burn}x fires the {window.long_window}/{window.short_window} window",
+                [burn] * (steps(hold) + step),
+            ),
+            case(
+                f"burning {burn}x for less than {window.for_} is still pending",
+                [burn] * max(step, hold // step * step),
+            ),
         ]
         if long_m <= 6 * 60:
             # The two halves of the condition, each on its own; only for the page windows, whose
@@ -504,7 +590,11 @@ def _latency_threshold(service: Service) -> float:
 def _bucket_above(threshold: float) -> tuple[float, float]:
     """The histogram bucket (lower, upper] just above ``threshold``, to build slow requests."""
     bounds = list(contract.HTTP_DURATION_BUCKETS)
-    i = bounds.index(threshold) if threshold in bounds else max(0, len([b for b in bounds if b < threshold]) - 1)
+    i = (
+        bounds.index(threshold)
+        if threshold in bounds
+        else max(0, len([b for b in bounds if b < threshold]) - 1)
+    )
     return bounds[i + 1], bounds[i + 2]
 
 
@@ -520,7 +610,9 @@ def latency_alert(platform: Platform, service: Service) -> Alert:
     signals = [
         Signal(f'{BUCKET}{{{base}, le="{contract.format_bucket(fast_le)}"}}', per_minute, 0.0, counter=True),
         Signal(f'{BUCKET}{{{base}, le="{contract.format_bucket(lower)}"}}', per_minute, 0.0, counter=True),
-        Signal(f'{BUCKET}{{{base}, le="{contract.format_bucket(upper)}"}}', per_minute, per_minute, counter=True),
+        Signal(
+            f'{BUCKET}{{{base}, le="{contract.format_bucket(upper)}"}}', per_minute, per_minute, counter=True
+        ),
         Signal(f'{BUCKET}{{{base}, le="+Inf"}}', per_minute, per_minute, counter=True),
     ]
     p99 = lower + (upper - lower) * 0.99
@@ -545,7 +637,10 @@ def instrumentation_alert(platform: Platform, service: Service) -> Alert:
     name = "InstrumentationMissing"
     expr = f'up{{job="{service.name}"}} == 1\nunless on (job, instance) group by (job, instance) ({COUNT}{{job="{service.name}"}})'
     instance = f"{service.name}:{service.port}"
-    up = Series(f'up{{job="{service.name}", instance="{instance}", {SVC}="{service.name}", {TEAM}="{service.team}"}}', "1x60")
+    up = Series(
+        f'up{{job="{service.name}", instance="{instance}", {SVC}="{service.name}", {TEAM}="{service.team}"}}',
+        "1x60",
+    )
     alert = service_alert(
         platform,
         service,
@@ -555,16 +650,26 @@ def instrumentation_alert(platform: Platform, service: Service) -> Alert:
         summary=f"{service.name} on {{{{$labels.instance}}}} is up but exports no HTTP metrics",
         description=(
             f"Prometheus scrapes {{{{$labels.instance}}}} but finds no {DURATION} series: the obs instrumentation "
-            f"is not installed or not reached, so the SLOs of {service.name} are blind. Call instrumentation.instrument(app, service_name=\"{service.name}\")."
+            f'is not installed or not reached, so the SLOs of {service.name} are blind. Call instrumentation.instrument(app, service_name="{service.name}").'
         ),
         panel=links.ServicePanel.TARGET_UP,
         for_="30m",
     )
     req = f'{COUNT}{{job="{service.name}", instance="{instance}", {SVC}="{service.name}", {STATUS}="200"}}'
     return alert.with_tests(
-        AlertTest("up without HTTP metrics for 40m", (up,), "40m", fires=(Fires(value=1, labels={"job": service.name, "instance": instance}),)),
+        AlertTest(
+            "up without HTTP metrics for 40m",
+            (up,),
+            "40m",
+            fires=(Fires(value=1, labels={"job": service.name, "instance": instance}),),
+        ),
         AlertTest("healthy: up and counting requests", (up, Series(req, "0+60x60")), "40m"),
-        AlertTest("blip: no requests yet for the first 10m after a restart", (up, Series(req, "_x9 0+60x50")), "40m", silent_at=_every_minute(40)),
+        AlertTest(
+            "blip: no requests yet for the first 10m after a restart",
+            (up, Series(req, "_x9 0+60x50")),
+            "40m",
+            silent_at=_every_minute(40),
+        ),
     )
 
 
@@ -618,7 +723,13 @@ def target_alerts(platform: Platform, job: Job, jobs: Sequence[Job]) -> list[Ale
         dashboard_uid=links.ALERTS_UID,
         panel=links.AlertsPanel.TARGETS_DOWN,
         runbook_base=job.runbook_base,
-    ).with_tests(*threshold_cases([Signal(f"up{{{up_labels}}}", 1, 0)], "5m", Fires(value=0, labels={"job": job.name, "instance": job.instance})))
+    ).with_tests(
+        *threshold_cases(
+            [Signal(f"up{{{up_labels}}}", 1, 0)],
+            "5m",
+            Fires(value=0, labels={"job": job.name, "instance": job.instance}),
+        )
+    )
     absent = component_alert(
         platform,
         name="MetricsAbsent",
@@ -639,7 +750,12 @@ def target_alerts(platform: Platform, job: Job, jobs: Sequence[Job]) -> list[Ale
     absent = absent.with_tests(
         AlertTest("no up series for 20m", others, "20m", fires=(Fires(value=1, labels={"job": job.name}),)),
         AlertTest("healthy: the target is scraped", (*others, Series(present, "1x30")), "20m"),
-        AlertTest("blip: missing for the first 5m after a reload", (*others, Series(present, "_x4 1x25")), "20m", silent_at=_every_minute(20)),
+        AlertTest(
+            "blip: missing for the first 5m after a reload",
+            (*others, Series(present, "_x4 1x25")),
+            "20m",
+            silent_at=_every_minute(20),
+        ),
     )
     return [down, absent]
 
@@ -666,17 +782,29 @@ def postgres_alerts(platform: Platform, dep: Dependency) -> list[Alert]:
     lab = f'{job}, instance="{inst}", {SVC}="{dep.name}", {TEAM}="{dep.team}"'
     uid = links.POSTGRES_UID
     down = _dep(
-        platform, dep, "PostgresDown",
+        platform,
+        dep,
+        "PostgresDown",
         expr=f"pg_up{{{job}}} == 0",
         severity=Severity.PAGE,
         summary=f"PostgreSQL {dep.name} is down",
         description=f"postgres_exporter on {{{{$labels.instance}}}} cannot connect to {dep.name} ({dep.address}) for 2m: every service using it fails.",
-        dashboard_uid=uid, panel=links.PostgresPanel.UP, for_="2m",
+        dashboard_uid=uid,
+        panel=links.PostgresPanel.UP,
+        for_="2m",
     )
-    down = down.with_tests(*threshold_cases([Signal(f"pg_up{{{lab}}}", 1, 0)], down.for_, Fires(value=0, labels={"job": dep.name, "instance": inst})))
+    down = down.with_tests(
+        *threshold_cases(
+            [Signal(f"pg_up{{{lab}}}", 1, 0)],
+            down.for_,
+            Fires(value=0, labels={"job": dep.name, "instance": inst}),
+        )
+    )
     max_conn = 100.0
     conns = _dep(
-        platform, dep, "PostgresTooManyConnections",
+        platform,
+        dep,
+        "PostgresTooManyConnections",
         expr=(
             f"sum by (instance) (pg_stat_database_numbackends{{{job}}})\n"
             f"/ max by (instance) (pg_settings_max_connections{{{job}}}) > {_num(POSTGRES_CONNECTIONS_RATIO)}"
@@ -687,7 +815,9 @@ def postgres_alerts(platform: Platform, dep: Dependency) -> list[Alert]:
             f"{{{{ $value | humanizePercentage }}}} of max_connections on {{{{$labels.instance}}}} are in use for 5m "
             f"(threshold {POSTGRES_CONNECTIONS_RATIO:.0%}); new connections will soon be refused. Look for leaking pools."
         ),
-        dashboard_uid=uid, panel=links.PostgresPanel.CONNECTIONS, for_="5m",
+        dashboard_uid=uid,
+        panel=links.PostgresPanel.CONNECTIONS,
+        for_="5m",
     )
     conns = conns.with_tests(
         *threshold_cases(
@@ -698,7 +828,9 @@ def postgres_alerts(platform: Platform, dep: Dependency) -> list[Alert]:
         )
     )
     deadlocks = _dep(
-        platform, dep, "PostgresDeadlocks",
+        platform,
+        dep,
+        "PostgresDeadlocks",
         expr=f"sum by (instance, datname) (increase(pg_stat_database_deadlocks{{{job}}}[5m])) > 0",
         severity=Severity.TICKET,
         summary=f"PostgreSQL {dep.name} database {{{{$labels.datname}}}} keeps deadlocking",
@@ -706,7 +838,9 @@ def postgres_alerts(platform: Platform, dep: Dependency) -> list[Alert]:
             "{{ $value | humanize }} deadlocks in the last 5m on {{$labels.datname}} ({{$labels.instance}}), "
             "and deadlocks every 5m for 10m: two code paths lock rows in opposite orders."
         ),
-        dashboard_uid=uid, panel=links.PostgresPanel.DEADLOCKS, for_="10m",
+        dashboard_uid=uid,
+        panel=links.PostgresPanel.DEADLOCKS,
+        for_="10m",
     )
     deadlocks = deadlocks.with_tests(
         *threshold_cases(
@@ -717,7 +851,9 @@ def postgres_alerts(platform: Platform, dep: Dependency) -> list[Alert]:
         )
     )
     longtx = _dep(
-        platform, dep, "PostgresLongRunningTransaction",
+        platform,
+        dep,
+        "PostgresLongRunningTransaction",
         expr=f"max by (instance, datname) (pg_stat_activity_max_tx_duration{{{job}}}) > {POSTGRES_LONG_TRANSACTION_SECONDS}",
         severity=Severity.TICKET,
         summary=f"PostgreSQL {dep.name}: a transaction on {{{{$labels.datname}}}} has run for {{{{ $value | humanizeDuration }}}}",
@@ -725,7 +861,9 @@ def postgres_alerts(platform: Platform, dep: Dependency) -> list[Alert]:
             f"The longest transaction on {{{{$labels.datname}}}} ({{{{$labels.instance}}}}) has been open for {{{{ $value | humanizeDuration }}}} "
             f"(threshold {POSTGRES_LONG_TRANSACTION_SECONDS // 60}m): it holds locks and blocks vacuum."
         ),
-        dashboard_uid=uid, panel=links.PostgresPanel.LONGEST_TRANSACTION, for_="5m",
+        dashboard_uid=uid,
+        panel=links.PostgresPanel.LONGEST_TRANSACTION,
+        for_="5m",
     )
     longtx = longtx.with_tests(
         *threshold_cases(
@@ -743,17 +881,29 @@ def redis_alerts(platform: Platform, dep: Dependency) -> list[Alert]:
     lab = f'{job}, instance="{inst}", {SVC}="{dep.name}", {TEAM}="{dep.team}"'
     uid = links.REDIS_UID
     down = _dep(
-        platform, dep, "RedisDown",
+        platform,
+        dep,
+        "RedisDown",
         expr=f"redis_up{{{job}}} == 0",
         severity=Severity.PAGE,
         summary=f"Redis {dep.name} is down",
         description=f"redis_exporter on {{{{$labels.instance}}}} cannot reach {dep.name} ({dep.address}) for 2m: sessions and queues are gone.",
-        dashboard_uid=uid, panel=links.RedisPanel.UP, for_="2m",
+        dashboard_uid=uid,
+        panel=links.RedisPanel.UP,
+        for_="2m",
     )
-    down = down.with_tests(*threshold_cases([Signal(f"redis_up{{{lab}}}", 1, 0)], down.for_, Fires(value=0, labels={"job": dep.name, "instance": inst})))
+    down = down.with_tests(
+        *threshold_cases(
+            [Signal(f"redis_up{{{lab}}}", 1, 0)],
+            down.for_,
+            Fires(value=0, labels={"job": dep.name, "instance": inst}),
+        )
+    )
     gib = 1024.0**3
     memory = _dep(
-        platform, dep, "RedisMemoryHigh",
+        platform,
+        dep,
+        "RedisMemoryHigh",
         # `> 0` on maxmemory: 0 means unlimited, and a ratio to it means nothing.
         expr=f"redis_memory_used_bytes{{{job}}}\n/ (redis_memory_max_bytes{{{job}}} > 0) > {_num(REDIS_MEMORY_RATIO)}",
         severity=Severity.TICKET,
@@ -762,7 +912,9 @@ def redis_alerts(platform: Platform, dep: Dependency) -> list[Alert]:
             f"{dep.name} on {{{{$labels.instance}}}} has used {{{{ $value | humanizePercentage }}}} of maxmemory for 5m "
             f"(threshold {REDIS_MEMORY_RATIO:.0%}): it will evict keys or refuse writes."
         ),
-        dashboard_uid=uid, panel=links.RedisPanel.MEMORY, for_="5m",
+        dashboard_uid=uid,
+        panel=links.RedisPanel.MEMORY,
+        for_="5m",
     )
     memory = memory.with_tests(
         *threshold_cases(
@@ -773,36 +925,51 @@ def redis_alerts(platform: Platform, dep: Dependency) -> list[Alert]:
         ),
         AlertTest(
             "maxmemory 0 (unlimited) never alerts",
-            (Series(f"redis_memory_used_bytes{{{lab}}}", f"{_num(0.95 * gib)}x20"), Series(f"redis_memory_max_bytes{{{lab}}}", "0x20")),
+            (
+                Series(f"redis_memory_used_bytes{{{lab}}}", f"{_num(0.95 * gib)}x20"),
+                Series(f"redis_memory_max_bytes{{{lab}}}", "0x20"),
+            ),
             "15m",
         ),
     )
     evictions = _dep(
-        platform, dep, "RedisEvictions",
+        platform,
+        dep,
+        "RedisEvictions",
         expr=f"increase(redis_evicted_keys_total{{{job}}}[5m]) > 0",
         severity=Severity.TICKET,
         summary=f"Redis {dep.name} evicts keys",
         description=f"{dep.name} evicted {{{{ $value | humanize }}}} keys in the last 5m, and kept evicting for 10m: it is full, and sessions or queued jobs may be lost.",
-        dashboard_uid=uid, panel=links.RedisPanel.EVICTIONS, for_="10m",
+        dashboard_uid=uid,
+        panel=links.RedisPanel.EVICTIONS,
+        for_="10m",
     )
     evictions = evictions.with_tests(
         *threshold_cases(
             [Signal(f"redis_evicted_keys_total{{{lab}}}", 0, 10, counter=True)],
-            evictions.for_, Fires(value=50, labels={"job": dep.name, "instance": inst}), window_minutes=5,
+            evictions.for_,
+            Fires(value=50, labels={"job": dep.name, "instance": inst}),
+            window_minutes=5,
         )
     )
     rejected = _dep(
-        platform, dep, "RedisRejectedConnections",
+        platform,
+        dep,
+        "RedisRejectedConnections",
         expr=f"increase(redis_rejected_connections_total{{{job}}}[5m]) > 0",
         severity=Severity.TICKET,
         summary=f"Redis {dep.name} rejects connections",
         description=f"{dep.name} rejected {{{{ $value | humanize }}}} connections in the last 5m (maxclients reached), for 5m: clients see errors.",
-        dashboard_uid=uid, panel=links.RedisPanel.REJECTED_CONNECTIONS, for_="5m",
+        dashboard_uid=uid,
+        panel=links.RedisPanel.REJECTED_CONNECTIONS,
+        for_="5m",
     )
     rejected = rejected.with_tests(
         *threshold_cases(
             [Signal(f"redis_rejected_connections_total{{{lab}}}", 0, 2, counter=True)],
-            rejected.for_, Fires(value=10, labels={"job": dep.name, "instance": inst}), window_minutes=5,
+            rejected.for_,
+            Fires(value=10, labels={"job": dep.name, "instance": inst}),
+            window_minutes=5,
         )
     )
     return [down, memory, evictions, rejected]
@@ -825,13 +992,18 @@ def node_alerts(platform: Platform, job: Job) -> list[Alert]:
             f"and on (instance, device, mountpoint) node_filesystem_readonly{{{sel}}} == 0"
         ),
         severity=Severity.PAGE,
-        service=job.service, team=job.team,
-        summary="{{$labels.mountpoint}} on {{$labels.instance}} fills up within " + f"{FILESYSTEM_HORIZON_HOURS}h",
+        service=job.service,
+        team=job.team,
+        summary="{{$labels.mountpoint}} on {{$labels.instance}} fills up within "
+        + f"{FILESYSTEM_HORIZON_HOURS}h",
         description=(
             f"At the rate of the last hour, {{{{$labels.mountpoint}}}} ({{{{$labels.device}}}}) on {{{{$labels.instance}}}} "
             f"is full within {FILESYSTEM_HORIZON_HOURS}h (predicted {{{{ $value | humanize1024 }}}}B free then). Databases and logs stop writing when it is."
         ),
-        dashboard_uid=links.NODE_UID, panel=links.NodePanel.FILESYSTEM, runbook_base=job.runbook_base, for_="15m",
+        dashboard_uid=links.NODE_UID,
+        panel=links.NodePanel.FILESYSTEM,
+        runbook_base=job.runbook_base,
+        for_="15m",
         variables={"instance": "{{$labels.instance}}"},
     )
     # 1 GiB per minute down from 100 GiB: predict_linear over 4h is exact for a straight line.
@@ -839,13 +1011,38 @@ def node_alerts(platform: Platform, job: Job) -> list[Alert]:
     avail_bad = [100 * gib - i * gib for i in range(minutes + 1)]
     predicted = avail_bad[minutes] - 240 * gib
     ro = Series(f"node_filesystem_readonly{{{fs}}}", f"0x{minutes}")
-    fire_labels = {"job": job.name, "instance": job.instance, "device": "/dev/sda1", "fstype": "ext4", "mountpoint": "/"}
+    fire_labels = {
+        "job": job.name,
+        "instance": job.instance,
+        "device": "/dev/sda1",
+        "fstype": "ext4",
+        "mountpoint": "/",
+    }
     filling = filling.with_tests(
-        AlertTest("losing 1GiB a minute from 100GiB", (Series(f"node_filesystem_avail_bytes{{{fs}}}", compress(avail_bad)), ro), f"{minutes}m", fires=(Fires(value=predicted, labels=fire_labels),)),
-        AlertTest("healthy: steady free space", (Series(f"node_filesystem_avail_bytes{{{fs}}}", f"{_num(100 * gib)}x{minutes}"), ro), f"{minutes}m"),
+        AlertTest(
+            "losing 1GiB a minute from 100GiB",
+            (Series(f"node_filesystem_avail_bytes{{{fs}}}", compress(avail_bad)), ro),
+            f"{minutes}m",
+            fires=(Fires(value=predicted, labels=fire_labels),),
+        ),
+        AlertTest(
+            "healthy: steady free space",
+            (Series(f"node_filesystem_avail_bytes{{{fs}}}", f"{_num(100 * gib)}x{minutes}"), ro),
+            f"{minutes}m",
+        ),
         AlertTest(
             "blip: a 10m burst of writes, then steady",
-            (Series(f"node_filesystem_avail_bytes{{{fs}}}", compress([100 * gib] * 60 + [100 * gib - i * 3 * gib for i in range(1, 11)] + [70 * gib] * (minutes - 69))), ro),
+            (
+                Series(
+                    f"node_filesystem_avail_bytes{{{fs}}}",
+                    compress(
+                        [100 * gib] * 60
+                        + [100 * gib - i * 3 * gib for i in range(1, 11)]
+                        + [70 * gib] * (minutes - 69)
+                    ),
+                ),
+                ro,
+            ),
             f"{minutes}m",
         ),
     )
@@ -854,17 +1051,24 @@ def node_alerts(platform: Platform, job: Job) -> list[Alert]:
         name="NodeMemoryPressure",
         expr=f"node_memory_MemAvailable_bytes{{{sel}}} / node_memory_MemTotal_bytes{{{sel}}} < {_num(MEMORY_AVAILABLE_RATIO)}",
         severity=Severity.TICKET,
-        service=job.service, team=job.team,
+        service=job.service,
+        team=job.team,
         summary="{{$labels.instance}} has only {{ $value | humanizePercentage }} of its memory available",
         description=f"Available memory on {{{{$labels.instance}}}} has been {{{{ $value | humanizePercentage }}}} for 15m (threshold {MEMORY_AVAILABLE_RATIO:.0%}): the OOM killer is next.",
-        dashboard_uid=links.NODE_UID, panel=links.NodePanel.MEMORY, runbook_base=job.runbook_base, for_="15m",
+        dashboard_uid=links.NODE_UID,
+        panel=links.NodePanel.MEMORY,
+        runbook_base=job.runbook_base,
+        for_="15m",
         variables={"instance": "{{$labels.instance}}"},
     )
     memory = memory.with_tests(
         *threshold_cases(
             [Signal(f"node_memory_MemAvailable_bytes{{{lab}}}", 8 * gib, 0.8 * gib)],
             memory.for_,
-            Fires(value=0.05, labels={"job": job.name, "instance": job.instance, SVC: job.service, TEAM: job.team}),
+            Fires(
+                value=0.05,
+                labels={"job": job.name, "instance": job.instance, SVC: job.service, TEAM: job.team},
+            ),
             extra=[Series(f"node_memory_MemTotal_bytes{{{lab}}}", f"{_num(16 * gib)}x60")],
         )
     )
@@ -873,45 +1077,72 @@ def node_alerts(platform: Platform, job: Job) -> list[Alert]:
 
 def probe_alerts(platform: Platform, env: Environment, job: Job) -> list[Alert]:
     alerts: list[Alert] = []
-    targets: list[tuple[Service | Dependency, str]] = [(s, platform.probe_url(s, env)) for s in platform.probed_services]
+    targets: list[tuple[Service | Dependency, str]] = [
+        (s, platform.probe_url(s, env)) for s in platform.probed_services
+    ]
     targets += [(d, d.address) for d in platform.dependencies if d.kind is DependencyKind.HTTP]
     for comp, url in targets:
         sel = f'job="{job.name}", {SVC}="{comp.name}"'
         lab = f'{sel}, instance="{url}", {TEAM}="{comp.team}"'
         tier1 = isinstance(comp, Service) and comp.tier == 1
         failing = _dep_like(
-            platform, comp, "ProbeFailing",
+            platform,
+            comp,
+            "ProbeFailing",
             expr=f"probe_success{{{sel}}} == 0",
             severity=Severity.PAGE if tier1 else Severity.TICKET,
             summary=f"{comp.name} does not answer at {{{{$labels.instance}}}}",
             description=f"The blackbox probe of {comp.name} ({{{{$labels.instance}}}}) has failed for 3m: users cannot reach it.",
-            dashboard_uid=links.BLACKBOX_UID, panel=links.BlackboxPanel.PROBE_SUCCESS, for_="3m",
+            dashboard_uid=links.BLACKBOX_UID,
+            panel=links.BlackboxPanel.PROBE_SUCCESS,
+            for_="3m",
             variables={SVC: comp.name},
         )
-        alerts.append(failing.with_tests(*threshold_cases([Signal(f"probe_success{{{lab}}}", 1, 0)], failing.for_, Fires(value=0, labels={"job": job.name, "instance": url}))))
+        alerts.append(
+            failing.with_tests(
+                *threshold_cases(
+                    [Signal(f"probe_success{{{lab}}}", 1, 0)],
+                    failing.for_,
+                    Fires(value=0, labels={"job": job.name, "instance": url}),
+                )
+            )
+        )
         if not url.startswith("https://"):
             continue  # no certificate to expire (the dev environment probes plain HTTP)
         horizon = TLS_EXPIRY_DAYS * 86400
         tls = _dep_like(
-            platform, comp, "TLSCertificateExpiring",
+            platform,
+            comp,
+            "TLSCertificateExpiring",
             expr=f"probe_ssl_earliest_cert_expiry{{{sel}}} - time() < {horizon}",
             severity=Severity.TICKET,
             summary=f"The TLS certificate of {comp.name} expires in {{{{ $value | humanizeDuration }}}}",
             description=f"The certificate served at {{{{$labels.instance}}}} expires in {{{{ $value | humanizeDuration }}}} (under {TLS_EXPIRY_DAYS} days): automatic renewal has failed.",
-            dashboard_uid=links.BLACKBOX_UID, panel=links.BlackboxPanel.TLS_EXPIRY, for_="15m",
+            dashboard_uid=links.BLACKBOX_UID,
+            panel=links.BlackboxPanel.TLS_EXPIRY,
+            for_="15m",
             variables={SVC: comp.name},
         )
         eval_s = case_eval_minute(tls.for_) * 60
         week = 7 * 86400
         # Expiry is an absolute time: the bad value is 7 days after the evaluation time.
         signal = Signal(f"probe_ssl_earliest_cert_expiry{{{lab}}}", eval_s + 90 * 86400, eval_s + week)
-        tls = tls.with_tests(*threshold_cases([signal], tls.for_, Fires(value=week, labels={"job": job.name, "instance": url})))
+        tls = tls.with_tests(
+            *threshold_cases([signal], tls.for_, Fires(value=week, labels={"job": job.name, "instance": url}))
+        )
         alerts.append(tls)
     return alerts
 
 
 def _dep_like(platform: Platform, comp: Service | Dependency, name: str, **kwargs: Any) -> Alert:
-    return component_alert(platform, name=name, service=comp.name, team=comp.team, runbook_base=component_runbook_base(platform, comp), **kwargs)
+    return component_alert(
+        platform,
+        name=name,
+        service=comp.name,
+        team=comp.team,
+        runbook_base=component_runbook_base(platform, comp),
+        **kwargs,
+    )
 
 
 def self_alerts(platform: Platform, prom: Job, am: Job) -> list[Alert]:
@@ -922,32 +1153,56 @@ def self_alerts(platform: Platform, prom: Job, am: Job) -> list[Alert]:
     alerts_panel = links.ALERTS_UID
 
     def mk(job: Job, name: str, **kwargs: Any) -> Alert:
-        return component_alert(platform, name=name, service=job.service, team=job.team, runbook_base=job.runbook_base, dashboard_uid=alerts_panel, **kwargs)
+        return component_alert(
+            platform,
+            name=name,
+            service=job.service,
+            team=job.team,
+            runbook_base=job.runbook_base,
+            dashboard_uid=alerts_panel,
+            **kwargs,
+        )
 
-    def reload_failed(job: Job, product: str, selector: str, series_labels: str, consequence: str, panel: int) -> Alert:
+    def reload_failed(
+        job: Job, product: str, selector: str, series_labels: str, consequence: str, panel: int
+    ) -> Alert:
         # Prometheus and Alertmanager export the same reload gauge under their own prefix.
         metric = f"{product.lower()}_config_last_reload_successful"
         alert = mk(
-            job, f"{product}ConfigReloadFailed",
+            job,
+            f"{product}ConfigReloadFailed",
             expr=f"{metric}{{{selector}}} == 0",
             severity=Severity.TICKET,
             summary=f"{product} on {{{{$labels.instance}}}} could not reload its configuration",
             description=f"The last configuration reload of {{{{$labels.instance}}}} failed 10m ago{consequence}",
-            panel=panel, for_="10m",
+            panel=panel,
+            for_="10m",
         )
         fires = Fires(value=0, labels={"job": job.name, "instance": job.instance})
-        return alert.with_tests(*threshold_cases([Signal(f"{metric}{{{series_labels}}}", 1, 0)], alert.for_, fires))
+        return alert.with_tests(
+            *threshold_cases([Signal(f"{metric}{{{series_labels}}}", 1, 0)], alert.for_, fires)
+        )
 
     def notifications_failing(
-        job: Job, product: str, *, failed: str, total: str, by: str, target: str, summary: str, description: str,
-        failed_per_minute: int, total_per_minute: int,
+        job: Job,
+        product: str,
+        *,
+        failed: str,
+        total: str,
+        by: str,
+        target: str,
+        summary: str,
+        description: str,
+        failed_per_minute: int,
+        total_per_minute: int,
     ) -> Alert:
         # Prometheus (sends to Alertmanager) and Alertmanager (sends to receivers) count failed and
         # all sends per destination: the alert is the failed share of sends, per destination.
         selector = f'job="{job.name}"'
         series_labels = f'{selector}, instance="{job.instance}", {SVC}="{job.service}", {TEAM}="{job.team}", {by}="{target}"'
         alert = mk(
-            job, f"{product}NotificationsFailing",
+            job,
+            f"{product}NotificationsFailing",
             expr=(
                 f"sum by (instance, {by}) (rate({failed}{{{selector}}}[5m]))\n"
                 f"/ sum by (instance, {by}) (rate({total}{{{selector}}}[5m])) > 0.01"
@@ -955,13 +1210,16 @@ def self_alerts(platform: Platform, prom: Job, am: Job) -> list[Alert]:
             severity=Severity.PAGE,
             summary=summary,
             description=description,
-            panel=links.AlertsPanel.NOTIFICATIONS, for_="10m",
+            panel=links.AlertsPanel.NOTIFICATIONS,
+            for_="10m",
         )
         return alert.with_tests(
             *threshold_cases(
                 [Signal(f"{failed}{{{series_labels}}}", 0, failed_per_minute, counter=True)],
                 alert.for_,
-                Fires(value=failed_per_minute / total_per_minute, labels={"instance": job.instance, by: target}),
+                Fires(
+                    value=failed_per_minute / total_per_minute, labels={"instance": job.instance, by: target}
+                ),
                 window_minutes=5,
                 extra=[Series(f"{total}{{{series_labels}}}", f"0+{total_per_minute}x40")],
             )
@@ -969,42 +1227,69 @@ def self_alerts(platform: Platform, prom: Job, am: Job) -> list[Alert]:
 
     group_label = 'rule_group="/etc/prometheus/rules/slo-alerts.yml;edu"'
     rule_failures = mk(
-        prom, "PrometheusRuleEvaluationFailures",
+        prom,
+        "PrometheusRuleEvaluationFailures",
         expr=f"sum by (instance, rule_group) (increase(prometheus_rule_evaluation_failures_total{{{p}}}[5m])) > 0",
         severity=Severity.PAGE,
         summary="Prometheus fails to evaluate rule group {{$labels.rule_group}}",
         description="{{ $value | humanize }} evaluations of {{$labels.rule_group}} failed in the last 5m, for 10m: the alerts of that group cannot fire.",
-        panel=links.AlertsPanel.RULE_FAILURES, for_="10m",
+        panel=links.AlertsPanel.RULE_FAILURES,
+        for_="10m",
     )
     rule_failures = rule_failures.with_tests(
         *threshold_cases(
-            [Signal(f"prometheus_rule_evaluation_failures_total{{{plab}, {group_label}}}", 0, 1, counter=True)],
+            [
+                Signal(
+                    f"prometheus_rule_evaluation_failures_total{{{plab}, {group_label}}}", 0, 1, counter=True
+                )
+            ],
             rule_failures.for_,
-            Fires(value=5, labels={"instance": prom.instance, "rule_group": "/etc/prometheus/rules/slo-alerts.yml;edu"}),
+            Fires(
+                value=5,
+                labels={"instance": prom.instance, "rule_group": "/etc/prometheus/rules/slo-alerts.yml;edu"},
+            ),
             window_minutes=5,
         )
     )
     notif = notifications_failing(
-        prom, "Prometheus",
-        failed="prometheus_notifications_errors_total", total="prometheus_notifications_sent_total",
-        by="alertmanager", target="http://alertmanager:9093/api/v2/alerts",
+        prom,
+        "Prometheus",
+        failed="prometheus_notifications_errors_total",
+        total="prometheus_notifications_sent_total",
+        by="alertmanager",
+        target="http://alertmanager:9093/api/v2/alerts",
         summary="Prometheus fails to send {{ $value | humanizePercentage }} of alerts to {{$labels.alertmanager}}",
         description="{{ $value | humanizePercentage }} of the alerts Prometheus sent to {{$labels.alertmanager}} failed over 5m, for 10m: pages may never arrive.",
-        failed_per_minute=30, total_per_minute=60,
+        failed_per_minute=30,
+        total_per_minute=60,
     )
     reload_p = reload_failed(
-        prom, "Prometheus", p, plab, " and the old rules still run: the latest rule change is not live.", links.AlertsPanel.RULE_FAILURES
+        prom,
+        "Prometheus",
+        p,
+        plab,
+        " and the old rules still run: the latest rule change is not live.",
+        links.AlertsPanel.RULE_FAILURES,
     )
     am_notif = notifications_failing(
-        am, "Alertmanager",
-        failed="alertmanager_notifications_failed_total", total="alertmanager_notifications_total",
-        by="integration", target="pagerduty",
+        am,
+        "Alertmanager",
+        failed="alertmanager_notifications_failed_total",
+        total="alertmanager_notifications_total",
+        by="integration",
+        target="pagerduty",
         summary="Alertmanager fails to deliver {{ $value | humanizePercentage }} of {{$labels.integration}} notifications",
         description="{{ $value | humanizePercentage }} of {{$labels.integration}} notifications failed over 5m, for 10m: check the receiver's credentials and reachability.",
-        failed_per_minute=6, total_per_minute=24,
+        failed_per_minute=6,
+        total_per_minute=24,
     )
     reload_a = reload_failed(
-        am, "Alertmanager", a, alab, ": routing and receivers are those of the previous configuration.", links.AlertsPanel.NOTIFICATIONS
+        am,
+        "Alertmanager",
+        a,
+        alab,
+        ": routing and receivers are those of the previous configuration.",
+        links.AlertsPanel.NOTIFICATIONS,
     )
     return [rule_failures, notif, reload_p, am_notif, reload_a]
 
@@ -1031,7 +1316,11 @@ def custom_alerts(platform: Platform) -> list[Alert]:
     found: list[Alert] = list(package.custom_alerts(platform))
     for alert in found:
         if not alert.source.startswith("alerts/"):
-            raise ModelError(alert.where, "a custom alert must say which file of alerts/ defines it", "return it from alerts.custom_alerts, which sets source")
+            raise ModelError(
+                alert.where,
+                "a custom alert must say which file of alerts/ defines it",
+                "return it from alerts.custom_alerts, which sets source",
+            )
     return found
 
 
@@ -1053,10 +1342,14 @@ def _promtool_check(file: RuleFile, alerts: Sequence[Alert]) -> None:
     with tempfile.TemporaryDirectory(prefix="obs-rules-") as tmp:
         for alert in alerts:
             path = Path(tmp) / "rule.yml"
-            path.write_text(dump_yaml({"groups": [{"name": "check", "rules": [alert.rule()]}]}), encoding="utf-8")
+            path.write_text(
+                dump_yaml({"groups": [{"name": "check", "rules": [alert.rule()]}]}), encoding="utf-8"
+            )
             result = run_tool("promtool", ["check", "rules", path.name], cwd=Path(tmp), timeout=30)
             if not result.ok:
-                raise PromQLError(alert.where, alert.expr, f"promtool check rules rejects it: {result.output}")
+                raise PromQLError(
+                    alert.where, alert.expr, f"promtool check rules rejects it: {result.output}"
+                )
 
 
 # --- assembling ---------------------------------------------------------------------------------
@@ -1126,7 +1419,9 @@ def rule_files(platform: Platform, env: Environment) -> list[RuleFile]:
         for alert in alerts:
             custom.alert(rules, alert)
     _promtool_check(custom, extra)
-    return [f for f in (*slo_files, services, targets, postgres, redis, node, probes, selfmon, custom) if f.groups]
+    return [
+        f for f in (*slo_files, services, targets, postgres, redis, node, probes, selfmon, custom) if f.groups
+    ]
 
 
 def _tests_document(file: RuleFile, by_name: Mapping[str, RuleFile]) -> dict[str, Any]:
@@ -1140,7 +1435,11 @@ def _tests_document(file: RuleFile, by_name: Mapping[str, RuleFile]) -> dict[str
                 "input_series": [{"series": s.selector, "values": s.values} for s in case.series],
                 "alert_rule_test": [
                     *({"eval_time": t, "alertname": alert.name, "exp_alerts": []} for t in case.silent_at),
-                    {"eval_time": case.eval_time, "alertname": alert.name, "exp_alerts": [alert.expected(f) for f in case.fires]},
+                    {
+                        "eval_time": case.eval_time,
+                        "alertname": alert.name,
+                        "exp_alerts": [alert.expected(f) for f in case.fires],
+                    },
                 ],
             }
             # The burn-rate windows of one SLO share their quiet cases: run each once.
@@ -1155,7 +1454,12 @@ def _tests_document(file: RuleFile, by_name: Mapping[str, RuleFile]) -> dict[str
     # Recordings before the alerts that read them, at every evaluation: the firing time is then
     # exact instead of one evaluation late by the groups' alphabetical order.
     order = [g["name"] for f in loaded for g in f.groups]
-    return {"rule_files": files, "evaluation_interval": file.test_step, "group_eval_order": order, "tests": tests}
+    return {
+        "rule_files": files,
+        "evaluation_interval": file.test_step,
+        "group_eval_order": order,
+        "tests": tests,
+    }
 
 
 def render(ctx: RenderContext) -> Iterable[Artifact]:
@@ -1227,4 +1531,16 @@ def all_alerts(platform: Platform, env: Environment) -> list[Alert]:
     return [a for f in rule_files(platform, env) for a in f.alerts]
 
 
-__all__ = ["RULES_DIR", "TESTS_DIR", "all_alerts", "check", "compress", "render", "rule_files", "run_test_file", "test", "test_files", "threshold_cases"]
+__all__ = [
+    "RULES_DIR",
+    "TESTS_DIR",
+    "all_alerts",
+    "check",
+    "compress",
+    "render",
+    "rule_files",
+    "run_test_file",
+    "test",
+    "test_files",
+    "threshold_cases",
+]

@@ -29,7 +29,10 @@ from obs.writer import dump_yaml
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not (shutil.which("prometheus") and shutil.which("prometheus-alertmanager")), reason="prometheus/alertmanager not installed"),
+    pytest.mark.skipif(
+        not (shutil.which("prometheus") and shutil.which("prometheus-alertmanager")),
+        reason="prometheus/alertmanager not installed",
+    ),
 ]
 
 DEADLINE_S = 30.0
@@ -109,7 +112,15 @@ def _service(port: int) -> Any:
     try:
         import instrumentation
 
-        instrumentation.instrument(app, service_name="shop", registry=registry, traces=False, json_logs=False, access_log=False, metrics_port=None)
+        instrumentation.instrument(
+            app,
+            service_name="shop",
+            registry=registry,
+            traces=False,
+            json_logs=False,
+            access_log=False,
+            metrics_port=None,
+        )
     except ImportError:  # pragma: no cover - the instrumentation is part of this repository
         from prometheus_client import Histogram, make_wsgi_app
         from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -123,7 +134,11 @@ def _service(port: int) -> Any:
         def observe(response: Any) -> Any:
             from flask import request
 
-            hist.labels("GET", request.url_rule.rule if request.url_rule else "__unmatched__", str(response.status_code)).observe(0.01)
+            hist.labels(
+                "GET",
+                request.url_rule.rule if request.url_rule else "__unmatched__",
+                str(response.status_code),
+            ).observe(0.01)
             return response
 
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/metrics": make_wsgi_app(registry)})  # type: ignore[method-assign]
@@ -164,7 +179,9 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
     pytest.fail(f"{url} not ready within 10 s")
 
 
-def test_high_error_rate_reaches_the_webhook_with_the_rendered_labels(tmp_path: Path, processes: list[subprocess.Popen[bytes]]) -> None:
+def test_high_error_rate_reaches_the_webhook_with_the_rendered_labels(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
     service_port, prom_port, am_port, hook_port = (_free_port() for _ in range(4))
     platform = _platform(service_port, am_port)
     env = platform.environments[0]
@@ -174,10 +191,14 @@ def test_high_error_rate_reaches_the_webhook_with_the_rendered_labels(tmp_path: 
     (prom_dir / "rules").mkdir(parents=True)
     (prom_dir / "prometheus.yml").write_text(dump_yaml(prometheus.config(platform, env)))
     custom = next(f for f in rules.rule_files(platform, env) if f.name == "custom")
-    groups = [{**g, "interval": "1s", "rules": [{**r, "for": "1s"} for r in g["rules"]]} for g in custom.groups]
+    groups = [
+        {**g, "interval": "1s", "rules": [{**r, "for": "1s"} for r in g["rules"]]} for g in custom.groups
+    ]
     (prom_dir / "rules" / "custom.yml").write_text(dump_yaml({"groups": groups}))
 
-    am_config = alertmanager.config(dataclasses.replace(platform, alert_webhook_url=f"http://127.0.0.1:{hook_port}/"), env)
+    am_config = alertmanager.config(
+        dataclasses.replace(platform, alert_webhook_url=f"http://127.0.0.1:{hook_port}/"), env
+    )
     am_config["route"].update(group_wait="0s", group_interval="1s")
     (tmp_path / "alertmanager.yml").write_text(dump_yaml(am_config))
 
@@ -208,12 +229,19 @@ def test_high_error_rate_reaches_the_webhook_with_the_rendered_labels(tmp_path: 
             # Half the requests fail: far above the 5% threshold, and well above 0.1 requests/s.
             assert _get(f"http://127.0.0.1:{service_port}/ok") == 200
             assert _get(f"http://127.0.0.1:{service_port}/fail") == 503
-            alerts = [a for body in list(_Hook.received) for a in body["alerts"] if a["labels"].get("alertname") == "HighErrorRate"]
+            alerts = [
+                a
+                for body in list(_Hook.received)
+                for a in body["alerts"]
+                if a["labels"].get("alertname") == "HighErrorRate"
+            ]
             if alerts:
                 alert = alerts[0]
                 break
             time.sleep(0.05)
-        assert alert is not None, f"no HighErrorRate at the webhook within {DEADLINE_S:g} s; received {_Hook.received}"
+        assert alert is not None, (
+            f"no HighErrorRate at the webhook within {DEADLINE_S:g} s; received {_Hook.received}"
+        )
     finally:
         hook.shutdown()
         service.shutdown()
@@ -229,12 +257,20 @@ def test_high_error_rate_reaches_the_webhook_with_the_rendered_labels(tmp_path: 
     assert alert["annotations"]["summary"].startswith("shop answers ")
     assert alert["annotations"]["summary"].endswith("% of requests with a server error")
     assert alert["annotations"]["runbook_url"] == "https://runbooks.example.org/shop#higherrorrate"
-    assert alert["annotations"]["dashboard_url"] == "https://grafana.example.org/d/obs-svc-shop?viewPanel=2&var-service=shop"
-    assert yaml.safe_load((tmp_path / "alertmanager.yml").read_text())["route"]["routes"][0] == {"receiver": "alert-log", "continue": True}
+    assert (
+        alert["annotations"]["dashboard_url"]
+        == "https://grafana.example.org/d/obs-svc-shop?viewPanel=2&var-service=shop"
+    )
+    assert yaml.safe_load((tmp_path / "alertmanager.yml").read_text())["route"]["routes"][0] == {
+        "receiver": "alert-log",
+        "continue": True,
+    }
 
 
 def _post(url: str, payload: Any) -> int:
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         return int(response.status)
 
@@ -243,14 +279,18 @@ def _alert(name: str, **labels: str) -> dict[str, Any]:
     return {"labels": {"alertname": name, "environment": "prod", **labels}, "annotations": {"summary": name}}
 
 
-def test_the_rendered_inhibitions_silence_what_amtool_cannot_test(tmp_path: Path, processes: list[subprocess.Popen[bytes]]) -> None:
+def test_the_rendered_inhibitions_silence_what_amtool_cannot_test(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
     """amtool tests routes, not inhibitions: the real Alertmanager, with the rendered prod
     configuration of the built-in platform, decides which alerts it suppresses."""
     from obs.builtin import platform
 
     am_port, hook_port = _free_port(), _free_port()
     env = platform.environment("prod")
-    config = alertmanager.config(dataclasses.replace(platform, alert_webhook_url=f"http://127.0.0.1:{hook_port}/"), env)
+    config = alertmanager.config(
+        dataclasses.replace(platform, alert_webhook_url=f"http://127.0.0.1:{hook_port}/"), env
+    )
     config["route"].update(group_wait="0s", group_interval="1s")
     (tmp_path / "alertmanager.yml").write_text(dump_yaml(config))
     _Hook.received = []
@@ -279,7 +319,11 @@ def test_the_rendered_inhibitions_silence_what_amtool_cannot_test(tmp_path: Path
 
         def delivered() -> set[tuple[str, str, str]]:
             return {
-                (a["labels"]["alertname"], a["labels"]["service"], f'{a["labels"]["severity"]}:{a["labels"].get("slo", "")}')
+                (
+                    a["labels"]["alertname"],
+                    a["labels"]["service"],
+                    f"{a['labels']['severity']}:{a['labels'].get('slo', '')}",
+                )
                 for body in list(_Hook.received)
                 for a in body["alerts"]
             }
@@ -298,14 +342,21 @@ def test_the_rendered_inhibitions_silence_what_amtool_cannot_test(tmp_path: Path
         time.sleep(1.5)  # two more group intervals for anything that should not come
         with urllib.request.urlopen(api, timeout=5) as response:
             states = {
-                (a["labels"]["alertname"], a["labels"]["service"], a["labels"]["severity"], a["labels"].get("slo", "")): a["status"]
+                (
+                    a["labels"]["alertname"],
+                    a["labels"]["service"],
+                    a["labels"]["severity"],
+                    a["labels"].get("slo", ""),
+                ): a["status"]
                 for a in json.loads(response.read())
             }
     finally:
         hook.shutdown()
 
     assert delivered() == expected
-    suppressed = {k for k, status in states.items() if status["state"] == "suppressed" and status["inhibitedBy"]}
+    suppressed = {
+        k for k, status in states.items() if status["state"] == "suppressed" and status["inhibitedBy"]
+    }
     assert suppressed == {
         ("HighErrorRate", "backend", "ticket", ""),
         ("ErrorBudgetBurn", "backend", "ticket", "availability"),

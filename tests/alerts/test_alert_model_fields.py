@@ -23,7 +23,10 @@ GROUPS = ["prometheus", "rules", "alertmanager"]
 def ops_platform(**fields: Any) -> Platform:
     """The small shop platform plus two probed sites, with its shared jobs run by an ``ops`` team."""
     shop = small_platform()
-    sites = (Service(name, ServiceKind.STATIC_SITE, "core", probe_url=f"https://{name}.example.org/") for name in ("site", "docs"))
+    sites = (
+        Service(name, ServiceKind.STATIC_SITE, "core", probe_url=f"https://{name}.example.org/")
+        for name in ("site", "docs")
+    )
     changes: dict[str, Any] = {
         "services": (*shop.services, *sites),
         "teams": (*shop.teams, Team("ops", chat_channel="#ops", pager_key_file="/run/secrets/ops-pager")),
@@ -66,8 +69,14 @@ def test_the_shared_scrape_jobs_belong_to_the_infra_team() -> None:
         ("targets", "TargetDown", "blackbox-http"),
     ],
 )
-def test_alerts_about_shared_infrastructure_go_to_the_infra_team(rule_file: str, alertname: str, service: str) -> None:
-    (alert,) = [a for a in alerts_of(ops_platform(), rule_file) if a["alert"] == alertname and a["labels"]["service"] == service]
+def test_alerts_about_shared_infrastructure_go_to_the_infra_team(
+    rule_file: str, alertname: str, service: str
+) -> None:
+    (alert,) = [
+        a
+        for a in alerts_of(ops_platform(), rule_file)
+        if a["alert"] == alertname and a["labels"]["service"] == service
+    ]
     assert alert["labels"]["team"] == "ops"
 
 
@@ -81,10 +90,20 @@ def test_the_infra_teams_pages_reach_its_pager_in_the_route_cases() -> None:
 
 
 def test_components_without_a_runbook_link_under_the_platform_runbook_base() -> None:
-    urls = {(a["alert"], a["labels"]["service"]): a["annotations"]["runbook_url"] for f in ("node", "probes", "self-monitoring") for a in alerts_of(ops_platform(), f)}
-    assert urls[("NodeFilesystemFillingUp", "node")] == "https://wiki.example.org/runbooks/node#nodefilesystemfillingup"
+    urls = {
+        (a["alert"], a["labels"]["service"]): a["annotations"]["runbook_url"]
+        for f in ("node", "probes", "self-monitoring")
+        for a in alerts_of(ops_platform(), f)
+    }
+    assert (
+        urls[("NodeFilesystemFillingUp", "node")]
+        == "https://wiki.example.org/runbooks/node#nodefilesystemfillingup"
+    )
     assert urls[("ProbeFailing", "site")] == "https://wiki.example.org/runbooks/site#probefailing"
-    assert urls[("PrometheusRuleEvaluationFailures", "prometheus")] == "https://wiki.example.org/runbooks/prometheus#prometheusruleevaluationfailures"
+    assert (
+        urls[("PrometheusRuleEvaluationFailures", "prometheus")]
+        == "https://wiki.example.org/runbooks/prometheus#prometheusruleevaluationfailures"
+    )
 
 
 def test_a_components_own_runbook_url_wins_over_the_platform_base() -> None:
@@ -113,11 +132,17 @@ def receivers(platform: Platform, env: str = "prod") -> dict[str, dict[str, Any]
 def test_every_alert_reaches_the_platforms_alert_webhook() -> None:
     config = alertmanager.config(ops_platform(), ops_platform().environment("prod"))
     assert config["route"]["routes"][0] == {"receiver": "alert-log", "continue": True}
-    assert receivers(ops_platform())["alert-log"]["webhook_configs"] == [{"url": "https://tickets.example.org/hooks/alertmanager", "send_resolved": True}]
+    assert receivers(ops_platform())["alert-log"]["webhook_configs"] == [
+        {"url": "https://tickets.example.org/hooks/alertmanager", "send_resolved": True}
+    ]
 
 
 def test_the_alert_webhook_defaults_to_the_alert_log_service() -> None:
-    assert receivers(small_platform())["alert-log"]["webhook_configs"][0]["url"] == DEFAULT_ALERT_WEBHOOK_URL == "http://alert-log:9095/alerts"
+    assert (
+        receivers(small_platform())["alert-log"]["webhook_configs"][0]["url"]
+        == DEFAULT_ALERT_WEBHOOK_URL
+        == "http://alert-log:9095/alerts"
+    )
 
 
 @pytest.mark.parametrize("env", ["prod", "dev"])
@@ -136,7 +161,12 @@ def test_without_a_chat_webhook_file_the_slack_url_is_read_beside_the_pager_key(
 
 @amtool
 def test_amtool_accepts_the_configuration_with_every_alerting_field_set(tmp_path: Path) -> None:
-    ops = Team("ops", chat_channel="#ops", pager_key_file="/run/secrets/ops-pager", chat_webhook_url_file="/vault/ops/slack-webhook")
+    ops = Team(
+        "ops",
+        chat_channel="#ops",
+        pager_key_file="/run/secrets/ops-pager",
+        chat_webhook_url_file="/vault/ops/slack-webhook",
+    )
     platform = ops_platform(teams=(*small_platform().teams, ops))
     for rel, data in render(platform, None, GROUPS).files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)

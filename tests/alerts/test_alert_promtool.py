@@ -55,7 +55,11 @@ def test_the_tests_that_differ_from_prod_pass_in_every_other_environment(edu_out
     # Target instances and probe URLs differ by environment; the SLO tests do not.
     assert {p.name for p in differing} >= {"probes.test.yml"}
     assert "slo-backend-availability.test.yml" not in {p.name for p in differing}
-    failed = [f"{o.name}\n{o.detail}" for p in differing if (o := rules.run_test_file(edu_out / env, p)).status != "passed"]
+    failed = [
+        f"{o.name}\n{o.detail}"
+        for p in differing
+        if (o := rules.run_test_file(edu_out / env, p)).status != "passed"
+    ]
     assert failed == []
 
 
@@ -84,20 +88,42 @@ def _edit(path: Path, old: str, new: str) -> None:
         ("custom.yml", "> 0.05\n", "> 0.5\n", "custom.test.yml"),
         ("custom.yml", "> 0.05\n", "> 0.5\n", "handwritten/high_error_rate.test.yml"),
         # The fast page's long window made twice as sensitive: the burst case sees it.
-        ("slo-backend-availability.yml", 'ratio_rate1h{service="backend", slo="availability"} > 14.4', 'ratio_rate1h{service="backend", slo="availability"} > 7.2', "slo-backend-availability.test.yml"),
+        (
+            "slo-backend-availability.yml",
+            'ratio_rate1h{service="backend", slo="availability"} > 14.4',
+            'ratio_rate1h{service="backend", slo="availability"} > 7.2',
+            "slo-backend-availability.test.yml",
+        ),
         # The short window no longer confirms: the alert would not reset when the burn stops.
-        ("slo-backend-availability.yml", 'ratio_rate5m{service="backend", slo="availability"} > 14.4', 'ratio_rate5m{service="backend", slo="availability"} > 0', "slo-backend-availability.test.yml"),
+        (
+            "slo-backend-availability.yml",
+            'ratio_rate5m{service="backend", slo="availability"} > 14.4',
+            'ratio_rate5m{service="backend", slo="availability"} > 0',
+            "slo-backend-availability.test.yml",
+        ),
         # The budget-remaining recording off by 10%: the recordings' own case sees it.
-        ("slo-backend-availability.yml", "expr: 1 - slo:period_burn_rate:ratio", "expr: 0.9 - slo:period_burn_rate:ratio", "slo-backend-availability.test.yml"),
+        (
+            "slo-backend-availability.yml",
+            "expr: 1 - slo:period_burn_rate:ratio",
+            "expr: 0.9 - slo:period_burn_rate:ratio",
+            "slo-backend-availability.test.yml",
+        ),
         # The low-traffic guard removed.
-        ("slo-backend-latency.yml", "slo:sli_total:rate1h{service=\"backend\", slo=\"latency\"} >= 0.1", "slo:sli_total:rate1h{service=\"backend\", slo=\"latency\"} >= 0", "slo-backend-latency.test.yml"),
+        (
+            "slo-backend-latency.yml",
+            'slo:sli_total:rate1h{service="backend", slo="latency"} >= 0.1',
+            'slo:sli_total:rate1h{service="backend", slo="latency"} >= 0',
+            "slo-backend-latency.test.yml",
+        ),
         # `for` dropped: the blip case catches it.
         ("postgres.yml", "for: 2m", "for: 0s", "postgres.test.yml"),
         # A label the runbook routing depends on, changed.
         ("redis.yml", "team: platform", "team: web", "redis.test.yml"),
     ],
 )
-def test_the_generated_tests_fail_when_a_rule_is_wrong(prod_copy: Path, file: str, old: str, new: str, failing_test: str) -> None:
+def test_the_generated_tests_fail_when_a_rule_is_wrong(
+    prod_copy: Path, file: str, old: str, new: str, failing_test: str
+) -> None:
     _edit(prod_copy / "prometheus" / "rules" / file, old, new)
     outcome = rules.run_test_file(prod_copy, prod_copy / "prometheus" / "tests" / failing_test)
     assert outcome.status == "failed"

@@ -39,7 +39,9 @@ def alerts_of(out: Path, env: str) -> list[dict[str, Any]]:
 # --- golden files -------------------------------------------------------------------------------
 
 
-def test_prod_rules_and_their_tests_match_the_golden_files(edu_out: Path, golden: Callable[[str, bytes], None]) -> None:
+def test_prod_rules_and_their_tests_match_the_golden_files(
+    edu_out: Path, golden: Callable[[str, bytes], None]
+) -> None:
     prom = edu_out / "prod" / "prometheus"
     files = sorted(prom.glob("rules/*.yml")) + sorted(prom.glob("tests/*.yml"))
     assert len(files) > 20
@@ -47,7 +49,9 @@ def test_prod_rules_and_their_tests_match_the_golden_files(edu_out: Path, golden
         golden(f"rules/prod/{path.relative_to(prom)}", path.read_bytes())
 
 
-def test_dev_probes_have_no_certificate_alert_because_dev_probes_plain_http(edu_out: Path, golden: Callable[[str, bytes], None]) -> None:
+def test_dev_probes_have_no_certificate_alert_because_dev_probes_plain_http(
+    edu_out: Path, golden: Callable[[str, bytes], None]
+) -> None:
     path = edu_out / "dev" / "prometheus" / "rules" / "probes.yml"
     golden("rules/dev/rules/probes.yml", path.read_bytes())
     assert "TLSCertificateExpiring" not in path.read_text()
@@ -79,12 +83,16 @@ EDU_ALERTS = {
 
 
 def test_the_built_in_platform_gets_exactly_these_alerts(edu_out: Path) -> None:
-    found = {(a["alert"], a["labels"]["service"], a["labels"]["severity"]) for a in alerts_of(edu_out, "prod")}
+    found = {
+        (a["alert"], a["labels"]["service"], a["labels"]["severity"]) for a in alerts_of(edu_out, "prod")
+    }
     assert found == EDU_ALERTS
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_every_alert_has_severity_team_service_and_links_to_its_runbook_and_dashboard(edu_out: Path, env: str) -> None:
+def test_every_alert_has_severity_team_service_and_links_to_its_runbook_and_dashboard(
+    edu_out: Path, env: str
+) -> None:
     from obs.builtin import platform
 
     teams = set(platform.team_names)
@@ -102,7 +110,9 @@ def test_every_alert_has_severity_team_service_and_links_to_its_runbook_and_dash
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_every_alert_is_tested_firing_with_exact_annotations_and_staying_silent(edu_out: Path, env: str) -> None:
+def test_every_alert_is_tested_firing_with_exact_annotations_and_staying_silent(
+    edu_out: Path, env: str
+) -> None:
     tests_dir = edu_out / env / "prometheus" / "tests"
     fired: dict[str, int] = {}
     silent: dict[str, int] = {}
@@ -112,9 +122,16 @@ def test_every_alert_is_tested_firing_with_exact_annotations_and_staying_silent(
                 target = fired if check["exp_alerts"] else silent
                 target[check["alertname"]] = target.get(check["alertname"], 0) + 1
                 for exp in check["exp_alerts"]:
-                    assert set(exp["exp_annotations"]) == {"summary", "description", "runbook_url", "dashboard_url"}
+                    assert set(exp["exp_annotations"]) == {
+                        "summary",
+                        "description",
+                        "runbook_url",
+                        "dashboard_url",
+                    }
                     assert {"severity", "team", "service"} <= set(exp["exp_labels"])
-                    assert "{{" not in exp["exp_annotations"]["summary"], "expected text is rendered, not a template"
+                    assert "{{" not in exp["exp_annotations"]["summary"], (
+                        "expected text is rendered, not a template"
+                    )
     names = {a["alert"] for a in alerts_of(edu_out, env)}
     assert names <= set(fired), f"never tested firing: {names - set(fired)}"
     assert names <= set(silent), f"never tested silent: {names - set(silent)}"
@@ -134,9 +151,20 @@ def _records(out: Path, env: str, file: str) -> dict[str, list[dict[str, Any]]]:
 def test_sli_recordings_cover_every_alert_window_and_the_slo_window(edu_out: Path) -> None:
     records = _records(edu_out, "prod", "slo-backend-latency.yml")
     for window in ("5m", "30m", "1h", "2h", "6h", "1d", "3d"):
-        for name in ("slo:sli_total:rate", "slo:sli_good:ratio_rate", "slo:sli_error:ratio_rate", "slo:burn_rate:ratio_rate"):
+        for name in (
+            "slo:sli_total:rate",
+            "slo:sli_good:ratio_rate",
+            "slo:sli_error:ratio_rate",
+            "slo:burn_rate:ratio_rate",
+        ):
             assert f"{name}{window}" in records
-    for name in ("slo:sli_error:ratio_rate30d", "slo:objective:ratio", "slo:error_budget:ratio", "slo:period_burn_rate:ratio", "slo:period_error_budget_remaining:ratio"):
+    for name in (
+        "slo:sli_error:ratio_rate30d",
+        "slo:objective:ratio",
+        "slo:error_budget:ratio",
+        "slo:period_burn_rate:ratio",
+        "slo:period_error_budget_remaining:ratio",
+    ):
         assert name in records
     good = records["slo:sli_good:ratio_rate1h"][0]
     assert 'le="0.3"' in good["expr"]
@@ -145,18 +173,27 @@ def test_sli_recordings_cover_every_alert_window_and_the_slo_window(edu_out: Pat
 
 def test_excluded_routes_are_left_out_of_the_sli_they_are_excluded_from(edu_out: Path) -> None:
     latency = _records(edu_out, "prod", "slo-backend-latency.yml")["slo:sli_total:rate5m"][0]["expr"]
-    availability = _records(edu_out, "prod", "slo-backend-availability.yml")["slo:sli_total:rate5m"][0]["expr"]
+    availability = _records(edu_out, "prod", "slo-backend-availability.yml")["slo:sli_total:rate5m"][0][
+        "expr"
+    ]
     assert 'http_route!="/api/reports/export"' in latency
     assert "/api/reports/export" not in availability
 
 
 def _burn_alerts(out: Path, service: str, slo: str) -> list[dict[str, Any]]:
-    return [a for a in alerts_of(out, "prod") if a["alert"] == "ErrorBudgetBurn" and a["labels"]["service"] == service and a["labels"]["slo"] == slo]
+    return [
+        a
+        for a in alerts_of(out, "prod")
+        if a["alert"] == "ErrorBudgetBurn" and a["labels"]["service"] == service and a["labels"]["slo"] == slo
+    ]
 
 
 def test_burn_rate_alerts_follow_the_workbook_with_a_low_traffic_guard(edu_out: Path) -> None:
     burn = _burn_alerts(edu_out, "backend", "availability")
-    assert [(a["labels"]["long_window"], a["labels"]["short_window"], a["labels"]["severity"], a["for"]) for a in burn] == [
+    assert [
+        (a["labels"]["long_window"], a["labels"]["short_window"], a["labels"]["severity"], a["for"])
+        for a in burn
+    ] == [
         ("1h", "5m", "page", "2m"),
         ("6h", "30m", "page", "15m"),
         ("1d", "2h", "ticket", "1h"),
@@ -168,13 +205,20 @@ def test_burn_rate_alerts_follow_the_workbook_with_a_low_traffic_guard(edu_out: 
     assert 'slo:sli_total:rate1h{service="backend", slo="availability"} >= 0.1' in fast
     assert burn[0]["labels"]["slo_window"] == "30d"
     assert burn[0]["annotations"]["dashboard_url"] == links.dashboard_url(
-        "https://grafana.edu.example.org", links.SLO_UID, links.SLOPanel.BURN_RATE_WINDOWS, service="backend", slo="availability"
+        "https://grafana.edu.example.org",
+        links.SLO_UID,
+        links.SLOPanel.BURN_RATE_WINDOWS,
+        service="backend",
+        slo="availability",
     )
 
 
 def test_an_slo_with_page_false_only_opens_tickets(edu_out: Path) -> None:
     assert {a["labels"]["severity"] for a in _burn_alerts(edu_out, "bridge", "latency")} == {"ticket"}
-    assert {a["labels"]["severity"] for a in _burn_alerts(edu_out, "bridge", "availability")} == {"page", "ticket"}
+    assert {a["labels"]["severity"] for a in _burn_alerts(edu_out, "bridge", "availability")} == {
+        "page",
+        "ticket",
+    }
 
 
 def test_a_28_day_slo_burns_at_13_44_and_5_6() -> None:
@@ -187,7 +231,11 @@ def test_a_window_that_cannot_fire_even_at_100_percent_errors_is_left_out() -> N
     from obs.model import SLO, AvailabilitySLI
 
     loose = small_platform(slos=(SLO("availability", AvailabilitySLI(), 0.9),))
-    text = render(loose, ["prod"], ["prometheus", "rules"]).files["prod/prometheus/rules/slo-shop-availability.yml"].decode()
+    text = (
+        render(loose, ["prod"], ["prometheus", "rules"])
+        .files["prod/prometheus/rules/slo-shop-availability.yml"]
+        .decode()
+    )
     # A 10% budget burns at most 10x: the 14.4x window could never fire.
     assert "> 14.4" not in text and "> 6\n" in text
 
@@ -198,25 +246,43 @@ def test_a_window_that_cannot_fire_even_at_100_percent_errors_is_left_out() -> N
 @pytest.mark.parametrize(
     ("slo_yaml", "message"),
     [
-        ("{name: availability, sli: {type: availability}, objective: 1.0}", r"objective: 1\.0 must be between 0 and 1"),
-        ("{name: latency, sli: {type: latency, threshold_seconds: 0.33}, objective: 0.99}", r"threshold_seconds: 0\.33 is not a bucket boundary of http_server_request_duration_seconds \(choose one of"),
-        ("{name: availability, sli: {type: availability}, objective: 0.99, window: 2d}", r"window: 2d is shorter than the longest alert window \(3d\)"),
+        (
+            "{name: availability, sli: {type: availability}, objective: 1.0}",
+            r"objective: 1\.0 must be between 0 and 1",
+        ),
+        (
+            "{name: latency, sli: {type: latency, threshold_seconds: 0.33}, objective: 0.99}",
+            r"threshold_seconds: 0\.33 is not a bucket boundary of http_server_request_duration_seconds \(choose one of",
+        ),
+        (
+            "{name: availability, sli: {type: availability}, objective: 0.99, window: 2d}",
+            r"window: 2d is shorter than the longest alert window \(3d\)",
+        ),
     ],
 )
-def test_a_bad_slo_stops_the_build_naming_the_file_and_the_slo(tmp_path: Path, slo_yaml: str, message: str) -> None:
+def test_a_bad_slo_stops_the_build_naming_the_file_and_the_slo(
+    tmp_path: Path, slo_yaml: str, message: str
+) -> None:
     source = tmp_path / "platform.yaml"
     source.write_text(
-        "name: school\nservices:\n  - {name: api, kind: fastapi, team: core, runbook_base_url: 'https://r.example.org/api', slos: [" + slo_yaml + "]}\n"
+        "name: school\nservices:\n  - {name: api, kind: fastapi, team: core, runbook_base_url: 'https://r.example.org/api', slos: ["
+        + slo_yaml
+        + "]}\n"
         "environments: [{name: prod}]\n"
     )
-    with pytest.raises(ModelError, match=re.escape(f"{tmp_path}/platform.yaml: services[api].slos[") + ".*" + message):
+    with pytest.raises(
+        ModelError, match=re.escape(f"{tmp_path}/platform.yaml: services[api].slos[") + ".*" + message
+    ):
         build(load_platform(source), tmp_path / "out", groups=["prometheus", "rules"])
     assert not (tmp_path / "out").exists()
 
 
 def test_a_platform_without_any_runbook_url_is_refused_with_the_fix() -> None:
     bare = small_platform(runbook_base_url="")
-    with pytest.raises(ModelError, match=r"runbook_base_url: no runbook URL in the platform to derive one for 'shop' from \(set the platform's runbook_base_url"):
+    with pytest.raises(
+        ModelError,
+        match=r"runbook_base_url: no runbook URL in the platform to derive one for 'shop' from \(set the platform's runbook_base_url",
+    ):
         render(bare, ["prod"], ["prometheus", "rules"])
 
 
@@ -224,7 +290,9 @@ def test_a_platform_without_any_runbook_url_is_refused_with_the_fix() -> None:
 
 
 @pytest.fixture
-def plant(monkeypatch: pytest.MonkeyPatch, restore_alert_modules: None) -> Callable[[str, Callable[[Platform], list[Any]]], None]:
+def plant(
+    monkeypatch: pytest.MonkeyPatch, restore_alert_modules: None
+) -> Callable[[str, Callable[[Platform], list[Any]]], None]:
     """Add a module ``alerts/<name>.py`` defining ``alerts(platform)`` for the duration of a test."""
 
     def add(name: str, factory: Callable[[Platform], list[Any]]) -> None:
@@ -254,14 +322,30 @@ CASES = (
 
 
 def test_a_custom_alert_gets_the_model_metadata_and_its_tests_are_rendered(plant: Any) -> None:
-    plant("queue", lambda p: [_queue_alert(p, 'rate(http_server_request_duration_seconds_count{service="shop"}[5m]) > 0', CASES)])
+    plant(
+        "queue",
+        lambda p: [
+            _queue_alert(p, 'rate(http_server_request_duration_seconds_count{service="shop"}[5m]) > 0', CASES)
+        ],
+    )
     files = render(small_platform(), ["prod"], ["prometheus", "rules"]).files
-    rule = next(r for g in yaml.safe_load(files["prod/prometheus/rules/custom.yml"])["groups"] for r in g["rules"] if r["alert"] == "SyncQueueSlow")
+    rule = next(
+        r
+        for g in yaml.safe_load(files["prod/prometheus/rules/custom.yml"])["groups"]
+        for r in g["rules"]
+        if r["alert"] == "SyncQueueSlow"
+    )
     assert rule["labels"] == {"severity": "ticket", "service": "shop", "team": "core"}
     assert rule["annotations"]["runbook_url"] == "https://runbooks.example.org/shop#syncqueueslow"
-    assert rule["annotations"]["dashboard_url"] == "https://grafana.example.org/d/obs-svc-shop?viewPanel=4&var-service=shop"
+    assert (
+        rule["annotations"]["dashboard_url"]
+        == "https://grafana.example.org/d/obs-svc-shop?viewPanel=4&var-service=shop"
+    )
     tests = yaml.safe_load(files["prod/prometheus/tests/custom.test.yml"])["tests"]
-    assert [t["name"] for t in tests if t["name"].startswith("SyncQueueSlow")] == ["SyncQueueSlow [shop]: fires", "SyncQueueSlow [shop]: quiet"]
+    assert [t["name"] for t in tests if t["name"].startswith("SyncQueueSlow")] == [
+        "SyncQueueSlow [shop]: fires",
+        "SyncQueueSlow [shop]: quiet",
+    ]
     groups = [g["name"] for g in yaml.safe_load(files["prod/prometheus/rules/custom.yml"])["groups"]]
     assert groups == ["shop-custom-http", "shop-custom-queue"]
 
@@ -269,13 +353,35 @@ def test_a_custom_alert_gets_the_model_metadata_and_its_tests_are_rendered(plant
 @pytest.mark.parametrize(
     ("expr", "tests", "error", "message"),
     [
-        ("rate(http_requests_total[5m]) > 0", CASES, PromQLError, r"alerts/queue\.py: alert SyncQueueSlow: unknown metric 'http_requests_total'"),
-        ("rate(http_server_request_duration_seconds_count[5m] > 0", CASES, PromQLError, r"alerts/queue\.py: alert SyncQueueSlow: (does not parse|promtool check rules rejects it: (.|\n)*could not parse expression: .*unclosed left parenthesis)"),
-        ("up > 0", CASES[1:], ModelError, r"alerts/queue\.py: alert SyncQueueSlow: has no test case where it fires"),
-        ("up > 0", CASES[:1], ModelError, r"alerts/queue\.py: alert SyncQueueSlow: has no test case where it must stay silent"),
+        (
+            "rate(http_requests_total[5m]) > 0",
+            CASES,
+            PromQLError,
+            r"alerts/queue\.py: alert SyncQueueSlow: unknown metric 'http_requests_total'",
+        ),
+        (
+            "rate(http_server_request_duration_seconds_count[5m] > 0",
+            CASES,
+            PromQLError,
+            r"alerts/queue\.py: alert SyncQueueSlow: (does not parse|promtool check rules rejects it: (.|\n)*could not parse expression: .*unclosed left parenthesis)",
+        ),
+        (
+            "up > 0",
+            CASES[1:],
+            ModelError,
+            r"alerts/queue\.py: alert SyncQueueSlow: has no test case where it fires",
+        ),
+        (
+            "up > 0",
+            CASES[:1],
+            ModelError,
+            r"alerts/queue\.py: alert SyncQueueSlow: has no test case where it must stay silent",
+        ),
     ],
 )
-def test_a_broken_custom_alert_stops_the_build_naming_its_file(plant: Any, tmp_path: Path, expr: str, tests: tuple[AlertTest, ...], error: type[Exception], message: str) -> None:
+def test_a_broken_custom_alert_stops_the_build_naming_its_file(
+    plant: Any, tmp_path: Path, expr: str, tests: tuple[AlertTest, ...], error: type[Exception], message: str
+) -> None:
     plant("queue", lambda p: [_queue_alert(p, expr, tests)])
     with pytest.raises(error, match=message):
         build(small_platform(), tmp_path / "out", groups=["prometheus", "rules"])
@@ -283,15 +389,29 @@ def test_a_broken_custom_alert_stops_the_build_naming_its_file(plant: Any, tmp_p
 
 
 @pytest.mark.skipif(not available("promtool"), reason="promtool not installed")
-def test_a_function_this_prometheus_lacks_is_refused_with_promtools_own_words(plant: Any, tmp_path: Path) -> None:
+def test_a_function_this_prometheus_lacks_is_refused_with_promtools_own_words(
+    plant: Any, tmp_path: Path
+) -> None:
     # The PromQL parser knows mad_over_time; Prometheus 2.42 does not.
-    plant("queue", lambda p: [_queue_alert(p, 'mad_over_time(http_server_request_duration_seconds_count{service="shop"}[5m]) > 0', CASES)])
-    with pytest.raises(PromQLError, match=r'alerts/queue\.py: alert SyncQueueSlow: promtool check rules rejects it: (.|\n)*unknown function with name "mad_over_time"'):
+    plant(
+        "queue",
+        lambda p: [
+            _queue_alert(
+                p, 'mad_over_time(http_server_request_duration_seconds_count{service="shop"}[5m]) > 0', CASES
+            )
+        ],
+    )
+    with pytest.raises(
+        PromQLError,
+        match=r'alerts/queue\.py: alert SyncQueueSlow: promtool check rules rejects it: (.|\n)*unknown function with name "mad_over_time"',
+    ):
         build(small_platform(), tmp_path / "out", groups=["prometheus", "rules"])
     assert not (tmp_path / "out").exists()
 
 
-def test_a_module_in_alerts_without_an_alerts_function_is_refused(monkeypatch: pytest.MonkeyPatch, restore_alert_modules: None) -> None:
+def test_a_module_in_alerts_without_an_alerts_function_is_refused(
+    monkeypatch: pytest.MonkeyPatch, restore_alert_modules: None
+) -> None:
     sys.modules["alerts.empty"] = types.ModuleType("alerts.empty")
     known = alerts._modules()
     monkeypatch.setattr(alerts, "_modules", lambda: sorted([*known, "empty"]))

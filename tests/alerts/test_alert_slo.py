@@ -47,5 +47,8 @@ def test_every_window_the_alerts_read_is_recorded_shortest_first() -> None:
 def test_an_slo_window_not_longer_than_the_longest_alert_window_is_refused() -> None:
     # The model refuses windows under 7d; a table with a longer alert window must be refused too.
     table = (BurnRateWindow("slow", "ticket", 10, "10d", "1d", "1h"),)
-    with pytest.raises(ModelError, match=r"services\[shop\]\.slos\[availability\]\.window: 7d is not longer than the longest alert window \(10d\)"):
+    with pytest.raises(
+        ModelError,
+        match=r"services\[shop\]\.slos\[availability\]\.window: 7d is not longer than the longest alert window \(10d\)",
+    ):
         alert_windows(slo("7d"), where="services[shop].", table=table)

@@ -46,7 +46,12 @@ def test_the_severity_scale_has_three_values() -> None:
 
 def test_an_alert_carries_severity_team_and_service_labels_and_four_annotations() -> None:
     rule = alert(labels={"queue": "rosters"}, for_="10m").rule()
-    assert rule["labels"] == {"severity": "ticket", "service": "bridge", "team": "integrations", "queue": "rosters"}
+    assert rule["labels"] == {
+        "severity": "ticket",
+        "service": "bridge",
+        "team": "integrations",
+        "queue": "rosters",
+    }
     assert sorted(rule["annotations"]) == ["dashboard_url", "description", "runbook_url", "summary"]
     assert rule["for"] == "10m"
 
@@ -54,18 +59,29 @@ def test_an_alert_carries_severity_team_and_service_labels_and_four_annotations(
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"name": "queue_backlog"}, r"alerts/queue.py: alert queue_backlog: 'queue_backlog' is not an alert name \(use CamelCase"),
-        ({"severity": "critical"}, r"severity 'critical' is not on the scale \(use one of page, ticket, info\)"),
+        (
+            {"name": "queue_backlog"},
+            r"alerts/queue.py: alert queue_backlog: 'queue_backlog' is not an alert name \(use CamelCase",
+        ),
+        (
+            {"severity": "critical"},
+            r"severity 'critical' is not on the scale \(use one of page, ticket, info\)",
+        ),
         ({"labels": {"severity": "page"}}, r"label 'severity' cannot be set here"),
         ({"labels": {"team": "web"}}, r"label 'team' cannot be set here"),
         ({"summary": " "}, r"the summary is empty"),
-        ({"dashboard_url": "https://grafana.example.org/d/x?var-s={{ $labels.service }}"}, r"dashboard_url .* is not a URL without spaces \(write template variables as \{\{\$labels.service\}\}\)"),
+        (
+            {"dashboard_url": "https://grafana.example.org/d/x?var-s={{ $labels.service }}"},
+            r"dashboard_url .* is not a URL without spaces \(write template variables as \{\{\$labels.service\}\}\)",
+        ),
         ({"runbook_url": "runbooks/bridge"}, r"runbook_url 'runbooks/bridge' is not a URL"),
         ({"for_": "ten minutes"}, r"'ten minutes' is not a duration"),
         ({"expr": "  "}, r"the expression is empty"),
     ],
 )
-def test_a_malformed_alert_is_refused_naming_its_file_and_the_fix(fields: dict[str, Any], message: str) -> None:
+def test_a_malformed_alert_is_refused_naming_its_file_and_the_fix(
+    fields: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ModelError, match=message):
         alert(**fields)
 
@@ -82,7 +98,9 @@ FIRING = AlertTest("down", (Series("up", "0x10"),), "10m", fires=(Fires(value=0)
         ((FIRING,), r"has no test case where it must stay silent"),
     ],
 )
-def test_an_alert_without_a_firing_and_a_silent_case_is_refused(tests: tuple[AlertTest, ...], message: str) -> None:
+def test_an_alert_without_a_firing_and_a_silent_case_is_refused(
+    tests: tuple[AlertTest, ...], message: str
+) -> None:
     with pytest.raises(ModelError, match=message):
         require_tests(alert(tests=tests))
 
@@ -93,13 +111,20 @@ def test_an_alert_with_both_cases_passes() -> None:
 
 def test_expected_alerts_merge_the_expression_labels_and_render_the_annotations() -> None:
     expected = alert().expected(Fires(value=1234, labels={"instance": "bridge-0:5000"}))
-    assert expected["exp_labels"] == {"instance": "bridge-0:5000", "severity": "ticket", "service": "bridge", "team": "integrations"}
+    assert expected["exp_labels"] == {
+        "instance": "bridge-0:5000",
+        "severity": "ticket",
+        "service": "bridge",
+        "team": "integrations",
+    }
     assert expected["exp_annotations"]["summary"] == "backlog of 1.234k jobs"
     assert expected["exp_annotations"]["dashboard_url"].endswith("var-instance=bridge-0:5000")
 
 
 def test_a_template_action_obs_cannot_predict_is_refused() -> None:
-    with pytest.raises(ModelError, match=r"template action \{\{ \$value \| title \}\} is not one obs can predict"):
+    with pytest.raises(
+        ModelError, match=r"template action \{\{ \$value \| title \}\} is not one obs can predict"
+    ):
         render_template("{{ $value | title }}", {}, 1.0, "alerts/x.py: alert X.annotations.summary")
 
 
@@ -116,7 +141,10 @@ def test_expected_annotations_render_exactly_like_prometheus(tmp_path: Path) -> 
     rule = {"alert": "Value", "expr": "value", "labels": {}, "annotations": {"summary": TEMPLATE}}
     (tmp_path / "rules.yml").write_text(dump_yaml({"groups": [{"name": "values", "rules": [rule]}]}))
     exp_alerts = [
-        {"exp_labels": {"case": str(i)}, "exp_annotations": {"summary": render_template(TEMPLATE, {"case": str(i)}, v)}}
+        {
+            "exp_labels": {"case": str(i)},
+            "exp_annotations": {"summary": render_template(TEMPLATE, {"case": str(i)}, v)},
+        }
         for i, v in enumerate(VALUES)
     ]
     test_file = {
@@ -125,7 +153,9 @@ def test_expected_annotations_render_exactly_like_prometheus(tmp_path: Path) -> 
         "tests": [
             {
                 "interval": "1m",
-                "input_series": [{"series": f'value{{case="{i}"}}', "values": f"{v!r}x2"} for i, v in enumerate(VALUES)],
+                "input_series": [
+                    {"series": f'value{{case="{i}"}}', "values": f"{v!r}x2"} for i, v in enumerate(VALUES)
+                ],
                 "alert_rule_test": [{"eval_time": "1m", "alertname": "Value", "exp_alerts": exp_alerts}],
             }
         ],

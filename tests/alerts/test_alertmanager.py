@@ -25,7 +25,9 @@ def config_of(out: Path, env: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_the_configuration_and_its_route_cases_match_the_golden_files(edu_out: Path, env: str, golden: Callable[[str, bytes], None]) -> None:
+def test_the_configuration_and_its_route_cases_match_the_golden_files(
+    edu_out: Path, env: str, golden: Callable[[str, bytes], None]
+) -> None:
     for name in ("alertmanager.yml", "routes-test.yml"):
         golden(f"alertmanager/{env}/{name}", (edu_out / env / "alertmanager" / name).read_bytes())
 
@@ -58,7 +60,9 @@ def test_only_environments_that_page_have_pager_receivers(edu_out: Path, env: st
         ("dev", "ticket", ["alert-log", "learning-chat"]),
     ],
 )
-def test_the_route_cases_say_where_each_severity_goes(edu_out: Path, env: str, severity: str, expected: list[str]) -> None:
+def test_the_route_cases_say_where_each_severity_goes(
+    edu_out: Path, env: str, severity: str, expected: list[str]
+) -> None:
     cases = yaml.safe_load((edu_out / env / "alertmanager" / "routes-test.yml").read_text())["cases"]
     case = next(c for c in cases if c["name"] == f"{severity} for team learning")
     assert case["receivers"] == expected
@@ -67,7 +71,14 @@ def test_the_route_cases_say_where_each_severity_goes(edu_out: Path, env: str, s
 def test_every_alert_of_the_build_has_a_route_case(edu_out: Path) -> None:
     cases = yaml.safe_load((edu_out / "prod" / "alertmanager" / "routes-test.yml").read_text())["cases"]
     names = {c["labels"].get("alertname") for c in cases}
-    assert {"ErrorBudgetBurn", "HighErrorRate", "PostgresDown", "TargetDown", "ProbeFailing", "NodeFilesystemFillingUp"} <= names
+    assert {
+        "ErrorBudgetBurn",
+        "HighErrorRate",
+        "PostgresDown",
+        "TargetDown",
+        "ProbeFailing",
+        "NodeFilesystemFillingUp",
+    } <= names
     postgres_down = next(c for c in cases if c["name"] == "PostgresDown of postgres (page)")
     assert postgres_down["receivers"] == ["alert-log", "platform-pager", "platform-chat"]
 
@@ -90,7 +101,9 @@ def test_a_page_inhibits_the_ticket_of_the_same_alert_and_service(edu_out: Path)
         ('alertname="TargetDown"', "backend", "bridge"),
     ],
 )
-def test_a_dependency_down_inhibits_the_symptoms_of_the_services_that_depend_on_it(edu_out: Path, down: str, dependency: str, service: str) -> None:
+def test_a_dependency_down_inhibits_the_symptoms_of_the_services_that_depend_on_it(
+    edu_out: Path, down: str, dependency: str, service: str
+) -> None:
     rules = config_of(edu_out, "prod")["inhibit_rules"]
     assert {
         "source_matchers": [down, f'service="{dependency}"'],
@@ -102,12 +115,19 @@ def test_a_dependency_down_inhibits_the_symptoms_of_the_services_that_depend_on_
 def test_no_inhibition_where_there_is_no_dependency(edu_out: Path) -> None:
     rules = config_of(edu_out, "prod")["inhibit_rules"]
     # The bridge does not use PostgreSQL: a PostgresDown must not hide the bridge's errors.
-    assert not [r for r in rules if 'alertname="PostgresDown"' in r["source_matchers"] and 'service="bridge"' in r["target_matchers"]]
+    assert not [
+        r
+        for r in rules
+        if 'alertname="PostgresDown"' in r["source_matchers"] and 'service="bridge"' in r["target_matchers"]
+    ]
 
 
 def test_the_symptom_alerts_inhibited_exist_in_the_rules(edu_out: Path) -> None:
     text = "".join(p.read_text() for p in (edu_out / "prod" / "prometheus" / "rules").glob("*.yml"))
-    for name in (*alertmanager.SYMPTOM_ALERTS, *(n for names in alertmanager.DOWN_ALERTS.values() for n in names)):
+    for name in (
+        *alertmanager.SYMPTOM_ALERTS,
+        *(n for names in alertmanager.DOWN_ALERTS.values() for n in names),
+    ):
         assert f"alert: {name}\n" in text, name
 
 
@@ -144,7 +164,13 @@ def test_a_wrong_expected_receiver_fails_the_route_test(edu_out: Path, tmp_path:
     shutil.copytree(edu_out / "prod", env_dir)
     path = env_dir / "alertmanager" / "routes-test.yml"
     data = yaml.safe_load(path.read_text())
-    data["cases"] = [{"name": "page reaches only chat", "labels": {"team": "learning", "severity": "page"}, "receivers": ["alert-log", "learning-chat"]}]
+    data["cases"] = [
+        {
+            "name": "page reaches only chat",
+            "labels": {"team": "learning", "severity": "page"},
+            "receivers": ["alert-log", "learning-chat"],
+        }
+    ]
     path.write_text(yaml.safe_dump(data))
     (outcome,) = alertmanager.test(env_dir)
     assert outcome.status == "failed"

@@ -15,7 +15,11 @@ from obs.model import Platform
 
 
 def tree(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_building_twice_gives_byte_identical_files(edu_platform: Platform, tmp_path: Path) -> None:
@@ -28,7 +32,12 @@ def test_building_twice_gives_byte_identical_files(edu_platform: Platform, tmp_p
 
 def test_every_environment_gets_its_own_tree_and_a_manifest(edu_platform: Platform) -> None:
     result = render(edu_platform, groups=["prometheus"])
-    assert sorted(result.files) == ["dev/prometheus/prometheus.yml", "manifest.json", "prod/prometheus/prometheus.yml", "staging/prometheus/prometheus.yml"]
+    assert sorted(result.files) == [
+        "dev/prometheus/prometheus.yml",
+        "manifest.json",
+        "prod/prometheus/prometheus.yml",
+        "staging/prometheus/prometheus.yml",
+    ]
     assert b'"prod/prometheus/prometheus.yml": "' in result.files["manifest.json"]
 
 
@@ -41,7 +50,9 @@ def _with_group(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
     monkeypatch.setattr(obs.build, "GROUPS", (*GROUPS[:1], ArtifactGroup("broken", "test", module)))
 
 
-def test_a_failing_renderer_leaves_the_previous_output_byte_identical(edu_platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_renderer_leaves_the_previous_output_byte_identical(
+    edu_platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "build"
     build(edu_platform, out, groups=["prometheus"])
     (out / "notes.txt").write_text("kept")
@@ -53,9 +64,13 @@ def test_a_failing_renderer_leaves_the_previous_output_byte_identical(edu_platfo
     assert [p.name for p in tmp_path.iterdir()] == ["build"], "no temporary folder is left behind"
 
 
-def test_an_unknown_metric_stops_the_build_before_anything_is_written(edu_platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unknown_metric_stops_the_build_before_anything_is_written(
+    edu_platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _with_group(monkeypatch, "tests.foundation.typo_renderer")
-    with pytest.raises(PromQLError, match=r"typo/panel.json: panel 'Traffic': unknown metric 'http_requests_total'"):
+    with pytest.raises(
+        PromQLError, match=r"typo/panel.json: panel 'Traffic': unknown metric 'http_requests_total'"
+    ):
         build(edu_platform, tmp_path / "build")
     assert not (tmp_path / "build").exists()
 

@@ -13,7 +13,9 @@ HERE = Path(__file__).parent / "platforms"
 
 
 def obs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "obs", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "obs", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_build_writes_the_tree_and_reports_each_group(tmp_path: Path) -> None:
@@ -25,7 +27,19 @@ def test_build_writes_the_tree_and_reports_each_group(tmp_path: Path) -> None:
 
 
 def test_quiet_json_output_for_ci(tmp_path: Path) -> None:
-    proc = obs("build", "--only", "prometheus", "--env", "dev", "--quiet", "--format", "json", "--out", "out", cwd=tmp_path)
+    proc = obs(
+        "build",
+        "--only",
+        "prometheus",
+        "--env",
+        "dev",
+        "--quiet",
+        "--format",
+        "json",
+        "--out",
+        "out",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0
     assert proc.stderr == ""
     data = json.loads(proc.stdout)
@@ -36,7 +50,10 @@ def test_quiet_json_output_for_ci(tmp_path: Path) -> None:
 def test_an_invalid_platform_exits_3_with_the_path_and_writes_nothing(tmp_path: Path) -> None:
     proc = obs("build", "--platform", str(HERE / "bad_objective.yaml"), cwd=tmp_path)
     assert proc.returncode == 3
-    assert "services[bridge].slos[availability].objective: 1.2 must be between 0 and 1 (e.g. 0.999)" in proc.stderr
+    assert (
+        "services[bridge].slos[availability].objective: 1.2 must be between 0 and 1 (e.g. 0.999)"
+        in proc.stderr
+    )
     assert "nothing was written" in proc.stderr
     assert not (tmp_path / "build").exists()
 
@@ -72,9 +89,26 @@ def test_schema_prints_a_json_schema(tmp_path: Path) -> None:
 @pytest.mark.parametrize("tool_var", ["OBS_PROMTOOL"])
 def test_check_says_what_it_skipped_and_why(tmp_path: Path, tool_var: str) -> None:
     env = {"PATH": "/nonexistent", tool_var: ""}
-    proc = subprocess.run([sys.executable, "-m", "obs", "check", "--only", "prometheus", "--env", "dev"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "obs", "check", "--only", "prometheus", "--env", "dev"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0
     assert "0 passed, 0 failed, 1 skipped" in proc.stdout
-    assert "promtool not found on PATH and no Docker engine answers: apt-get install -y prometheus" in proc.stdout
-    strict = subprocess.run([sys.executable, "-m", "obs", "check", "--strict", "--only", "prometheus", "--env", "dev"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    assert (
+        "promtool not found on PATH and no Docker engine answers: apt-get install -y prometheus"
+        in proc.stdout
+    )
+    strict = subprocess.run(
+        [sys.executable, "-m", "obs", "check", "--strict", "--only", "prometheus", "--env", "dev"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert strict.returncode == 1

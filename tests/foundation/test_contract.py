@@ -29,11 +29,20 @@ def test_histogram_series_names_cover_bucket_sum_and_count() -> None:
 
 
 def test_http_metrics_follow_the_stable_otel_semantic_conventions() -> None:
-    assert contract.HTTP_SERVER_DURATION.labels == ("http_request_method", "http_route", "http_response_status_code")
-    assert "http_host" not in contract.HTTP_METRIC_LABELS and "server_address" not in contract.HTTP_METRIC_LABELS
+    assert contract.HTTP_SERVER_DURATION.labels == (
+        "http_request_method",
+        "http_route",
+        "http_response_status_code",
+    )
+    assert (
+        "http_host" not in contract.HTTP_METRIC_LABELS and "server_address" not in contract.HTTP_METRIC_LABELS
+    )
 
 
-@pytest.mark.parametrize(("method", "label"), [("get", "GET"), ("PATCH", "PATCH"), ("PROPFIND", "_OTHER"), ("", "_OTHER"), ("G\x00ET", "_OTHER")])
+@pytest.mark.parametrize(
+    ("method", "label"),
+    [("get", "GET"), ("PATCH", "PATCH"), ("PROPFIND", "_OTHER"), ("", "_OTHER"), ("G\x00ET", "_OTHER")],
+)
 def test_methods_are_normalized_to_a_closed_set(method: str, label: str) -> None:
     assert contract.normalize_method(method) == label
 
@@ -59,12 +68,16 @@ def test_redaction_leaves_ordinary_text_alone() -> None:
     assert contract.redact(text) == text
 
 
-@pytest.mark.parametrize(("target", "stripped"), [("/a?email=x@y.z", "/a"), ("/a#frag", "/a"), ("/a/b", "/a/b"), ("/?#", "/")])
+@pytest.mark.parametrize(
+    ("target", "stripped"), [("/a?email=x@y.z", "/a"), ("/a#frag", "/a"), ("/a/b", "/a/b"), ("/?#", "/")]
+)
 def test_query_strings_and_fragments_are_dropped(target: str, stripped: str) -> None:
     assert contract.strip_query(target) == stripped
 
 
 def test_the_contract_imports_no_heavy_module() -> None:
     code = "import sys, obs.contract; heavy = {'yaml', 'promql_parser', 'grafana_foundation_sdk', 'obs.model', 'obs.cli', 'obs.build'}; print(sorted(heavy & set(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]"

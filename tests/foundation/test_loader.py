@@ -36,9 +36,15 @@ def test_no_source_means_the_builtin_platform() -> None:
 @pytest.mark.parametrize(
     ("file", "message"),
     [
-        ("bad_objective.yaml", "bad_objective.yaml: services[bridge].slos[availability].objective: 1.2 must be between 0 and 1 (e.g. 0.999)"),
+        (
+            "bad_objective.yaml",
+            "bad_objective.yaml: services[bridge].slos[availability].objective: 1.2 must be between 0 and 1 (e.g. 0.999)",
+        ),
         ("bad_typo.yaml", "bad_typo.yaml: services[bridge].tierr: unknown field (did you mean 'tier'?)"),
-        ("bad_threshold.yaml", "bad_threshold.yaml: services[bridge].slos[latency].sli.threshold_seconds: 0.33 is not a bucket boundary of http_server_request_duration_seconds"),
+        (
+            "bad_threshold.yaml",
+            "bad_threshold.yaml: services[bridge].slos[latency].sli.threshold_seconds: 0.33 is not a bucket boundary of http_server_request_duration_seconds",
+        ),
     ],
 )
 def test_yaml_errors_name_the_file_and_the_full_path(file: str, message: str) -> None:
@@ -65,7 +71,12 @@ def test_the_schema_accepts_the_good_example_and_rejects_a_typo() -> None:
 
 def test_the_schema_documents_every_field() -> None:
     defs = platform_json_schema()["$defs"]
-    undocumented = [f"{name}.{field}" for name, d in defs.items() for field, prop in d["properties"].items() if field != "type" and not prop.get("description")]
+    undocumented = [
+        f"{name}.{field}"
+        for name, d in defs.items()
+        for field, prop in d["properties"].items()
+        if field != "type" and not prop.get("description")
+    ]
     assert undocumented == []
 
 
@@ -81,7 +92,10 @@ def test_the_alerting_fields_load_from_yaml() -> None:
     ("change", "message"),
     [
         ({"infra_team": "cor"}, "infra_team: 'cor' is not a team of the platform (did you mean 'core'?)"),
-        ({"alert_webhook_url": "alert-log:9095"}, "alert_webhook_url: 'alert-log:9095' is not an http(s) URL (e.g. 'http://alert-log:9095/alerts')"),
+        (
+            {"alert_webhook_url": "alert-log:9095"},
+            "alert_webhook_url: 'alert-log:9095' is not an http(s) URL (e.g. 'http://alert-log:9095/alerts')",
+        ),
         ({"runbook_base_url": 42}, "runbook_base_url: 42 is not a string (quote it in YAML)"),
         (
             {"teams": [{"name": "core", "chat_channel": "#core", "chat_webhook_url_file": "core-slack"}]},
@@ -89,7 +103,9 @@ def test_the_alerting_fields_load_from_yaml() -> None:
         ),
     ],
 )
-def test_yaml_errors_in_the_alerting_fields_name_the_file_and_the_field(tmp_path: Path, change: dict[str, object], message: str) -> None:
+def test_yaml_errors_in_the_alerting_fields_name_the_file_and_the_field(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump({**yaml.safe_load((HERE / "good.yaml").read_text()), **change}))
     with pytest.raises(ModelError) as excinfo:

@@ -47,7 +47,11 @@ def learning(**overrides: Any) -> Team:
 
 def minimal(**overrides: Any) -> Platform:
     """The smallest platform: one service, one environment, everything else by default."""
-    fields: dict[str, Any] = {"name": "demo", "services": (Service("api", ServiceKind.FASTAPI, "core"),), "environments": (Environment("prod"),)}
+    fields: dict[str, Any] = {
+        "name": "demo",
+        "services": (Service("api", ServiceKind.FASTAPI, "core"),),
+        "environments": (Environment("prod"),),
+    }
     fields.update(overrides)
     return Platform(**fields)
 
@@ -57,7 +61,11 @@ def test_a_minimal_platform_builds_with_defaults() -> None:
     assert p.environment().name == "prod"
     assert p.log_retention(p.environment()) == {"access": 14, "application": 30, "audit": 400}
     assert p.scrape_targets(p.service("api"), p.environment()) == ("api:8000",)
-    assert (p.runbook_base_url, p.alert_webhook_url, p.infra_team) == ("", DEFAULT_ALERT_WEBHOOK_URL, DEFAULT_INFRA_TEAM)
+    assert (p.runbook_base_url, p.alert_webhook_url, p.infra_team) == (
+        "",
+        DEFAULT_ALERT_WEBHOOK_URL,
+        DEFAULT_INFRA_TEAM,
+    )
 
 
 def test_an_slo_window_defaults_to_30_days() -> None:
@@ -74,27 +82,90 @@ def test_the_model_is_immutable() -> None:
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: SLO("availability", AvailabilitySLI(), 1.2), "slos[availability].objective: 1.2 must be between 0 and 1 (e.g. 0.999)"),
-        (lambda: SLO("availability", AvailabilitySLI(), 1.0), "slos[availability].objective: 1.0 must be between 0 and 1 (e.g. 0.999)"),
-        (lambda: SLO("availability", AvailabilitySLI(), 0.99, window="1d"), "slos[availability].window: 1d is shorter than the longest alert window (3d) allows for a useful budget (use at least 7d; 28d or 30d are usual)"),
-        (lambda: SLO("availability", AvailabilitySLI(), 0.99, window="30 days"), "slos[availability].window: '30 days' is not a duration (write a number and one unit of s, m, h, d, w, e.g. '30d')"),
-        (lambda: LatencySLI(threshold_seconds=0.2999), "threshold_seconds: 0.2999 is not a bucket boundary of http_server_request_duration_seconds (choose one of 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 2.5, 5, 7.5, 10)"),
-        (lambda: backend(name="Backend"), "services[Backend].name: 'Backend' is not a valid service name (use lower-case letters, digits and '-', starting with a letter, at most 40 characters, e.g. 'backend')"),
-        (lambda: backend(kind="django"), "services[backend].kind: 'django' is not a service kind (use one of fastapi, flask, static_site, external_app)"),
-        (lambda: backend(tier=0), "services[backend].tier: 0 is not a tier (use 1 (critical), 2 (standard) or 3 (best effort))"),
-        (lambda: backend(kind=ServiceKind.STATIC_SITE, probe_url="https://x.example/"), "services[backend].slos: a static_site service does not emit request metrics, so it cannot have request SLOs (move the SLOs to an instrumented service or remove them; probes get their own alerts)"),
-        (lambda: backend(kind=ServiceKind.STATIC_SITE, slos=()), "services[backend].probe_url: a static_site service is watched by probing it (set probe_url, e.g. 'https://cms.example.org/')"),
-        (lambda: backend(slos=(SLO("a", AvailabilitySLI(), 0.9), SLO("a", AvailabilitySLI(), 0.99))), "services[backend].slos[a]: duplicate SLO name 'a' (give each SLO a unique name)"),
-        (lambda: backend(metrics_token_file="token.txt"), "services[backend].metrics_token_file: 'token.txt' is not an absolute path (e.g. '/etc/prometheus/secrets/backend-metrics-token')"),
-        (lambda: Dependency("db", DependencyKind.POSTGRES, "core", address="db"), "dependencies[db].address: 'db' is not host:port (e.g. 'postgres:5432')"),
-        (lambda: minimal(services=(Service("api", ServiceKind.FASTAPI, "core", depends_on=("mysql",)),)), "services[api].depends_on: 'mysql' is not a dependency or another service of the platform (add Dependency(name='mysql', ...) to dependencies)"),
-        (lambda: edu(services=(*EDU.services, BACKEND)), "services[backend]: duplicate component name 'backend' (give each component a unique name)"),
-        (lambda: edu(environments=()), "environments: a platform needs at least one environment (add Environment(name='prod'))"),
-        (lambda: edu(teams=(EDU.team("web"), EDU.team("platform"))), "services[backend].team: 'learning' is not a team of the platform (add Team(name='learning') to teams or use one of platform, web)"),
-        (lambda: edu(services=(backend(team="learnin"), *EDU.services[1:])), "services[backend].team: 'learnin' is not a team of the platform (did you mean 'learning'?)"),
-        (lambda: edu(environments=(Environment("prod", overrides={"backnd": ComponentOverride()}),)), "environments[prod].overrides[backnd]: 'backnd' is not a service or dependency (use one of backend, bridge, cms, dashboard, postgres, redis)"),
-        (lambda: Environment("prod", external_labels={"environment": "x"}), "environments[prod].external_labels[environment]: the environment label is set from the environment's name (remove it)"),
-        (lambda: Environment("prod", log_retention_days={"debug": 3}), "environments[prod].log_retention_days[debug]: 'debug' is not a log class (use one of access, application, audit)"),
+        (
+            lambda: SLO("availability", AvailabilitySLI(), 1.2),
+            "slos[availability].objective: 1.2 must be between 0 and 1 (e.g. 0.999)",
+        ),
+        (
+            lambda: SLO("availability", AvailabilitySLI(), 1.0),
+            "slos[availability].objective: 1.0 must be between 0 and 1 (e.g. 0.999)",
+        ),
+        (
+            lambda: SLO("availability", AvailabilitySLI(), 0.99, window="1d"),
+            "slos[availability].window: 1d is shorter than the longest alert window (3d) allows for a useful budget (use at least 7d; 28d or 30d are usual)",
+        ),
+        (
+            lambda: SLO("availability", AvailabilitySLI(), 0.99, window="30 days"),
+            "slos[availability].window: '30 days' is not a duration (write a number and one unit of s, m, h, d, w, e.g. '30d')",
+        ),
+        (
+            lambda: LatencySLI(threshold_seconds=0.2999),
+            "threshold_seconds: 0.2999 is not a bucket boundary of http_server_request_duration_seconds (choose one of 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 2.5, 5, 7.5, 10)",
+        ),
+        (
+            lambda: backend(name="Backend"),
+            "services[Backend].name: 'Backend' is not a valid service name (use lower-case letters, digits and '-', starting with a letter, at most 40 characters, e.g. 'backend')",
+        ),
+        (
+            lambda: backend(kind="django"),
+            "services[backend].kind: 'django' is not a service kind (use one of fastapi, flask, static_site, external_app)",
+        ),
+        (
+            lambda: backend(tier=0),
+            "services[backend].tier: 0 is not a tier (use 1 (critical), 2 (standard) or 3 (best effort))",
+        ),
+        (
+            lambda: backend(kind=ServiceKind.STATIC_SITE, probe_url="https://x.example/"),
+            "services[backend].slos: a static_site service does not emit request metrics, so it cannot have request SLOs (move the SLOs to an instrumented service or remove them; probes get their own alerts)",
+        ),
+        (
+            lambda: backend(kind=ServiceKind.STATIC_SITE, slos=()),
+            "services[backend].probe_url: a static_site service is watched by probing it (set probe_url, e.g. 'https://cms.example.org/')",
+        ),
+        (
+            lambda: backend(slos=(SLO("a", AvailabilitySLI(), 0.9), SLO("a", AvailabilitySLI(), 0.99))),
+            "services[backend].slos[a]: duplicate SLO name 'a' (give each SLO a unique name)",
+        ),
+        (
+            lambda: backend(metrics_token_file="token.txt"),
+            "services[backend].metrics_token_file: 'token.txt' is not an absolute path (e.g. '/etc/prometheus/secrets/backend-metrics-token')",
+        ),
+        (
+            lambda: Dependency("db", DependencyKind.POSTGRES, "core", address="db"),
+            "dependencies[db].address: 'db' is not host:port (e.g. 'postgres:5432')",
+        ),
+        (
+            lambda: minimal(services=(Service("api", ServiceKind.FASTAPI, "core", depends_on=("mysql",)),)),
+            "services[api].depends_on: 'mysql' is not a dependency or another service of the platform (add Dependency(name='mysql', ...) to dependencies)",
+        ),
+        (
+            lambda: edu(services=(*EDU.services, BACKEND)),
+            "services[backend]: duplicate component name 'backend' (give each component a unique name)",
+        ),
+        (
+            lambda: edu(environments=()),
+            "environments: a platform needs at least one environment (add Environment(name='prod'))",
+        ),
+        (
+            lambda: edu(teams=(EDU.team("web"), EDU.team("platform"))),
+            "services[backend].team: 'learning' is not a team of the platform (add Team(name='learning') to teams or use one of platform, web)",
+        ),
+        (
+            lambda: edu(services=(backend(team="learnin"), *EDU.services[1:])),
+            "services[backend].team: 'learnin' is not a team of the platform (did you mean 'learning'?)",
+        ),
+        (
+            lambda: edu(environments=(Environment("prod", overrides={"backnd": ComponentOverride()}),)),
+            "environments[prod].overrides[backnd]: 'backnd' is not a service or dependency (use one of backend, bridge, cms, dashboard, postgres, redis)",
+        ),
+        (
+            lambda: Environment("prod", external_labels={"environment": "x"}),
+            "environments[prod].external_labels[environment]: the environment label is set from the environment's name (remove it)",
+        ),
+        (
+            lambda: Environment("prod", log_retention_days={"debug": 3}),
+            "environments[prod].log_retention_days[debug]: 'debug' is not a log class (use one of access, application, audit)",
+        ),
     ],
 )
 def test_invalid_values_name_their_path_and_the_fix(build, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -109,15 +180,35 @@ def test_invalid_values_name_their_path_and_the_fix(build, message: str) -> None
 @pytest.mark.parametrize(
     ("build", "field", "value"),
     [
-        (lambda: edu(runbook_base_url="https://wiki.example.org/runbooks/"), "runbook_base_url", "https://wiki.example.org/runbooks/"),
+        (
+            lambda: edu(runbook_base_url="https://wiki.example.org/runbooks/"),
+            "runbook_base_url",
+            "https://wiki.example.org/runbooks/",
+        ),
         (lambda: edu(runbook_base_url=""), "runbook_base_url", ""),
-        (lambda: edu(alert_webhook_url="https://tickets.example.org/hooks/alertmanager"), "alert_webhook_url", "https://tickets.example.org/hooks/alertmanager"),
+        (
+            lambda: edu(alert_webhook_url="https://tickets.example.org/hooks/alertmanager"),
+            "alert_webhook_url",
+            "https://tickets.example.org/hooks/alertmanager",
+        ),
         (lambda: edu(infra_team="web"), "infra_team", "web"),
         (lambda: minimal(infra_team="ops"), "infra_team", "ops"),
-        (lambda: learning(chat_webhook_url_file="/run/secrets/learning-slack"), "chat_webhook_url_file", "/run/secrets/learning-slack"),
+        (
+            lambda: learning(chat_webhook_url_file="/run/secrets/learning-slack"),
+            "chat_webhook_url_file",
+            "/run/secrets/learning-slack",
+        ),
         (lambda: learning(chat_webhook_url_file=""), "chat_webhook_url_file", ""),
     ],
-    ids=["runbook base", "no runbook base", "webhook", "infra team declared", "infra team without declared teams", "chat webhook file", "no chat webhook file"],
+    ids=[
+        "runbook base",
+        "no runbook base",
+        "webhook",
+        "infra team declared",
+        "infra team without declared teams",
+        "chat webhook file",
+        "no chat webhook file",
+    ],
 )
 def test_good_alerting_fields_are_kept_as_given(build, field: str, value: str) -> None:  # type: ignore[no-untyped-def]
     assert getattr(build(), field) == value
@@ -126,18 +217,59 @@ def test_good_alerting_fields_are_kept_as_given(build, field: str, value: str) -
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: edu(runbook_base_url="runbooks.example.org"), "runbook_base_url: 'runbooks.example.org' is not an http(s) URL (e.g. 'https://runbooks.example.org')"),
-        (lambda: edu(alert_webhook_url=""), "alert_webhook_url: '' is not an http(s) URL (e.g. 'http://alert-log:9095/alerts')"),
-        (lambda: edu(alert_webhook_url="http://alert log:9095/"), "alert_webhook_url: 'http://alert log:9095/' is not an http(s) URL (e.g. 'http://alert-log:9095/alerts')"),
-        (lambda: edu(alert_webhook_url="https://bot:s3cret@tickets.example.org/hook"), "alert_webhook_url: contains credentials, which would be written into alertmanager.yml in clear (use a URL without credentials; protect the webhook on the network side)"),
-        (lambda: edu(infra_team="platfrom"), "infra_team: 'platfrom' is not a team of the platform (did you mean 'platform'?)"),
-        (lambda: edu(infra_team="sre"), "infra_team: 'sre' is not a team of the platform (add Team(name='sre') to teams or use one of integrations, learning, platform, web)"),
-        (lambda: minimal(infra_team="SRE"), "infra_team: 'SRE' is not a valid team name (use lower-case letters, digits and '-', starting with a letter, at most 40 characters, e.g. 'backend')"),
-        (lambda: minimal(teams=(Team("core"),)), "infra_team: 'platform' is not a team of the platform (add Team(name='platform') to teams or use one of core)"),
-        (lambda: learning(chat_webhook_url_file="learning-slack-api-url"), "teams[learning].chat_webhook_url_file: 'learning-slack-api-url' is not an absolute path (e.g. '/etc/alertmanager/secrets/learning-slack-api-url')"),
-        (lambda: learning(chat_channel="", chat_webhook_url_file="/run/secrets/learning-slack"), "teams[learning].chat_webhook_url_file: a chat webhook is only used with a chat channel (set chat_channel, e.g. '#edu-backend', or remove chat_webhook_url_file)"),
+        (
+            lambda: edu(runbook_base_url="runbooks.example.org"),
+            "runbook_base_url: 'runbooks.example.org' is not an http(s) URL (e.g. 'https://runbooks.example.org')",
+        ),
+        (
+            lambda: edu(alert_webhook_url=""),
+            "alert_webhook_url: '' is not an http(s) URL (e.g. 'http://alert-log:9095/alerts')",
+        ),
+        (
+            lambda: edu(alert_webhook_url="http://alert log:9095/"),
+            "alert_webhook_url: 'http://alert log:9095/' is not an http(s) URL (e.g. 'http://alert-log:9095/alerts')",
+        ),
+        (
+            lambda: edu(alert_webhook_url="https://bot:s3cret@tickets.example.org/hook"),
+            "alert_webhook_url: contains credentials, which would be written into alertmanager.yml in clear (use a URL without credentials; protect the webhook on the network side)",
+        ),
+        (
+            lambda: edu(infra_team="platfrom"),
+            "infra_team: 'platfrom' is not a team of the platform (did you mean 'platform'?)",
+        ),
+        (
+            lambda: edu(infra_team="sre"),
+            "infra_team: 'sre' is not a team of the platform (add Team(name='sre') to teams or use one of integrations, learning, platform, web)",
+        ),
+        (
+            lambda: minimal(infra_team="SRE"),
+            "infra_team: 'SRE' is not a valid team name (use lower-case letters, digits and '-', starting with a letter, at most 40 characters, e.g. 'backend')",
+        ),
+        (
+            lambda: minimal(teams=(Team("core"),)),
+            "infra_team: 'platform' is not a team of the platform (add Team(name='platform') to teams or use one of core)",
+        ),
+        (
+            lambda: learning(chat_webhook_url_file="learning-slack-api-url"),
+            "teams[learning].chat_webhook_url_file: 'learning-slack-api-url' is not an absolute path (e.g. '/etc/alertmanager/secrets/learning-slack-api-url')",
+        ),
+        (
+            lambda: learning(chat_channel="", chat_webhook_url_file="/run/secrets/learning-slack"),
+            "teams[learning].chat_webhook_url_file: a chat webhook is only used with a chat channel (set chat_channel, e.g. '#edu-backend', or remove chat_webhook_url_file)",
+        ),
     ],
-    ids=["runbook base not a URL", "empty webhook", "webhook with a space", "webhook with credentials", "infra team typo", "infra team undeclared", "infra team not a name", "teams without the default infra team", "chat webhook file relative", "chat webhook file without channel"],
+    ids=[
+        "runbook base not a URL",
+        "empty webhook",
+        "webhook with a space",
+        "webhook with credentials",
+        "infra team typo",
+        "infra team undeclared",
+        "infra team not a name",
+        "teams without the default infra team",
+        "chat webhook file relative",
+        "chat webhook file without channel",
+    ],
 )
 def test_bad_alerting_fields_name_the_field_and_the_fix(build, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ModelError) as excinfo:
@@ -149,8 +281,14 @@ def test_bad_alerting_fields_name_the_field_and_the_fix(build, message: str) -> 
     ("team", "expected"),
     [
         (learning(chat_webhook_url_file="/run/secrets/learning-slack"), "/run/secrets/learning-slack"),
-        (learning(chat_webhook_url_file="", pager_key_file="/run/secrets/learning-pager"), "/run/secrets/learning-slack-api-url"),
-        (learning(chat_webhook_url_file="", pager_key_file=""), "/etc/alertmanager/secrets/learning-slack-api-url"),
+        (
+            learning(chat_webhook_url_file="", pager_key_file="/run/secrets/learning-pager"),
+            "/run/secrets/learning-slack-api-url",
+        ),
+        (
+            learning(chat_webhook_url_file="", pager_key_file=""),
+            "/etc/alertmanager/secrets/learning-slack-api-url",
+        ),
     ],
     ids=["given", "beside the pager key", "default secrets folder"],
 )
@@ -165,8 +303,16 @@ def test_a_latency_threshold_on_a_bucket_boundary_gives_the_exact_le_label() -> 
 
 def test_environment_overrides_replace_targets_probe_urls_and_sampling() -> None:
     site = Service("site", ServiceKind.STATIC_SITE, "core", probe_url="https://site.example/")
-    env = Environment("dev", overrides={"site": ComponentOverride(probe_url="http://site:3000/"), "api": ComponentOverride(targets=("a:1", "b:2"), sampling_ratio=1.0)})
-    p = minimal(services=(Service("api", ServiceKind.FASTAPI, "core"), site), environments=(Environment("prod"), env))
+    env = Environment(
+        "dev",
+        overrides={
+            "site": ComponentOverride(probe_url="http://site:3000/"),
+            "api": ComponentOverride(targets=("a:1", "b:2"), sampling_ratio=1.0),
+        },
+    )
+    p = minimal(
+        services=(Service("api", ServiceKind.FASTAPI, "core"), site), environments=(Environment("prod"), env)
+    )
     assert p.probe_url(site, env) == "http://site:3000/"
     assert p.probe_url(site, p.environment("prod")) == "https://site.example/"
     assert p.scrape_targets(p.service("api"), env) == ("a:1", "b:2")
@@ -175,7 +321,9 @@ def test_environment_overrides_replace_targets_probe_urls_and_sampling() -> None
 
 
 def test_an_unknown_environment_lists_the_known_ones() -> None:
-    with pytest.raises(ModelError, match=r"--env: 'qa' is not an environment of platform 'demo' \(use one of prod\)"):
+    with pytest.raises(
+        ModelError, match=r"--env: 'qa' is not an environment of platform 'demo' \(use one of prod\)"
+    ):
         minimal().environment("qa")
 
 

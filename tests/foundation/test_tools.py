@@ -16,7 +16,9 @@ def test_an_explicit_command_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     assert tools.find_tool("promtool") == ["/opt/prom/promtool", "--log.level=warn"]
 
 
-def test_without_a_binary_docker_runs_the_official_image(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_without_a_binary_docker_runs_the_official_image(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("OBS_AMTOOL", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(tools, "_docker_answers", lambda: True)
@@ -25,15 +27,21 @@ def test_without_a_binary_docker_runs_the_official_image(monkeypatch: pytest.Mon
     assert f"{tmp_path}:{tmp_path}" in command and command[-2:] == ["amtool", "prom/alertmanager:v0.27.0"]
 
 
-def test_without_binary_or_docker_the_error_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_without_binary_or_docker_the_error_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("OBS_PROMTOOL", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(tools, "_docker_answers", lambda: False)
-    with pytest.raises(ToolNotFoundError, match=r"apt-get install -y prometheus \(Debian\), or set OBS_PROMTOOL"):
+    with pytest.raises(
+        ToolNotFoundError, match=r"apt-get install -y prometheus \(Debian\), or set OBS_PROMTOOL"
+    ):
         tools.find_tool("promtool")
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (apt-get install -y prometheus)")
+@pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool not installed (apt-get install -y prometheus)"
+)
 def test_a_real_run_returns_the_tools_output(tmp_path: Path) -> None:
     (tmp_path / "rules.yml").write_text("groups:\n- name: g\n  rules:\n  - record: a:b\n    expr: sum(up\n")
     result = tools.run_tool("promtool", ["check", "rules", "rules.yml"], cwd=tmp_path)
