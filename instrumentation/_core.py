@@ -19,11 +19,13 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.propagate import extract
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from obs.contract import KNOWN_METHODS, UNMATCHED_ROUTE, normalize_method
 
 from ._metrics import HttpMetrics
 from ._redaction import redact_path, redact_text
+from ._span import LeanSpans, ServerSpan
 from .logs import ACCESS_LOGGER, AccessFields
 
 _log = logging.getLogger("obs.instrumentation")
@@ -80,6 +82,7 @@ class Telemetry:
         error_counter: HttpMetrics | None = None,
     ) -> None:
         self.tracer = tracer
+        self.lean_spans = LeanSpans.for_tracer(tracer) if tracer is not None else None
         self.metrics = metrics
         self.exemplars = exemplars and metrics is not None and tracer is not None
         self.access_logger = logging.getLogger(ACCESS_LOGGER) if access_log else None
@@ -107,17 +110,17 @@ class Telemetry:
             tracer = self.tracer
             if tracer is not None:
                 parent = extract(carrier) if carrier else None
-                span = tracer.start_span(
-                    method,
-                    context=parent,
-                    kind=_SERVER,
-                    start_time=req.start,
-                    attributes={
-                        "http.request.method": method,
-                        "url.path": req.path,
-                        "url.scheme": scheme,
-                    },
-                )
+                attributes: dict[str, AttributeValue] = {
+                    "http.request.method": method,
+                    "url.path": req.path,
+                    "url.scheme": scheme,
+                }
+                lean = self.lean_spans
+                span = lean.start(method, parent, attributes, req.start) if lean is not None else None
+                if span is None:
+                    span = tracer.start_span(
+                        method, context=parent, kind=_SERVER, start_time=req.start, attributes=attributes
+                    )
                 req.span = span
                 req.token = otel_context.attach(trace.set_span_in_context(span, parent))
                 if self.server_request_hook is not None and span.is_recording():
@@ -167,9 +170,13 @@ class Telemetry:
         if metrics is not None:
             try:
                 exemplar = (
-                    {"trace_id": trace_id, "span_id": span_id or ""} if (self.exemplars and trace_id) else None
+                    {"trace_id": trace_id, "span_id": span_id or ""}
+                    if (self.exemplars and trace_id)
+                    else None
                 )
-                metrics.duration_child(req.method, label_route, status).observe((end - req.start) / 1e9, exemplar)
+                metrics.duration_child(req.method, label_route, status).observe(
+                    (end - req.start) / 1e9, exemplar
+                )
                 metrics.active_child(req.method).dec()
             except Exception:
                 self.count_error("response")
@@ -221,18 +228,22 @@ class Telemetry:
             attributes["http.route"] = route
         if error_type is not None:
             attributes["error.type"] = error_type
-        span.set_attributes(attributes)  # one lock, not one per attribute
+        if isinstance(span, ServerSpan):
+            span.set_own_attributes(attributes)  # built here: nothing to validate or redact
+        else:
+            span.set_attributes(attributes)  # one lock, not one per attribute
         if error is not None:
             message = redact_text(str(error))
             # record_exception would store the raw message; the stack trace ends with it too.
-            span.add_event(
-                "exception",
-                {
-                    "exception.type": error_type or type(error).__qualname__,
-                    "exception.message": message,
-                    "exception.stacktrace": redact_text("".join(traceback.format_exception(error))),
-                },
-            )
+            event: dict[str, str | int] = {
+                "exception.type": error_type or type(error).__qualname__,
+                "exception.message": message,
+                "exception.stacktrace": redact_text("".join(traceback.format_exception(error))),
+            }
+            if isinstance(span, ServerSpan):
+                span.add_own_event("exception", event)
+            else:
+                span.add_event("exception", event)
             span.set_status(Status(StatusCode.ERROR, f"{error_type}: {message}"))
         elif status >= 500:
             span.set_status(Status(StatusCode.ERROR))

@@ -1,0 +1,235 @@
+"""Lean server spans: what the exporters receive is what the SDK's own span would have given them,
+the sampling decisions are the SDK sampler's, and anything the fast path cannot honour (a processor
+that acts at span start, a tracer that is not the SDK's) goes through ``Tracer.start_span``."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import Span as SdkSpan
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+
+from instrumentation._span import LeanSpans, ServerSpan
+from obs.contract import REDACTED
+from tests.instrumentation.conftest import Service, ServiceFactory
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+
+
+def shape(span: ReadableSpan) -> dict[str, Any]:
+    """Everything an exporter reads from a span, minus ids and clocks."""
+    return {
+        "name": span.name,
+        "kind": span.kind,
+        "attributes": dict(span.attributes or {}),
+        "status": (span.status.status_code, span.status.description),
+        "events": [(e.name, dict(e.attributes or {})) for e in span.events],
+        "links": len(span.links),
+        "parent": (span.parent.trace_id, span.parent.span_id, span.parent.is_remote) if span.parent else None,
+        "trace_flags": span.context.trace_flags if span.context else None,
+        "resource": dict(span.resource.attributes),
+        "scope": (span.instrumentation_scope.name, span.instrumentation_scope.version)
+        if span.instrumentation_scope
+        else None,
+        "dropped": (span.dropped_attributes, span.dropped_events, span.dropped_links),
+        "ended": span.end_time is not None and span.start_time is not None and span.end_time >= span.start_time,
+    }
+
+
+REQUESTS: list[tuple[str, dict[str, str] | None]] = [
+    ("/items/42", None),
+    ("/no/such/page", None),
+    ("/boom", None),
+    ("/items/7?token=abc", {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}),
+    ("/api/users/dave@school.example", None),
+]
+
+
+def _without_stacktrace(s: dict[str, Any]) -> dict[str, Any]:
+    # The stack trace names the frames that ran, which differ between the two paths by design.
+    s["events"] = [(n, {k: v for k, v in a.items() if k != "exception.stacktrace"}) for n, a in s["events"]]
+    return s
+
+
+@pytest.mark.parametrize("path,headers", REQUESTS, ids=[p for p, _ in REQUESTS])
+def test_the_exported_span_is_the_one_the_sdk_span_gives(
+    make_service: ServiceFactory, framework: str, path: str, headers: dict[str, str] | None
+) -> None:
+    def hook(span: Any, _: Any) -> None:
+        span.set_attribute("app.tenant", "school-1")
+
+    lean = make_service(framework, server_request_hook=hook)
+    sdk = make_service(framework, server_request_hook=hook)
+    sdk.state.telemetry.lean_spans = None
+    assert lean.state.telemetry.lean_spans is not None
+    lean.get(path, headers)
+    sdk.get(path, headers)
+    (lean_span,) = lean.spans()
+    (sdk_span,) = sdk.spans()
+    assert type(lean_span) is ReadableSpan and type(sdk_span) is ReadableSpan
+    assert _without_stacktrace(shape(lean_span)) == _without_stacktrace(shape(sdk_span))
+    if headers:
+        assert format(lean_span.context.trace_id, "032x") == TRACE_ID
+
+
+class ScriptedIds(IdGenerator):
+    """Ids from a list, so the lean path and the SDK path can be given the same ones."""
+
+    def __init__(self, trace_ids: list[int]) -> None:
+        self._trace_ids = iter(trace_ids)
+        self._span_ids = itertools.count(1)
+
+    def generate_trace_id(self) -> int:
+        return next(self._trace_ids)
+
+    def generate_span_id(self) -> int:
+        return next(self._span_ids)
+
+
+def _parent_context(flags: int | None) -> Context | None:
+    if flags is None:
+        return None
+    parent = SpanContext(int(TRACE_ID, 16), int(PARENT_ID, 16), True, TraceFlags(flags))
+    return trace.set_span_in_context(NonRecordingSpan(parent))
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.001, 0.1, 0.5, 0.999, 1.0])
+@pytest.mark.parametrize("parent_flags", [None, 0x00, 0x01, 0x03])
+def test_sampling_decisions_match_the_sdk_sampler(ratio: float, parent_flags: int | None) -> None:
+    rng = random.Random(f"{ratio}-{parent_flags}")
+    trace_ids = [rng.getrandbits(128) or 1 for _ in range(400)]
+    sampler = ParentBased(TraceIdRatioBased(ratio))
+    lean_provider = TracerProvider(sampler=sampler, id_generator=ScriptedIds(trace_ids))
+    sdk_provider = TracerProvider(sampler=sampler, id_generator=ScriptedIds(trace_ids))
+    starter = LeanSpans.for_tracer(lean_provider.get_tracer("t"))
+    sdk_tracer = sdk_provider.get_tracer("t")
+    assert starter is not None
+    for _ in trace_ids:
+        context = _parent_context(parent_flags)
+        ours = starter.start("GET", context, {"url.path": "/"}, 1)
+        theirs = sdk_tracer.start_span("GET", context=context, kind=SpanKind.SERVER, attributes={"url.path": "/"})
+        assert ours is not None
+        assert ours.get_span_context() == theirs.get_span_context()
+        assert ours.is_recording() == theirs.is_recording()
+
+
+def test_a_sampler_that_is_not_parent_based_ratio_is_asked_as_usual() -> None:
+    class EveryOther(TraceIdRatioBased):
+        def __init__(self) -> None:
+            super().__init__(1.0)
+            self.calls = 0
+
+        def should_sample(self, *args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return (ALWAYS_ON if self.calls % 2 else TraceIdRatioBased(0.0)).should_sample(*args, **kwargs)
+
+    sampler = EveryOther()
+    starter = LeanSpans.for_tracer(TracerProvider(sampler=sampler).get_tracer("t"))
+    assert starter is not None
+    recording = [starter.start("GET", None, {}, 1).is_recording() for _ in range(6)]  # type: ignore[union-attr]
+    assert recording == [True, False] * 3
+    assert sampler.calls == 6
+
+
+class StartRecorder(SpanProcessor):
+    def __init__(self) -> None:
+        self.started: list[Any] = []
+
+    def on_start(self, span: Any, parent_context: Context | None = None) -> None:
+        self.started.append(span)
+        span.set_attribute("app.from_processor", "yes")
+
+
+def test_a_processor_that_acts_at_span_start_gets_the_sdk_span(make_service: ServiceFactory, framework: str) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    service = make_service(framework, tracer_provider=provider)
+    service.get("/items/1")
+    recorder = StartRecorder()
+    provider.add_span_processor(recorder)  # added while the app runs: noticed on the next request
+    service.get("/items/2")
+    assert len(recorder.started) == 1 and isinstance(recorder.started[0], SdkSpan)
+    spans = exporter.get_finished_spans()
+    assert [(s.attributes or {}).get("app.from_processor") for s in spans] == [None, "yes"]
+
+
+def test_a_tracer_that_is_not_the_sdks_is_used_through_its_api() -> None:
+    assert LeanSpans.for_tracer(trace.NoOpTracer()) is None
+
+
+def _current_span_service(make_service: ServiceFactory, framework: str, **kwargs: Any) -> Service:
+    def hook(span: Any, _: Any) -> None:
+        assert isinstance(span, ServerSpan)
+        span.set_attribute("user.email", "kid@school.example")  # a sensitive key: value replaced
+        span.set_attribute("app.note", "mail kid@school.example now")  # personal data in a value
+        span.set_attribute("app.tags", ["ok", "kid@school.example"])
+        span.set_attribute("app.count", 3)
+        span.set_attribute("", "invalid key: dropped")
+        span.record_exception(ValueError("no seat for kid@school.example"))
+        span.add_event("app.checkpoint", {"step": 1})
+
+    return make_service(framework, server_request_hook=hook, **kwargs)
+
+
+def test_attributes_and_events_added_by_application_code_are_validated_and_redacted(
+    make_service: ServiceFactory, framework: str
+) -> None:
+    service = _current_span_service(make_service, framework)
+    service.get("/items/1")
+    (span,) = service.spans()
+    attributes = dict(span.attributes or {})
+    assert attributes["user.email"] == REDACTED
+    assert attributes["app.note"] == f"mail {REDACTED} now"
+    assert attributes["app.tags"] == ("ok", REDACTED)
+    assert attributes["app.count"] == 3
+    assert "" not in attributes
+    exception, checkpoint = span.events
+    assert exception.name == "exception" and checkpoint.name == "app.checkpoint"
+    assert exception.attributes is not None
+    assert exception.attributes["exception.message"] == f"no seat for {REDACTED}"
+    assert "kid@school.example" not in str(exception.attributes["exception.stacktrace"])
+    assert exception.attributes["exception.type"] == "ValueError"
+
+
+def test_span_limits_of_the_provider_apply(make_service: ServiceFactory, framework: str) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=6, max_events=1))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    service = _current_span_service(make_service, framework, tracer_provider=provider)
+    service.get("/items/1")
+    (span,) = exporter.get_finished_spans()
+    assert len(span.attributes or {}) == 6
+    assert span.dropped_attributes > 0
+    assert len(span.events) == 1 and span.dropped_events == 1
+
+
+def test_an_ended_span_ignores_further_changes() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    starter = LeanSpans.for_tracer(provider.get_tracer("t"))
+    assert starter is not None
+    span = starter.start("GET", None, {"url.path": "/"}, 1)
+    assert isinstance(span, ServerSpan)
+    span.set_status(trace.StatusCode.OK)
+    span.set_status(trace.StatusCode.ERROR)  # OK is final, as in the SDK
+    span.end(2)
+    span.end(3)
+    span.set_attribute("late", 1)
+    span.update_name("late")
+    (done,) = exporter.get_finished_spans()
+    assert done.name == "GET" and done.end_time == 2
+    assert done.status.status_code is trace.StatusCode.OK
+    assert "late" not in (done.attributes or {})
