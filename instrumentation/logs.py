@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
 from obs.contract import (
@@ -125,8 +126,24 @@ class JsonFormatter(logging.Formatter):
         self.environment = environment
         self.dataset = dataset
         self._second = -1
-        self._encoder = json.JSONEncoder(ensure_ascii=False, default=str)
+        self._encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
         self._second_text = ""
+        # The constant middle of every access line, encoded once (same keys, order and escaping as
+        # encoding build_record's dict): only the request's own values are encoded per line.
+        static = {
+            F_LEVEL: "info", F_LOGGER: ACCESS_LOGGER, F_ECS: ECS_VERSION, F_DATASET: ACCESS,
+            F_SERVICE: self.service_name, F_ENVIRONMENT: self.environment,
+        }  # fmt: skip
+        if self.service_version:
+            static[F_VERSION] = self.service_version
+        self._access_head = '{"%s":"' % F_TIMESTAMP  # noqa: UP031 - braces would need doubling
+        self._access_level = f'",{_pair(F_LEVEL, "info")},{_pair(F_LOGGER, ACCESS_LOGGER)},{_key(F_MESSAGE)}'
+        tail = [_pair(k, v) for k, v in static.items() if k not in (F_LEVEL, F_LOGGER)]
+        self._access_static = "," + ",".join(tail) + ","
+        self._k_method, self._k_route, self._k_status = _key(F_METHOD), _key(F_ROUTE), _key(F_STATUS)
+        self._k_duration, self._k_path = _key(F_DURATION), _key(F_URL_PATH)
+        self._k_error_type, self._k_error_message = _key(F_ERROR_TYPE), _key(F_ERROR_MESSAGE)
+        self._k_trace, self._k_span = _key(F_TRACE), _key(F_SPAN)
 
     def _timestamp(self, created: float) -> str:
         # strftime is the costly part; it changes once a second.
@@ -174,9 +191,57 @@ class JsonFormatter(logging.Formatter):
         return out
 
     def format(self, record: logging.LogRecord) -> str:
+        access: AccessFields | None = getattr(record, ACCESS_ATTR, None)
+        if (
+            access is not None
+            and type(self).build_record is JsonFormatter.build_record
+            and record.levelno == logging.INFO
+            and record.name == ACCESS_LOGGER
+            and not record.exc_info
+            and type(access.status) is int
+            and type(access.duration_ns) is int
+        ):
+            return self._format_access(record, access)
         # One encoder per formatter: json.dumps with non-default arguments builds a new encoder on
         # every call, which costs more than encoding the line (measured: 14 µs against 7.5 µs).
         return self._encoder.encode(self.build_record(record))
+
+    def _format_access(self, record: logging.LogRecord, access: AccessFields) -> str:
+        """``format`` of an access line, text-identical to encoding ``build_record``'s dict.
+
+        An access line is most of a service's log volume and is written on the request's thread:
+        joining pre-encoded keys and constants costs 2 µs where the generic encoder costs 9 µs.
+        """
+        parts = [
+            self._access_head,
+            self._timestamp(record.created),
+            self._access_level,
+            encode_basestring(record.msg),
+            self._access_static,
+            self._k_method, encode_basestring(access.method), ",",
+            self._k_route, encode_basestring(access.route), ",",
+            self._k_status, str(access.status), ",",
+            self._k_duration, str(access.duration_ns), ",",
+            self._k_path, encode_basestring(access.url_path),
+        ]  # fmt: skip
+        if access.error_type is not None:
+            parts += [
+                ",", self._k_error_type, encode_basestring(access.error_type),
+                ",", self._k_error_message, encode_basestring(access.error_message or ""),
+            ]  # fmt: skip
+        if access.trace_id is not None:
+            parts += [",", self._k_trace, encode_basestring(access.trace_id), ",", self._k_span]
+            parts.append(encode_basestring(access.span_id) if access.span_id is not None else "null")
+        parts.append("}")
+        return "".join(parts)
+
+
+def _key(name: str) -> str:
+    return encode_basestring(name) + ":"
+
+
+def _pair(name: str, value: str) -> str:
+    return _key(name) + encode_basestring(value)
 
 
 def build_record(record: logging.LogRecord, formatter: JsonFormatter | None = None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from instrumentation.logs import ACCESS_LOGGER, JsonFormatter, build_record
+from instrumentation.logs import ACCESS_LOGGER, AccessFields, JsonFormatter, build_record
 from obs.contract import ECS_VERSION, LOG_FIELDS, REDACTED, TRACE_ID_FIELD
 from tests.instrumentation.conftest import Service, ServiceFactory
 
@@ -94,8 +94,42 @@ def test_the_line_is_the_dict_so_shippers_can_send_either() -> None:
     formatter = JsonFormatter("backend", "1", "prod")
     record = _record('quote " and é and tab\t', ())
     assert json.loads(formatter.format(record)) == formatter.build_record(record)
-    assert formatter.format(record) == json.dumps(formatter.build_record(record), ensure_ascii=False)
+    assert formatter.format(record) == json.dumps(
+        formatter.build_record(record), ensure_ascii=False, separators=(",", ":")
+    ), "compact: no spaces after separators"
     assert build_record(record, formatter) == formatter.build_record(record)
+
+
+ACCESS_CASES = {
+    "ok, sampled": AccessFields("GET", "/items/{item_id}", 200, 1_234_567, "/items/42", "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"),
+    "unsampled": AccessFields("POST", "__unmatched__", 404, 1, "/nowhere", None, None),
+    "error": AccessFields("PUT", "/x", 500, 10**9, "/x", "a" * 32, "b" * 16, "ValueError", 'bad "value" é'),
+    "error without message": AccessFields("GET", "/x", 500, 5, "/x", None, None, "KeyError", None),
+    "escapes": AccessFields("_OTHER", '/q/"{name}"', 200, 0, "/q/\u2028\t\n\u0001é漢", None, None),
+    "trace id without span id": AccessFields("GET", "/x", 200, 5, "/x", "c" * 32, None),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("version", ["1.4.2", ""])
+@pytest.mark.parametrize("fields", ACCESS_CASES.values(), ids=ACCESS_CASES.keys())
+def test_access_lines_take_a_fast_path_with_exactly_the_generic_encoding(fields: AccessFields, version: str) -> None:
+    """Access lines skip the generic encoder (the hot path); the text must not differ by a byte."""
+    formatter = JsonFormatter('svc "quoted" é', version, "prod\n")
+    record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 1, f"{fields.method} {fields.route} {fields.status}", (), None)
+    record.obs_http = fields
+    generic = formatter._encoder.encode(formatter.build_record(record))
+    assert formatter.format(record) == generic
+    assert json.loads(generic) == formatter.build_record(record)
+
+
+def test_a_subclass_that_changes_the_dict_is_not_bypassed_by_the_fast_path() -> None:
+    class Tagged(JsonFormatter):
+        def build_record(self, record: logging.LogRecord) -> dict[str, Any]:
+            return {**super().build_record(record), "labels.team": "learning"}
+
+    record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 1, "GET /x 200", (), None)
+    record.obs_http = ACCESS_CASES["ok, sampled"]
+    assert json.loads(Tagged("backend", "1", "prod").format(record))["labels.team"] == "learning"
 
 
 def test_audit_records_are_filed_under_their_class() -> None:
