@@ -1,26 +1,42 @@
-"""Burn-rate maths for SLO alerts: which windows to record, which factors to alert on.
+"""The SLO side of the rules: which windows to record, which factors to alert on, and the names
+and labels of the series recorded.
 
 The window table is data (``obs/windows/google.yaml``, from the Google SRE workbook), not
 constants in code: each entry spends a share of the error budget within a long window, and the
 burn-rate factor follows from the SLO's own window. A 30-day SLO pages at 14.4x over 1h and 5m; a
-28-day SLO at 13.44x. Nothing here knows PromQL: :mod:`obs.render.rules` turns these values into
-rules.
+28-day SLO at 13.44x.
+
+The recorded series are a small public API, kept apart from the rules that compute them (as
+Sloth keeps its SLO model apart from its rule generator): :class:`SLORecording` names each kind
+of series for a window (``SLORecording.BURN_RATE.series("1h")`` is ``slo:burn_rate:ratio_rate1h``),
+:func:`recording_labels` gives the labels every series of one SLO carries, and :func:`recordings`
+every series one SLO gets, name → labels. :mod:`obs.render.rules` records exactly these (it checks
+so while rendering) and the dashboards select them, so a name has one definition. Nothing here
+knows PromQL: the rules module writes the expressions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import yaml
 
+from obs import contract
 from obs.errors import ModelError
-from obs.model import SLO, format_duration, parse_duration
+from obs.model import SLO, LatencySLI, Service, format_duration, parse_duration
 
 DEFAULT_TABLE = "google"
+
+#: The label naming the SLO on every recorded series (beside the contract's service and team).
+SLO_LABEL = "slo"
+
+#: The only window the error rate is recorded over: the SLO window's ratio sums its 5m slices.
+SLICE_WINDOW = "5m"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,16 +158,102 @@ def recording_windows(slo: SLO, table: Sequence[BurnRateWindow] | None = None) -
     The SLO window itself is computed from the 5m recordings (see :mod:`obs.render.rules`)."""
     rows = window_table() if table is None else table
     seconds = {parse_duration(w) for r in rows for w in (r.long_window, r.short_window)}
-    seconds.add(300)  # 5m also feeds the current burn rate and the SLO window's average
+    # 5m also feeds the current burn rate and the SLO window's average.
+    seconds.add(parse_duration(SLICE_WINDOW))
     return tuple(format_duration(s) for s in sorted(seconds))
+
+
+# --- the recorded series ------------------------------------------------------------------------
+
+
+class SLORecording(Enum):
+    """Each kind of series the SLO rules record, by its name template (``level:metric:operations``).
+
+    :meth:`series` gives the name: over a window for the windowed kinds
+    (``SLORecording.SLI_ERROR.series("1h")``), without one for the others
+    (``SLORecording.PERIOD_BUDGET_REMAINING.series()``).
+    """
+
+    #: Requests per second over the window.
+    SLI_TOTAL = "slo:sli_total:rate{window}"
+    #: Latency SLOs only: fraction of requests answered within the threshold over the window.
+    SLI_GOOD = "slo:sli_good:ratio_rate{window}"
+    #: Fraction of bad requests over the window; over the SLO window too, from the 5m slices.
+    SLI_ERROR = "slo:sli_error:ratio_rate{window}"
+    #: The error ratio over the window divided by the error budget: 1 spends it exactly over the
+    #: SLO window.
+    BURN_RATE = "slo:burn_rate:ratio_rate{window}"
+    #: Bad requests per second over 5m: the slices the SLO-window ratio sums.
+    SLI_ERRORS = "slo:sli_errors:rate" + SLICE_WINDOW
+    #: The objective (e.g. 0.999).
+    OBJECTIVE = "slo:objective:ratio"
+    #: The error budget, one minus the objective.
+    ERROR_BUDGET = "slo:error_budget:ratio"
+    #: The SLO window in days.
+    TIME_PERIOD = "slo:time_period:days"
+    #: The error ratio over the SLO window divided by the budget: the fraction of it spent.
+    PERIOD_BURN_RATE = "slo:period_burn_rate:ratio"
+    #: One minus the budget spent: the fraction left (negative: overspent).
+    PERIOD_BUDGET_REMAINING = "slo:period_error_budget_remaining:ratio"
+
+    @property
+    def windowed(self) -> bool:
+        """Whether :meth:`series` takes a window."""
+        return "{window}" in str(self.value)
+
+    def series(self, window: str = "") -> str:
+        """The recorded name: ``window`` (e.g. ``"1h"``) is required for the windowed kinds and
+        refused for the others."""
+        if self.windowed and not window:
+            raise ValueError(f"{self.name} is recorded per window: pass one (e.g. '1h')")
+        if window and not self.windowed:
+            raise ValueError(f"{self.name} has no window (got {window!r})")
+        return str(self.value).format(window=window)
+
+
+def recording_labels(service: Service, slo: SLO) -> dict[str, str]:
+    """The labels every recorded series of ``slo`` carries: the service, its team and the SLO."""
+    return {contract.SERVICE_LABEL: service.name, contract.TEAM_LABEL: service.team, SLO_LABEL: slo.name}
+
+
+def recordings(
+    service: Service, slo: SLO, table: Sequence[BurnRateWindow] | None = None
+) -> dict[str, dict[str, str]]:
+    """Every series the rules record for ``slo`` of ``service``, name → labels, in the order the
+    rules file writes them: per recording window (shortest first) the request rate, the good ratio
+    (latency SLOs), the error ratio and the burn rate; then the 5m error rate, and the metadata
+    (objective, budget, period, the SLO-window ratio, budget spent and left)."""
+    labels = recording_labels(service, slo)
+    latency = isinstance(slo.sli, LatencySLI)
+    names: list[str] = []
+    for window in recording_windows(slo, table):
+        names.append(SLORecording.SLI_TOTAL.series(window))
+        if latency:
+            names.append(SLORecording.SLI_GOOD.series(window))
+        names += [SLORecording.SLI_ERROR.series(window), SLORecording.BURN_RATE.series(window)]
+    names += [
+        SLORecording.SLI_ERRORS.series(),
+        SLORecording.OBJECTIVE.series(),
+        SLORecording.ERROR_BUDGET.series(),
+        SLORecording.TIME_PERIOD.series(),
+        SLORecording.SLI_ERROR.series(slo.window),
+        SLORecording.PERIOD_BURN_RATE.series(),
+        SLORecording.PERIOD_BUDGET_REMAINING.series(),
+    ]
+    return {name: dict(labels) for name in names}
 
 
 __all__ = [
     "DEFAULT_TABLE",
+    "SLICE_WINDOW",
+    "SLO_LABEL",
     "BurnRateWindow",
     "SLOAlertWindow",
+    "SLORecording",
     "alert_windows",
     "longest_alert_window",
+    "recording_labels",
     "recording_windows",
+    "recordings",
     "window_table",
 ]

@@ -1,12 +1,25 @@
-"""The burn-rate window table: data from the SRE workbook, factors that follow the SLO window."""
+"""The SLO model's side of the rules: the burn-rate window table (data from the SRE workbook,
+factors that follow the SLO window), and the names and labels of the recorded series, which the
+rules record and the dashboards read."""
 
 from __future__ import annotations
 
 import pytest
+from alert_platforms import small_platform
 
+from obs.builtin import platform as edu
 from obs.errors import ModelError
-from obs.model import SLO, AvailabilitySLI
-from obs.slo import BurnRateWindow, alert_windows, recording_windows, window_table
+from obs.model import SLO, AvailabilitySLI, Platform
+from obs.render import rules
+from obs.slo import (
+    BurnRateWindow,
+    SLORecording,
+    alert_windows,
+    recording_labels,
+    recording_windows,
+    recordings,
+    window_table,
+)
 
 
 def slo(window: str = "30d", page: bool = True) -> SLO:
@@ -52,3 +65,74 @@ def test_an_slo_window_not_longer_than_the_longest_alert_window_is_refused() -> 
         match=r"services\[shop\]\.slos\[availability\]\.window: 7d is not longer than the longest alert window \(10d\)",
     ):
         alert_windows(slo("7d"), where="services[shop].", table=table)
+
+
+# --- the recorded series ------------------------------------------------------------------------
+
+NAMES: list[tuple[SLORecording, str, str]] = [
+    (SLORecording.SLI_TOTAL, "1h", "slo:sli_total:rate1h"),
+    (SLORecording.SLI_GOOD, "30m", "slo:sli_good:ratio_rate30m"),
+    (SLORecording.SLI_ERROR, "30d", "slo:sli_error:ratio_rate30d"),
+    (SLORecording.BURN_RATE, "5m", "slo:burn_rate:ratio_rate5m"),
+    (SLORecording.SLI_ERRORS, "", "slo:sli_errors:rate5m"),
+    (SLORecording.OBJECTIVE, "", "slo:objective:ratio"),
+    (SLORecording.ERROR_BUDGET, "", "slo:error_budget:ratio"),
+    (SLORecording.TIME_PERIOD, "", "slo:time_period:days"),
+    (SLORecording.PERIOD_BURN_RATE, "", "slo:period_burn_rate:ratio"),
+    (SLORecording.PERIOD_BUDGET_REMAINING, "", "slo:period_error_budget_remaining:ratio"),
+]
+
+
+@pytest.mark.parametrize(("kind", "window", "name"), NAMES, ids=[k.name for k, _, _ in NAMES])
+def test_each_kind_of_recording_has_one_name_in_the_sloth_convention(
+    kind: SLORecording, window: str, name: str
+) -> None:
+    # Renaming one is a change of what Prometheus stores: the history under the old name is lost.
+    assert kind.series(window) == name
+    assert kind.windowed == bool(window)
+
+
+def test_a_windowed_recording_needs_a_window_and_the_others_refuse_one() -> None:
+    with pytest.raises(ValueError, match="BURN_RATE is recorded per window: pass one"):
+        SLORecording.BURN_RATE.series()
+    with pytest.raises(ValueError, match="OBJECTIVE has no window \\(got '1h'\\)"):
+        SLORecording.OBJECTIVE.series("1h")
+
+
+def test_every_series_of_an_slo_carries_its_service_team_and_slo() -> None:
+    shop = small_platform().service("shop")
+    availability, latency = shop.slos
+    assert recording_labels(shop, latency) == {"service": "shop", "team": "core", "slo": "latency"}
+    labels = recording_labels(shop, availability)
+    assert labels == {"service": "shop", "team": "core", "slo": "availability"}
+    assert all(r == labels for r in recordings(shop, availability).values())
+
+
+def test_an_slo_records_its_ratios_over_every_alert_window_and_its_budget_over_its_own() -> None:
+    shop = small_platform().service("shop")
+    availability, latency = shop.slos
+    names = list(recordings(shop, availability))
+    per_window = ["slo:sli_total:rate{}", "slo:sli_error:ratio_rate{}", "slo:burn_rate:ratio_rate{}"]
+    assert names == [n.format(w) for w in recording_windows(availability) for n in per_window] + [
+        "slo:sli_errors:rate5m",
+        "slo:objective:ratio",
+        "slo:error_budget:ratio",
+        "slo:time_period:days",
+        "slo:sli_error:ratio_rate30d",
+        "slo:period_burn_rate:ratio",
+        "slo:period_error_budget_remaining:ratio",
+    ]
+    # A latency SLO also records the good ratio, and its own window is 28 days.
+    assert "slo:sli_good:ratio_rate1h" in recordings(shop, latency)
+    assert "slo:sli_good:ratio_rate1h" not in recordings(shop, availability)
+    assert "slo:sli_error:ratio_rate28d" in recordings(shop, latency)
+
+
+@pytest.mark.parametrize("platform", [edu, small_platform()], ids=["built-in", "shop"])
+def test_the_rules_record_exactly_the_series_obs_slo_lists_in_its_order(platform: Platform) -> None:
+    by_file = {f.name: f for f in rules.rule_files(platform, platform.environments[0])}
+    for service in platform.instrumented_services:
+        for slo in service.slos:
+            file = by_file[f"slo-{service.name}-{slo.name}"]
+            recorded = [(r["record"], r["labels"]) for g in file.groups for r in g["rules"] if "record" in r]
+            assert recorded == list(recordings(service, slo).items()), f"{service.name}/{slo.name}"
