@@ -24,14 +24,15 @@ from obs.grafana import (
 )
 from obs.grafana.provisioning import prometheus_uid
 from obs.model import AvailabilitySLI, Environment, Platform, Service
+from obs.slo import SLO_LABEL
 
 #: Folder of the dashboards no single service team owns.
 PLATFORM_FOLDER = "platform"
 #: The SLO dashboard's variable picking SLOs; it filters the recordings' label of the same name.
-SLO_VARIABLE = "slo"
+SLO_VARIABLE = SLO_LABEL
 
 
-def _service_row(platform: Platform, service: Service) -> list[Panel]:
+def _service_row(service: Service) -> list[Panel]:
     to_dashboard = (nav.dashboard(f"{service.name} dashboard", links.service_dashboard_uid(service.name)),)
     availability = next((s for s in service.slos if isinstance(s.sli, AvailabilitySLI)), None)
     error_regex = (
@@ -40,7 +41,7 @@ def _service_row(platform: Platform, service: Service) -> list[Panel]:
         else "5.."
     )
     panels: list[Panel] = []
-    recorded = [(slo, slo_recordings(platform, service, slo)) for slo in service.slos]
+    recorded = [(slo, slo_recordings(service, slo)) for slo in service.slos]
     if recorded:
         panels.append(
             stat(
@@ -140,7 +141,7 @@ def _service_row(platform: Platform, service: Service) -> list[Panel]:
 
 def overview_dashboard(platform: Platform, env: Environment) -> Dashboard:
     rows = [
-        row(f"{service.name} — {service.team}, tier {service.tier}", *_service_row(platform, service))
+        row(f"{service.name} — {service.team}, tier {service.tier}", *_service_row(service))
         for service in platform.instrumented_services
     ]
     if platform.probed_services:
@@ -180,7 +181,7 @@ def overview_dashboard(platform: Platform, env: Environment) -> Dashboard:
 def slo_dashboard(platform: Platform, env: Environment) -> Dashboard:
     with_slos = [s for s in platform.instrumented_services if s.slos]
     pairs = [(s, slo) for s in with_slos for slo in s.slos]
-    recorded = [slo_recordings(platform, s, slo) for s, slo in pairs]
+    recorded = [slo_recordings(s, slo) for s, slo in pairs]
     # The recordings carry `service` and `slo` labels: one query per panel (per window) reads every
     # SLO, filtered by the variables of the same names, so an alert's `var-slo=latency` link shows
     # just that SLO and a tenth SLO adds no query.

@@ -3,9 +3,9 @@
 Two kinds of query:
 
 * SLO maths (attainment, error ratio per window, burn rate, budget spent and left) selects the
-  series the SLO recording rules record (:mod:`dashboards.recordings`): the maths has one
-  definition, the rules the alerts read, and a 30-day panel is a selector instead of a 30-day
-  ``increase`` over every histogram series. These return :class:`Recorded` (the expression and the
+  series the SLO recording rules record, by the names and labels :mod:`obs.slo` gives them
+  (:mod:`dashboards.recordings`): the maths has one definition, the rules the alerts read, and a
+  30-day panel is a selector instead of a 30-day ``increase`` over every histogram series. These return :class:`Recorded` (the expression and the
   recorded names it reads, declared on the target).
 * Everything else (traffic, errors by route or status, latency quantiles, in-flight) reads raw
   contract metrics (names from :mod:`obs.contract`): those panels filter by route and status,
@@ -21,13 +21,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from dashboards import recordings as rec
 from dashboards.recordings import SLORecordings
 from obs import contract
 from obs.errors import RenderError
 from obs.grafana import Target, Thresholds
 from obs.model import SLO
-from obs.slo import SLOAlertWindow, alert_windows
+from obs.slo import SLOAlertWindow, SLORecording, alert_windows
 
 DURATION = contract.HTTP_SERVER_DURATION.name
 REQUESTS = f"{DURATION}_count"
@@ -127,8 +126,8 @@ def instrumentation_errors(service: str = SERVICE_VAR) -> str:
 class Recorded:
     """A query that reads SLO recordings: its expression and the recorded names it selects.
 
-    The names are declared on the panel's target: they were checked against the rules module
-    (:meth:`SLORecordings.series`), and a dashboard rendered without the rules
+    The names are declared on the panel's target: they were checked against what the SLO records
+    (:meth:`SLORecordings.series`, from :func:`obs.slo.recordings`), and a dashboard rendered without the rules
     (``obs build --only grafana``) then still passes the contract check.
     """
 
@@ -143,7 +142,9 @@ class Recorded:
 SLOs = SLORecordings | Sequence[SLORecordings]
 
 
-def _read(recordings: SLOs, template: str, window: str = "", variables: Collection[str] = ()) -> Recorded:
+def _read(
+    recordings: SLOs, kind: SLORecording, window: str = "", variables: Collection[str] = ()
+) -> Recorded:
     """One SLO: ``name{<the labels its rule puts on the series>}``. Several SLOs: ``name{}``, one
     query for all of them whatever their number (each must record it). Either way plus
     ``label=~"$label"`` for each dashboard variable in ``variables``, which must name a label of
@@ -151,8 +152,8 @@ def _read(recordings: SLOs, template: str, window: str = "", variables: Collecti
     single = isinstance(recordings, SLORecordings)
     each = [recordings] if isinstance(recordings, SLORecordings) else list(recordings)
     if not each:
-        raise ValueError(f"no SLO records {template.format(window=window)!r}: pass at least one")
-    found = [(r, r.series(template, window)) for r in each]
+        raise ValueError(f"no SLO records {kind.series(window)!r}: pass at least one")
+    found = [(r, r.series(kind, window)) for r in each]
     for r, series in found:
         missing = [v for v in variables if v not in series.labels]
         if missing:
@@ -167,7 +168,7 @@ def _read(recordings: SLOs, template: str, window: str = "", variables: Collecti
 
 def slo_error_ratio(recordings: SLOs, window: str, variables: Collection[str] = ()) -> Recorded:
     """Fraction of bad events over ``window`` (one of the recorded windows, or the SLO's own)."""
-    return _read(recordings, rec.ERROR_RATIO, window, variables)
+    return _read(recordings, SLORecording.SLI_ERROR, window, variables)
 
 
 def slo_attainment(recordings: SLORecordings, variables: Collection[str] = ()) -> Recorded:
@@ -178,18 +179,18 @@ def slo_attainment(recordings: SLORecordings, variables: Collection[str] = ()) -
 
 def slo_budget_remaining(recordings: SLOs, variables: Collection[str] = ()) -> Recorded:
     """Fraction of the error budget of the window still unspent (negative: overspent)."""
-    return _read(recordings, rec.BUDGET_REMAINING, variables=variables)
+    return _read(recordings, SLORecording.PERIOD_BUDGET_REMAINING, variables=variables)
 
 
 def slo_budget_spent(recordings: SLOs, variables: Collection[str] = ()) -> Recorded:
     """Fraction of the error budget of the window spent (above 1: the SLO is breached)."""
-    return _read(recordings, rec.BUDGET_SPENT, variables=variables)
+    return _read(recordings, SLORecording.PERIOD_BURN_RATE, variables=variables)
 
 
 def slo_burn_rate(recordings: SLOs, window: str, variables: Collection[str] = ()) -> Recorded:
     """How many times faster than sustainable the budget burns over ``window`` (1 = exactly spent
     at the end of the SLO window)."""
-    return _read(recordings, rec.BURN_RATE, window, variables)
+    return _read(recordings, SLORecording.BURN_RATE, window, variables)
 
 
 def burn_lines(slo: SLO) -> tuple[SLOAlertWindow, SLOAlertWindow]:

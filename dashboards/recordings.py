@@ -1,18 +1,17 @@
-"""The SLO recordings the dashboards read, as :mod:`obs.render.rules` records them.
+"""The SLO recordings the dashboards read, named by the SLO model (:mod:`obs.slo`).
 
 The SLO maths (error ratio per window, burn rate, budget spent and left) has one definition: the
 recording rules. SLO panels select those series instead of recomputing them from the request
 counters, so a panel and the alert it explains read the same number, and a 30-day panel is one
 cheap selector instead of a 30-day ``increase`` over every histogram series on each refresh.
 
-:func:`slo_recordings` asks the rules module which series it records for one SLO and with which
-labels (it runs the rule generator itself, it does not repeat it). A dashboard names a recording
-by the templates below; :meth:`SLORecordings.series` fails the build, naming the SLO and the
-closest recorded name, when the rules do not record it, so a renamed rule breaks the build and
-not the panel. The selector then matches exactly the labels the rule puts on the series.
-
-obs.render.rules writes the names inside its f-strings and exports none; the templates below are
-checked against what it records instead of imported (see the module's tests).
+The names and labels come from :mod:`obs.slo`, which the rules render from too
+(:class:`obs.slo.SLORecording`, :func:`obs.slo.recordings`); no name is retyped here and the
+renderer is not run. A dashboard asks for a kind of recording over a window;
+:meth:`SLORecordings.series` fails the build, naming the SLO and the closest recorded name, when
+the SLO does not record it (a window no alert uses), so a wrong name breaks the build and not the
+panel. The rules check at render time that they record exactly what :func:`obs.slo.recordings`
+lists. The selector then matches exactly the labels the rule puts on the series.
 """
 
 from __future__ import annotations
@@ -22,17 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from obs.errors import RenderError
-from obs.model import SLO, Platform, Service
-from obs.render import rules
-
-#: Fraction of bad events over ``{window}`` (the SLO's own window too, from the 5m slices).
-ERROR_RATIO = "slo:sli_error:ratio_rate{window}"
-#: Error ratio over ``{window}`` divided by the error budget: 1 spends it exactly over the SLO window.
-BURN_RATE = "slo:burn_rate:ratio_rate{window}"
-#: Error ratio over the SLO window divided by the budget: the fraction of the budget spent.
-BUDGET_SPENT = "slo:period_burn_rate:ratio"
-#: One minus the budget spent: the fraction left (negative: overspent).
-BUDGET_REMAINING = "slo:period_error_budget_remaining:ratio"
+from obs.model import SLO, Service
+from obs.slo import SLORecording, recordings
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,37 +45,27 @@ class SLORecordings:
     def names(self) -> frozenset[str]:
         return frozenset(self.recorded)
 
-    def series(self, template: str, window: str = "") -> Recording:
-        """The recording ``template`` (over ``window`` when it has one); a :class:`RenderError`
-        naming the SLO and the closest recorded name when the rules do not record it."""
-        name = template.format(window=window)
+    def series(self, kind: SLORecording, window: str = "") -> Recording:
+        """The recording of ``kind`` (over ``window`` when it has one); a :class:`RenderError`
+        naming the SLO and the closest recorded name when the SLO does not record it."""
+        name = kind.series(window)
         labels = self.recorded.get(name)
         if labels is None:
             close = difflib.get_close_matches(name, sorted(self.recorded), n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise RenderError(
-                f"dashboards: {self.where}: reads the recording {name!r}, which obs.render.rules does not "
-                f"record for this SLO{hint} (change dashboards/recordings.py with the rule)"
+                f"dashboards: {self.where}: reads the recording {name!r}, which the rules do not record "
+                f"for this SLO (obs.slo.recordings){hint}"
             )
         return Recording(name, labels)
 
 
-def slo_recordings(platform: Platform, service: Service, slo: SLO) -> SLORecordings:
-    """What :func:`obs.render.rules.slo_recordings` records for ``slo`` of ``service``."""
-    scratch = rules.RuleFile(f"slo-{service.name}-{slo.name}")
-    rules.slo_recordings(scratch, scratch, platform, service, slo)
-    recorded: dict[str, Mapping[str, str]] = {}
-    for group in scratch.groups:
-        for rule in group["rules"]:
-            recorded[str(rule["record"])] = {str(k): str(v) for k, v in rule["labels"].items()}
-    return SLORecordings(f"services[{service.name}].slos[{slo.name}]", slo, recorded)
+def slo_recordings(service: Service, slo: SLO) -> SLORecordings:
+    """What the rules record for ``slo`` of ``service`` (:func:`obs.slo.recordings`)."""
+    return SLORecordings(f"services[{service.name}].slos[{slo.name}]", slo, recordings(service, slo))
 
 
 __all__ = [
-    "BUDGET_REMAINING",
-    "BUDGET_SPENT",
-    "BURN_RATE",
-    "ERROR_RATIO",
     "Recording",
     "SLORecordings",
     "slo_recordings",

@@ -45,12 +45,12 @@ def _seconds_label(seconds: float) -> str:
     return f"{seconds * 1000:g}ms" if seconds < 1 else f"{seconds:g}s"
 
 
-def slo_panels(platform: Platform, service: Service) -> list[Panel]:
+def slo_panels(service: Service) -> list[Panel]:
     """SLO status, budget left and burn rate: one query per SLO, read from the SLO's recording
     rules (:mod:`dashboards.recordings`), thresholds from each objective."""
     if not service.slos:
         return []
-    recorded = [(slo, slo_recordings(platform, service, slo)) for slo in service.slos]
+    recorded = [(slo, slo_recordings(service, slo)) for slo in service.slos]
     status = stat(
         "SLO attainment (window)",
         *(
@@ -148,7 +148,7 @@ def service_dashboard(platform: Platform, env: Environment, service: Service) ->
             "is broken, not the service. DOWN with a traffic drop: the instance is gone; check the deployment."
         ),
     )
-    slo = slo_panels(platform, service)
+    slo = slo_panels(service)
     top: list[Panel] = [*slo[:2], error_ratio, up]
     requests = timeseries(
         "Requests by route",

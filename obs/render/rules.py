@@ -18,6 +18,7 @@ silent case stops the build (:func:`obs.alerting.require_tests`).
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import json
 import tempfile
@@ -42,7 +43,7 @@ from obs.alerting import (
     service_alert,
 )
 from obs.artifacts import Artifact, Outcome, RenderContext
-from obs.errors import ModelError, PromQLError, ToolNotFoundError
+from obs.errors import ModelError, PromQLError, RenderError, ToolNotFoundError
 from obs.model import (
     SLO,
     Dependency,
@@ -55,7 +56,16 @@ from obs.model import (
 )
 from obs.promql import Query
 from obs.render import prometheus
-from obs.slo import SLOAlertWindow, alert_windows, recording_windows
+from obs.slo import (
+    SLICE_WINDOW,
+    SLO_LABEL,
+    SLOAlertWindow,
+    SLORecording,
+    alert_windows,
+    recording_labels,
+    recording_windows,
+    recordings,
+)
 from obs.tools import available, run_tool
 
 RULES_DIR = "prometheus/rules"
@@ -253,12 +263,8 @@ def _matchers(service: Service, slo: SLO, *extra: str) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
-def _slo_labels(service: Service, slo: SLO) -> dict[str, str]:
-    return {SVC: service.name, TEAM: service.team, "slo": slo.name}
-
-
 def _slo_selector(service: Service, slo: SLO) -> str:
-    return f'{{{SVC}="{service.name}", slo="{slo.name}"}}'
+    return f'{{{SVC}="{service.name}", {SLO_LABEL}="{slo.name}"}}'
 
 
 def _budget(slo: SLO) -> float:
@@ -270,31 +276,41 @@ def _slo_where(service: Service, slo: SLO) -> str:
     return f"services[{service.name}].slos[{slo.name}]"
 
 
+#: The recorded names, from the SLO model (:class:`obs.slo.SLORecording`): the dashboards read them too.
+TOTAL = SLORecording.SLI_TOTAL.series
+GOOD = SLORecording.SLI_GOOD.series
+ERROR = SLORecording.SLI_ERROR.series
+BURN = SLORecording.BURN_RATE.series
+ERRORS_5M = SLORecording.SLI_ERRORS.series()
+OBJECTIVE = SLORecording.OBJECTIVE.series()
+ERROR_BUDGET = SLORecording.ERROR_BUDGET.series()
+TIME_PERIOD = SLORecording.TIME_PERIOD.series()
+PERIOD_BURN = SLORecording.PERIOD_BURN_RATE.series()
+PERIOD_REMAINING = SLORecording.PERIOD_BUDGET_REMAINING.series()
+
+
 def slo_recordings(sli: RuleFile, meta: RuleFile, platform: Platform, service: Service, slo: SLO) -> None:
+    """The SLI recordings of ``slo`` into ``sli``, its metadata into ``meta``: exactly the series
+    :func:`obs.slo.recordings` lists, with its labels (a :class:`RenderError` otherwise)."""
     where = _slo_where(service, slo)
-    labels = _slo_labels(service, slo)
+    labels = recording_labels(service, slo)
     sel = _slo_selector(service, slo)
     total = f"{COUNT}{_matchers(service, slo)}"
     rules = sli.group(f"{platform.name}-slo-sli-{service.name}-{slo.name}")
+    written = [rules]
     for window in recording_windows(slo):
-        sli.record(rules, f"slo:sli_total:rate{window}", f"sum(rate({total}[{window}]))", labels, where)
+        sli.record(rules, TOTAL(window), f"sum(rate({total}[{window}]))", labels, where)
         if isinstance(slo.sli, LatencySLI):
             le_matcher = 'le="' + slo.sli.le + '"'
             good = f"{BUCKET}{_matchers(service, slo, le_matcher)}"
             sli.record(
                 rules,
-                f"slo:sli_good:ratio_rate{window}",
+                GOOD(window),
                 f"sum(rate({good}[{window}])) / sum(rate({total}[{window}]))",
                 labels,
                 where,
             )
-            sli.record(
-                rules,
-                f"slo:sli_error:ratio_rate{window}",
-                f"1 - slo:sli_good:ratio_rate{window}{sel}",
-                labels,
-                where,
-            )
+            sli.record(rules, ERROR(window), f"1 - {GOOD(window)}{sel}", labels, where)
         else:
             status_matcher = STATUS + '=~"' + slo.sli.error_status_regex + '"'
             errors = f"{COUNT}{_matchers(service, slo, status_matcher)}"
@@ -302,53 +318,60 @@ def slo_recordings(sli: RuleFile, meta: RuleFile, platform: Platform, service: S
             # ratio is 0, not absent (the budget panel would otherwise be empty).
             sli.record(
                 rules,
-                f"slo:sli_error:ratio_rate{window}",
+                ERROR(window),
                 f"(sum(rate({errors}[{window}])) or vector(0)) / sum(rate({total}[{window}]))",
                 labels,
                 where,
             )
-        sli.record(
-            rules,
-            f"slo:burn_rate:ratio_rate{window}",
-            f"slo:sli_error:ratio_rate{window}{sel} / {_num(_budget(slo))}",
-            labels,
-            where,
-        )
+        sli.record(rules, BURN(window), f"{ERROR(window)}{sel} / {_num(_budget(slo))}", labels, where)
     # The SLO-window ratio weighs every 5m slice by its traffic: bad events over all events.
-    sli.record(
-        rules,
-        "slo:sli_errors:rate5m",
-        f"slo:sli_error:ratio_rate5m{sel} * slo:sli_total:rate5m{sel}",
-        labels,
-        where,
-    )
+    five = SLICE_WINDOW
+    sli.record(rules, ERRORS_5M, f"{ERROR(five)}{sel} * {TOTAL(five)}{sel}", labels, where)
 
     w = slo.window
     rules = meta.group(f"{platform.name}-slo-meta-{service.name}-{slo.name}")
-    meta.record(rules, "slo:objective:ratio", f"vector({_num(slo.objective)})", labels, where)
-    meta.record(rules, "slo:error_budget:ratio", f"vector({_num(_budget(slo))})", labels, where)
-    meta.record(rules, "slo:time_period:days", f"vector({slo.window_seconds // 86400})", labels, where)
+    written.append(rules)
+    meta.record(rules, OBJECTIVE, f"vector({_num(slo.objective)})", labels, where)
+    meta.record(rules, ERROR_BUDGET, f"vector({_num(_budget(slo))})", labels, where)
+    meta.record(rules, TIME_PERIOD, f"vector({slo.window_seconds // 86400})", labels, where)
     meta.record(
         rules,
-        f"slo:sli_error:ratio_rate{w}",
-        f"sum_over_time(slo:sli_errors:rate5m{sel}[{w}]) / sum_over_time(slo:sli_total:rate5m{sel}[{w}])",
+        ERROR(w),
+        f"sum_over_time({ERRORS_5M}{sel}[{w}]) / sum_over_time({TOTAL(five)}{sel}[{w}])",
         labels,
         where,
     )
-    meta.record(
-        rules,
-        "slo:period_burn_rate:ratio",
-        f"slo:sli_error:ratio_rate{w}{sel} / {_num(_budget(slo))}",
-        labels,
-        where,
+    meta.record(rules, PERIOD_BURN, f"{ERROR(w)}{sel} / {_num(_budget(slo))}", labels, where)
+    meta.record(rules, PERIOD_REMAINING, f"1 - {PERIOD_BURN}{sel}", labels, where)
+    _check_recorded(
+        where, {r["record"]: r["labels"] for group in written for r in group}, recordings(service, slo)
     )
-    meta.record(
-        rules,
-        "slo:period_error_budget_remaining:ratio",
-        f"1 - slo:period_burn_rate:ratio{sel}",
-        labels,
-        where,
-    )
+
+
+def _check_recorded(
+    where: str, recorded: Mapping[str, Mapping[str, str]], listed: Mapping[str, Mapping[str, str]]
+) -> None:
+    """The rules of one SLO record what :func:`obs.slo.recordings` lists, which is what the
+    dashboards read: a rule renamed or dropped here alone would leave a panel empty."""
+    for name in recorded:
+        if name not in listed:
+            close = difflib.get_close_matches(name, sorted(set(listed) - set(recorded)), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise RenderError(
+                f"rules: {where}: records {name!r}, which obs.slo.recordings does not list{hint} "
+                "(name recordings through obs.slo.SLORecording: the dashboards read them from there)"
+            )
+        if dict(recorded[name]) != dict(listed[name]):
+            raise RenderError(
+                f"rules: {where}: records {name!r} with the labels {dict(recorded[name])}, "
+                f"not {dict(listed[name])} as obs.slo.recording_labels says"
+            )
+    missing = [name for name in listed if name not in recorded]
+    if missing:
+        raise RenderError(
+            f"rules: {where}: obs.slo.recordings lists {', '.join(map(repr, missing))}, which the rules "
+            "do not record (the dashboards would read an empty series)"
+        )
 
 
 def recording_test(service: Service, slo: SLO) -> dict[str, Any]:
@@ -356,21 +379,21 @@ def recording_test(service: Service, slo: SLO) -> dict[str, Any]:
     it, and every ratio says so."""
     burn, minutes = 0.5, 30
     budget = _budget(slo)
-    labels = f'{{{SVC}="{service.name}", slo="{slo.name}", {TEAM}="{service.team}"}}'
+    labels = f'{{{SVC}="{service.name}", {SLO_LABEL}="{slo.name}", {TEAM}="{service.team}"}}'
     expected = {
-        "slo:objective:ratio": slo.objective,
-        "slo:error_budget:ratio": budget,
-        "slo:time_period:days": slo.window_seconds // 86400,
-        "slo:sli_total:rate5m": 10.0,
-        "slo:sli_error:ratio_rate1h": burn * budget,
-        "slo:burn_rate:ratio_rate5m": burn,
-        "slo:burn_rate:ratio_rate1h": burn,
-        f"slo:sli_error:ratio_rate{slo.window}": burn * budget,
-        "slo:period_burn_rate:ratio": burn,
-        "slo:period_error_budget_remaining:ratio": 1 - burn,
+        OBJECTIVE: slo.objective,
+        ERROR_BUDGET: budget,
+        TIME_PERIOD: slo.window_seconds // 86400,
+        TOTAL("5m"): 10.0,
+        ERROR("1h"): burn * budget,
+        BURN("5m"): burn,
+        BURN("1h"): burn,
+        ERROR(slo.window): burn * budget,
+        PERIOD_BURN: burn,
+        PERIOD_REMAINING: 1 - burn,
     }
     if isinstance(slo.sli, LatencySLI):
-        expected["slo:sli_good:ratio_rate30m"] = 1 - burn * budget
+        expected[GOOD("30m")] = 1 - burn * budget
     return {
         "name": f"recordings [{service.name}/{slo.name}]: half the budget burning leaves half of it",
         "interval": "1m",
@@ -381,7 +404,7 @@ def recording_test(service: Service, slo: SLO) -> dict[str, Any]:
         "promql_expr_test": [
             {
                 # promtool 2.42 compares floats exactly; 1 means "equal within 1e-9".
-                "expr": f'abs({name}{{{SVC}="{service.name}", slo="{slo.name}"}} - {_num(value)}) < bool 1e-9',
+                "expr": f"abs({name}{_slo_selector(service, slo)} - {_num(value)}) < bool 1e-9",
                 "eval_time": f"{minutes}m",
                 "exp_samples": [{"labels": labels, "value": 1}],
             }
@@ -395,10 +418,10 @@ def _slo_alert(platform: Platform, service: Service, slo: SLO, window: SLOAlertW
     long_w, short_w = window.long_window, window.short_window
     factor = _num(window.factor)
     expr = (
-        f"slo:burn_rate:ratio_rate{long_w}{sel} > {factor}\n"
-        f"and on ({SVC}, slo) slo:burn_rate:ratio_rate{short_w}{sel} > {factor}\n"
+        f"{BURN(long_w)}{sel} > {factor}\n"
+        f"and on ({SVC}, {SLO_LABEL}) {BURN(short_w)}{sel} > {factor}\n"
         # Low-traffic guard: a handful of requests (3 in an hour, 1 failed) must not page.
-        f"and on ({SVC}, slo) slo:sli_total:rate{long_w}{sel} >= {_num(slo.min_request_rate)}"
+        f"and on ({SVC}, {SLO_LABEL}) {TOTAL(long_w)}{sel} >= {_num(slo.min_request_rate)}"
     )
     what = (
         "answered without a server error"
@@ -427,7 +450,12 @@ def _slo_alert(platform: Platform, service: Service, slo: SLO, window: SLOAlertW
             slo=slo.name,
         ),
         for_=window.for_,
-        labels={"slo": slo.name, "slo_window": slo.window, "long_window": long_w, "short_window": short_w},
+        labels={
+            SLO_LABEL: slo.name,
+            "slo_window": slo.window,
+            "long_window": long_w,
+            "short_window": short_w,
+        },
         source=_slo_where(service, slo),
     )
 

@@ -22,7 +22,7 @@ from obs.grafana.lint import iter_panels, lint
 from obs.grafana.schema import validate
 from obs.model import SLO, AvailabilitySLI, LatencySLI, Platform
 from obs.promql import check_queries, selected_metrics, substitute_grafana_variables
-from obs.slo import alert_windows
+from obs.slo import SLORecording, alert_windows
 from tests.dashboards.grafana_support import dashboards_json, panels_by_id
 
 PINNED: list[tuple[str, type[IntEnum]]] = [
@@ -156,17 +156,20 @@ def test_slo_queries_select_each_recording_by_the_labels_its_rule_puts_on_it() -
     backend = edu.service("backend")
     panel = panels_by_id(dashboards_json()["obs-svc-backend"])[links.ServicePanel.SLO_STATUS]
     for slo, target in zip(backend.slos, panel["targets"], strict=True):
-        labels = slo_recordings(edu, backend, slo).recorded[f"slo:sli_error:ratio_rate{slo.window}"]
-        assert target["expr"] == "1 - " + selector(f"slo:sli_error:ratio_rate{slo.window}", labels)
+        name = SLORecording.SLI_ERROR.series(slo.window)
+        labels = slo_recordings(backend, slo).recorded[name]
+        assert name == f"slo:sli_error:ratio_rate{slo.window}"
+        assert target["expr"] == "1 - " + selector(name, labels)
         assert labels[contract.SERVICE_LABEL] == "backend" and labels["slo"] == slo.name
 
 
 def test_a_recording_the_rules_do_not_record_breaks_the_build_not_the_panel() -> None:
     backend = edu.service("backend")
-    recorded = slo_recordings(edu, backend, backend.slos[0])
+    recorded = slo_recordings(backend, backend.slos[0])
     with pytest.raises(
         RenderError,
-        match=r"services\[backend\]\.slos\[availability\]: reads the recording 'slo:burn_rate:ratio_rate7m'.*did you mean",
+        match=r"services\[backend\]\.slos\[availability\]: reads the recording 'slo:burn_rate:ratio_rate7m', "
+        r"which the rules do not record for this SLO \(obs.slo.recordings\); did you mean",
     ):
         burn_rate(recorded, "7m")
     with pytest.raises(RenderError, match="has no label nope to filter on"):
@@ -305,6 +308,8 @@ def test_the_slo_dashboard_filters_every_slo_by_the_service_variable() -> None:
 
 
 def test_renaming_a_recording_rule_breaks_the_build_not_the_panel(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The dashboards read the names obs.slo gives; a rule that records under another name (typed
+    # in the rules module instead of taken from obs.slo) stops the build that would ship both.
     from obs.build import render
     from obs.render import rules
 
@@ -316,8 +321,24 @@ def test_renaming_a_recording_rule_breaks_the_build_not_the_panel(monkeypatch: p
     monkeypatch.setattr(rules.RuleFile, "record", renamed)
     with pytest.raises(
         RenderError,
-        match=r"services\[backend\]\.slos\[availability\]: reads the recording 'slo:burn_rate:ratio_rate1h', "
-        r"which obs.render.rules does not record for this SLO; did you mean 'slo:burn:ratio_rate1h'\?",
+        match=r"services\[backend\]\.slos\[availability\]: records 'slo:burn:ratio_rate5m', which "
+        r"obs.slo.recordings does not list; did you mean 'slo:burn_rate:ratio_rate5m'\?",
+    ):
+        render(edu, environments=["prod"], groups=["rules", "grafana"])
+
+
+def test_a_window_the_rules_stop_recording_breaks_the_build_not_the_panel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from obs.build import render
+    from obs.render import rules
+
+    recording_windows = rules.recording_windows
+    monkeypatch.setattr(rules, "recording_windows", lambda slo: recording_windows(slo)[:-1])
+    with pytest.raises(
+        RenderError,
+        match=r"services\[backend\]\.slos\[availability\]: obs.slo.recordings lists 'slo:sli_total:rate3d', "
+        r"'slo:sli_error:ratio_rate3d', 'slo:burn_rate:ratio_rate3d', which the rules do not record",
     ):
         render(edu, environments=["prod"], groups=["rules", "grafana"])
 
