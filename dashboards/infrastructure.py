@@ -37,8 +37,10 @@ def _hit_ratio(hits: str, misses: str) -> str:
 
 
 def _dependency_variable(platform: Platform, kind: DependencyKind) -> tuple[list[str], str]:
+    """The dependencies of ``kind`` and the team whose folder their dashboard goes to: the first
+    one's team, else the team owning the shared infrastructure."""
     deps = [d for d in platform.dependencies if d.kind is kind]
-    return [d.name for d in deps], (deps[0].team if deps else "platform")
+    return [d.name for d in deps], (deps[0].team if deps else platform.infra_team)
 
 
 def _users(platform: Platform, names: list[str]) -> str:
@@ -243,7 +245,8 @@ def node_dashboard(platform: Platform, env: Environment) -> Dashboard:
         uid=links.NODE_UID,
         title=f"{platform.name} / Nodes",
         description="Hosts through node_exporter: disk, memory, CPU and load.",
-        team="platform",
+        # The node exporters are the infra team's scrape job (and alerts): their dashboard too.
+        team=platform.infra_team,
         tags=("node", "infrastructure"),
         variables=(
             datasource_variable(prometheus_uid(env)),
@@ -321,7 +324,7 @@ def blackbox_dashboard(platform: Platform, env: Environment) -> Dashboard | None
         uid=links.BLACKBOX_UID,
         title=f"{platform.name} / Probes",
         description="Sites probed from outside by the blackbox exporter: uptime, latency, TLS expiry.",
-        team="platform",
+        team=platform.infra_team,
         tags=("blackbox", "uptime"),
         variables=(
             datasource_variable(prometheus_uid(env)),

@@ -27,6 +27,7 @@ from obs.errors import RenderError
 from obs.grafana.lint import iter_panels
 from obs.grafana.model import DATASOURCE_VARIABLE, PROMETHEUS_TYPE
 from obs.grafana.provisioning import ALERTMANAGER_UID, ELASTICSEARCH_UID, JAEGER_UID
+from obs.model import DEFAULT_INFRA_TEAM
 from obs.promql import Query
 
 SUFFIX = ".dashboard.py"
@@ -69,8 +70,10 @@ def discover(dirs: tuple[str, ...], base: Path | None = None) -> Iterator[Path]:
         yield from sorted(folder.rglob(f"*{SUFFIX}"))
 
 
-def load(path: Path, teams: tuple[str, ...] = ()) -> LegacyDashboard:
-    """Load, serialize and normalize one grafanalib module; RenderError names the file."""
+def load(path: Path, teams: tuple[str, ...] = (), default_team: str = DEFAULT_INFRA_TEAM) -> LegacyDashboard:
+    """Load, serialize and normalize one grafanalib module; RenderError names the file. A dashboard
+    neither tagged nor filed under one of ``teams`` goes to ``default_team``'s folder (the
+    platform's ``infra_team``)."""
     try:
         from grafanalib._gen import DashboardEncoder
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -93,17 +96,17 @@ def load(path: Path, teams: tuple[str, ...] = ()) -> LegacyDashboard:
         )
     data = json.loads(json.dumps(dashboard.to_json_data(), cls=DashboardEncoder, sort_keys=True))
     normalized = normalize(data)
-    return LegacyDashboard(path, _team(normalized, path, teams), normalized)
+    return LegacyDashboard(path, _team(normalized, path, teams, default_team), normalized)
 
 
-def _team(data: dict[str, Any], path: Path, teams: tuple[str, ...]) -> str:
-    """``team:<name>`` tag first, then the folder the file sits in, then the platform folder."""
+def _team(data: dict[str, Any], path: Path, teams: tuple[str, ...], default_team: str) -> str:
+    """``team:<name>`` tag first, then the folder the file sits in, then ``default_team``."""
     for tag in data.get("tags") or []:
         if isinstance(tag, str) and tag.startswith("team:"):
             return tag.removeprefix("team:")
     if path.parent.name in teams:
         return path.parent.name
-    return "platform"
+    return default_team
 
 
 def _datasource(value: Any) -> Any:

@@ -35,7 +35,7 @@ def _all_dashboards(ctx: RenderContext) -> Iterator[tuple[str, dict[str, Any], t
         yield d.team, d.to_json(), d.queries(), f"dashboards ({d.uid})"
     teams = ctx.platform.team_names
     for path in legacy.discover(ctx.platform.dashboard_dirs):
-        loaded = legacy.load(path, teams)
+        loaded = legacy.load(path, teams, default_team=ctx.platform.infra_team)
         yield loaded.team, loaded.json, loaded.queries(), str(path)
 
 

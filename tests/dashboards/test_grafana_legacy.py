@@ -16,6 +16,7 @@ from obs.builtin import platform as edu
 from obs.errors import PromQLError, RenderError
 from obs.grafana import legacy
 from obs.grafana.provisioning import ELASTICSEARCH_UID
+from obs.model import Platform, Team
 
 GOOD_QUERY = 'sum(rate(http_server_request_duration_seconds_count{service="backend"}[5m]))'
 
@@ -51,8 +52,8 @@ def _module(folder: Path, name: str, *, uid: str = "learning-queue", datasource:
     return path
 
 
-def _build(tmp_path: Path) -> dict[str, Any]:
-    platform = dataclasses.replace(edu, dashboard_dirs=(str(tmp_path / "legacy"),))
+def _build(tmp_path: Path, base: Platform = edu) -> dict[str, Any]:
+    platform = dataclasses.replace(base, dashboard_dirs=(str(tmp_path / "legacy"),))
     result = render(platform, environments=["prod"], groups=["grafana"])
     return {path: data for path, data in result.files.items()}
 
@@ -71,6 +72,13 @@ def test_a_grafanalib_dashboard_is_provisioned_in_its_team_folder(tmp_path: Path
 def test_a_team_tag_chooses_the_folder(tmp_path: Path) -> None:
     _module(tmp_path / "legacy" / "misc", "queue", tags=("team:integrations",))
     assert "prod/grafana/dashboards/integrations/learning-queue.json" in _build(tmp_path)
+
+
+def test_a_dashboard_of_no_team_goes_to_the_infra_teams_folder(tmp_path: Path) -> None:
+    _module(tmp_path / "legacy" / "misc", "queue")
+    assert "prod/grafana/dashboards/platform/learning-queue.json" in _build(tmp_path)
+    sre = dataclasses.replace(edu, infra_team="sre", teams=(*edu.teams, Team("sre", chat_channel="#sre")))
+    assert "prod/grafana/dashboards/sre/learning-queue.json" in _build(tmp_path, sre)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ the check on written files, and the lint stopping the build before anything is w
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from obs.builtin import platform as edu
 from obs.errors import RenderError
 from obs.grafana import Dashboard, Target, timeseries
 from obs.grafana import provisioning as prov
+from obs.model import Team
 from obs.render import grafana
 from tests.dashboards.grafana_support import ENVIRONMENTS, golden_files
 
@@ -58,6 +60,20 @@ def test_dashboards_land_in_a_folder_per_team(built: Path) -> None:
         (team, f"{prov.DASHBOARDS_MOUNT}/{team}") for team in ("integrations", "learning", "platform")
     }
     assert all(p["allowUiUpdates"] is False and p["type"] == "file" for p in providers)
+
+
+def test_the_infra_teams_dashboards_land_in_its_folder_whatever_its_name() -> None:
+    # The node and probe dashboards follow Platform.infra_team (the team of their scrape jobs and
+    # alerts); a dependency's dashboard stays with the dependency's team. The built-in platform's
+    # infra team is "platform": the golden files show them there.
+    sre = dataclasses.replace(edu, infra_team="sre", teams=(*edu.teams, Team("sre", chat_channel="#sre")))
+    files = render(sre, environments=["prod"], groups=["grafana"]).files
+    prefix = f"prod/{prov.DASHBOARDS_DIR}/"
+    found = {path.removeprefix(prefix) for path in files if path.startswith(prefix)}
+    assert {f"sre/{links.NODE_UID}.json", f"sre/{links.BLACKBOX_UID}.json"} <= found
+    assert f"platform/{links.POSTGRES_UID}.json" in found  # the team of the postgres dependency
+    providers = yaml.safe_load(files[f"prod/{prov.DASHBOARD_PROVIDERS_PATH}"])["providers"]
+    assert ("sre", f"{prov.DASHBOARDS_MOUNT}/sre") in {(p["folder"], p["options"]["path"]) for p in providers}
 
 
 def test_every_dashboard_query_goes_to_the_contract_check() -> None:
