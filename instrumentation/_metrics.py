@@ -13,10 +13,16 @@ import weakref
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.process_collector import ProcessCollector
 
-from obs.contract import HTTP_SERVER_ACTIVE, HTTP_SERVER_DURATION, INSTRUMENTATION_ERRORS, TARGET_INFO
+from obs.contract import (
+    HTTP_SERVER_ACTIVE,
+    HTTP_SERVER_DURATION,
+    INSTRUMENTATION_ERROR_STAGES,
+    INSTRUMENTATION_ERRORS,
+    TARGET_INFO,
+)
 
 #: Where an internal error was caught (the ``stage`` label of obs_instrumentation_errors_total).
-STAGES: tuple[str, ...] = ("request", "response", "hook", "access_log", "metrics_endpoint", "setup")
+STAGES: tuple[str, ...] = INSTRUMENTATION_ERROR_STAGES
 
 _lock = threading.Lock()
 _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, HttpMetrics] = weakref.WeakKeyDictionary()

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import time
+import traceback
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
 from obs.contract import (
+    ACCESS_LOGGER,
     ECS_VERSION,
     LOG_CLASS_FIELD,
     LOG_CLASSES,
@@ -24,8 +26,6 @@ from obs.contract import (
 
 from ._redaction import redact_text
 
-#: The logger access lines go to (propagates to the root logger's handlers unless told otherwise).
-ACCESS_LOGGER = "obs.access"
 #: ``extra={"obs_dataset": "audit"}`` on a record files it under that log class.
 DATASET_ATTR = "obs_dataset"
 #: The record attribute that carries the request fields of an access line.
@@ -55,6 +55,7 @@ F_DURATION = _field("event.duration")
 F_URL_PATH = _field("url.path")
 F_ERROR_TYPE = _field("error.type")
 F_ERROR_MESSAGE = _field("error.message")
+F_STACK_TRACE = _field("error.stack_trace")
 
 ACCESS, APPLICATION, AUDIT = LOG_CLASSES
 
@@ -188,6 +189,8 @@ class JsonFormatter(logging.Formatter):
             exc = record.exc_info[1]
             out[F_ERROR_TYPE] = type(exc).__qualname__
             out[F_ERROR_MESSAGE] = redact_text(str(exc))
+            # The formatted trace ends with the message and quotes source lines: redacted as a whole.
+            out[F_STACK_TRACE] = redact_text("".join(traceback.format_exception(exc)))
         return out
 
     def format(self, record: logging.LogRecord) -> str:

@@ -134,6 +134,17 @@ HTTP_SERVER_ACTIVE = Metric(
     "Number of active HTTP server requests.",
     (METHOD_LABEL,),
 )
+#: Where the instrumentation caught an error of its own (``stage`` label values of
+#: obs_instrumentation_errors_total): fixed, so the counter's series are bounded and the dashboards
+#: and alerts can name them.
+INSTRUMENTATION_ERROR_STAGES: tuple[str, ...] = (
+    "request",  # starting the span / metrics of a request
+    "response",  # finishing them
+    "hook",  # a user's server_request_hook / response_hook raised
+    "access_log",  # building or writing the access line
+    "metrics_endpoint",  # serving /metrics
+    "setup",  # instrument() itself (e.g. the metrics port was taken)
+)
 INSTRUMENTATION_ERRORS = Metric(
     "obs_instrumentation_errors_total",
     "counter",
@@ -355,11 +366,14 @@ LOG_FIELDS: tuple[LogField, ...] = (
     LogField("url.path", "keyword", "Request path with query string and personal data redacted.", access_only=True, redacted=True),
     LogField("error.type", "keyword", "Exception class, when the request failed."),
     LogField("error.message", "text", "Exception message (redacted), when the request failed.", redacted=True),
+    LogField("error.stack_trace", "text", "Stack trace of a logged exception (redacted).", redacted=True),
 )
 
 LOG_FIELD_INDEX: Mapping[str, LogField] = {f.name: f for f in LOG_FIELDS}
 TRACE_ID_FIELD = "trace.id"
 SPAN_ID_FIELD = "span.id"
+#: The logger the request access lines are written to (pipelines and dashboards may select on it).
+ACCESS_LOGGER = "obs.access"
 LOG_CLASS_FIELD = "event.dataset"
 LOG_CLASSES: tuple[str, ...] = ("access", "application", "audit")
 
@@ -476,6 +490,7 @@ def strip_query(target: str) -> str:
 
 
 __all__ = [
+    "ACCESS_LOGGER",
     "ALL_METRICS",
     "ALERTMANAGER_METRICS",
     "BLACKBOX_HTTP_MODULE",
@@ -488,6 +503,7 @@ __all__ = [
     "HTTP_SERVER_ACTIVE",
     "HTTP_SERVER_DURATION",
     "INSTRUMENTATION_ERRORS",
+    "INSTRUMENTATION_ERROR_STAGES",
     "KNOWN_METHODS",
     "LOG_CLASSES",
     "LOG_CLASS_FIELD",

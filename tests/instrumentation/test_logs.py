@@ -146,6 +146,14 @@ def test_exceptions_in_records_give_error_fields_redacted() -> None:
     line = JsonFormatter("s", "1", "prod").build_record(record)
     assert line["error.type"] == "ValueError"
     assert "abc123" not in line["error.message"] and "frank@" not in line["error.message"]
+    trace = line["error.stack_trace"]
+    assert trace.startswith("Traceback (most recent call last):") and "test_logs.py" in trace
+    assert trace.rstrip().endswith(f"ValueError: bad {REDACTED} for {REDACTED}")
+    assert "abc123" not in trace and "frank@" not in trace, "the quoted source line is redacted too"
+
+
+def test_a_record_without_an_exception_has_no_stack_trace() -> None:
+    assert "error.stack_trace" not in JsonFormatter("s", "1", "prod").build_record(_record())
 
 
 def test_an_unknown_log_class_is_refused() -> None:

@@ -38,6 +38,7 @@ SAMPLE_VALUES: dict[str, Any] = {
     "url.path": "/api/courses/42",
     "error.type": "TimeoutError",
     "error.message": "upstream timed out",
+    "error.stack_trace": 'Traceback (most recent call last):\n  File "/app/api.py", line 12, in sync\nTimeoutError: upstream timed out',
 }
 PYTHON_TYPES = {"date": str, "keyword": str, "text": str, "long": int, "integer": int, "float": float, "ip": str}
 
