@@ -26,7 +26,7 @@ from obs.contract import KNOWN_METHODS, UNMATCHED_ROUTE, normalize_method
 from ._metrics import HttpMetrics
 from ._redaction import redact_path, redact_text
 from ._span import LeanSpans, ServerSpan
-from .logs import ACCESS_LOGGER, AccessFields
+from .logs import ACCESS_LOGGER, AccessFields, write_access_line
 
 _log = logging.getLogger("obs.instrumentation")
 
@@ -194,13 +194,13 @@ class Telemetry:
                     error_type if error is not None else None,
                     redact_text(str(error)) if error is not None else None,
                 )
-                # makeRecord + handle rather than info(): no caller lookup (a stack walk) for a line
-                # whose origin is always this function; filters and handlers run as usual.
-                record = logger.makeRecord(
-                    logger.name, _INFO, __file__, 0, f"{req.method} {label_route} {status}", (), None
-                )
-                record.obs_http = fields
-                logger.handle(record)
+                message = f"{req.method} {label_route} {status}"
+                if not write_access_line(logger, message, fields):
+                    # makeRecord + handle rather than info(): no caller lookup (a stack walk) for a
+                    # line whose origin is always this function; filters and handlers run as usual.
+                    record = logger.makeRecord(logger.name, _INFO, __file__, 0, message, (), None)
+                    record.obs_http = fields
+                    logger.handle(record)
             except Exception:
                 self.count_error("access_log")
 

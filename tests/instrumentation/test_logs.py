@@ -3,14 +3,16 @@ the trace id of the request's span, redaction by default, a reusable formatter."
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
+import time
 from typing import Any
 
 import pytest
 
-from instrumentation.logs import ACCESS_LOGGER, AccessFields, JsonFormatter, build_record
+from instrumentation.logs import ACCESS_LOGGER, AccessFields, JsonFormatter, build_record, write_access_line
 from obs.contract import ECS_VERSION, LOG_FIELDS, REDACTED, TRACE_ID_FIELD
 from tests.instrumentation.conftest import Service, ServiceFactory
 
@@ -159,3 +161,118 @@ def test_a_record_without_an_exception_has_no_stack_trace() -> None:
 def test_an_unknown_log_class_is_refused() -> None:
     with pytest.raises(ValueError, match="dataset"):
         JsonFormatter("s", "1", "prod", dataset="debug")
+
+
+# --- the direct path for access lines -----------------------------------------------------------
+
+SAMPLE_ACCESS = AccessFields("GET", "/items/{item_id}", 200, 1_234_567, "/items/42", "a" * 32, "b" * 16)
+
+
+def _access_logger(*handlers: logging.Handler) -> logging.Logger:
+    logger = logging.Logger(ACCESS_LOGGER)  # outside the manager: no parent, nothing global touched
+    for handler in handlers:
+        logger.addHandler(handler)
+    return logger
+
+
+def _json_handler() -> tuple[logging.StreamHandler[io.StringIO], io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("backend", "1.4.2", "prod"))
+    return handler, stream
+
+
+def test_the_direct_path_writes_the_line_logging_would_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(time, "time", lambda: 1_764_189_665.123)
+    handler, stream = _json_handler()
+    assert write_access_line(_access_logger(handler), "GET /items/{item_id} 200", SAMPLE_ACCESS)
+    record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 0, "GET /items/{item_id} 200", (), None)
+    record.created = 1_764_189_665.123
+    record.obs_http = SAMPLE_ACCESS
+    assert stream.getvalue() == handler.format(record) + "\n"
+
+
+class _Subclass(logging.StreamHandler):  # type: ignore[type-arg]
+    pass
+
+
+def _fallback_cases() -> dict[str, Any]:
+    def logger_filter(logger: logging.Logger, handler: logging.Handler) -> None:
+        logger.addFilter(lambda r: True)
+
+    def handler_filter(logger: logging.Logger, handler: logging.Handler) -> None:
+        handler.addFilter(lambda r: True)
+
+    def other_handler(logger: logging.Logger, handler: logging.Handler) -> None:
+        logger.addHandler(_Subclass(io.StringIO()))
+
+    def other_formatter(logger: logging.Logger, handler: logging.Handler) -> None:
+        handler.setFormatter(type("Mine", (JsonFormatter,), {})("backend", "1", "prod"))
+
+    def no_handlers(logger: logging.Logger, handler: logging.Handler) -> None:
+        logger.removeHandler(handler)
+
+    def disabled(logger: logging.Logger, handler: logging.Handler) -> None:
+        logger.disabled = True
+
+    return {
+        "a filter on the logger": logger_filter,
+        "a filter on the handler": handler_filter,
+        "another handler type": other_handler,
+        "another formatter": other_formatter,
+        "no handler (lastResort)": no_handlers,
+        "a disabled logger": disabled,
+    }
+
+
+@pytest.mark.parametrize("change", _fallback_cases().values(), ids=_fallback_cases().keys())
+def test_anything_that_could_observe_the_record_takes_the_standard_path(change: Any) -> None:
+    handler, stream = _json_handler()
+    logger = _access_logger(handler)
+    change(logger, handler)
+    assert write_access_line(logger, "GET / 200", SAMPLE_ACCESS) is False
+    assert stream.getvalue() == "", "nothing written twice"
+
+
+def test_a_custom_record_factory_takes_the_standard_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logging, "_logRecordFactory", lambda *a, **k: logging.LogRecord(*a, **k))
+    handler, _ = _json_handler()
+    assert write_access_line(_access_logger(handler), "GET / 200", SAMPLE_ACCESS) is False
+
+
+def test_handlers_above_info_are_skipped_as_logging_skips_them() -> None:
+    info, info_stream = _json_handler()
+    quiet, quiet_stream = _json_handler()
+    quiet.setLevel(logging.WARNING)
+    assert write_access_line(_access_logger(info, quiet), "GET / 200", SAMPLE_ACCESS)
+    assert info_stream.getvalue() and quiet_stream.getvalue() == ""
+
+
+def test_a_failing_stream_is_reported_by_the_handler_and_never_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("disk full")
+
+    handler = logging.StreamHandler(Broken())
+    handler.setFormatter(JsonFormatter("backend", "1", "prod"))
+    reported: list[logging.LogRecord] = []
+    monkeypatch.setattr(handler, "handleError", reported.append)
+    assert write_access_line(_access_logger(handler), "GET / 200", SAMPLE_ACCESS)
+    assert len(reported) == 1 and reported[0].obs_http == SAMPLE_ACCESS  # type: ignore[attr-defined]
+
+
+def test_a_filter_on_the_access_logger_still_sees_every_request(service: Service) -> None:
+    seen: list[logging.LogRecord] = []
+    access = logging.getLogger(ACCESS_LOGGER)
+
+    def keep(record: logging.LogRecord) -> bool:
+        seen.append(record)
+        return True
+
+    access.addFilter(keep)
+    try:
+        service.get("/items/1")
+    finally:
+        access.removeFilter(keep)
+    assert [r.getMessage() for r in seen] == [f"GET {service.item_template} 200"]
+    assert len([x for x in service.log_lines() if x["event.dataset"] == "access"]) == 1
