@@ -1,13 +1,13 @@
 """Throughput of a bare app, obs, and the usual instrumentation combinations, side by side.
 
 FastAPI runs under uvicorn, Flask under gunicorn (one sync worker); the server is pinned to core 0
-(``taskset -c 0``) and ``wrk`` to core 1, both on 127.0.0.1 with free ports. All configurations'
-servers of a framework run side by side and are interleaved within each round (order rotated per
-round); the median of the rounds is reported with the ratio to bare and the microseconds each
+(``taskset -c 0``) and ``wrk`` to core 1, both on 127.0.0.1 with free ports. Each round starts a
+fresh server per configuration, side by side, and measures them one after the other (order rotated
+per round); the median of the rounds is reported with the ratio to bare and the microseconds each
 configuration adds per request (1e6/rps_cfg - 1e6/rps_bare), with the server's CPU time per request
 (steadier than requests/s on a shared machine).
 
-    .venv/bin/python benchmarks/bench_middleware.py                 # 3 s x 7 rounds
+    .venv/bin/python benchmarks/bench_middleware.py                 # 2 s x 9 rounds
     .venv/bin/python benchmarks/bench_middleware.py --quick         # 2 s x 3 rounds
     .venv/bin/python benchmarks/bench_middleware.py --duration 10 --rounds 5 --framework flask
 
@@ -154,40 +154,50 @@ def _server_cmd(framework: str, port: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def server(framework: str, config: str, timeout: float = 30.0) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    env = {**os.environ, "BENCH_CONFIG": config, "PYTHONPATH": str(ROOT)}
-    for key in [k for k in env if k.startswith(("OTEL_", "OBS_", "PROMETHEUS_MULTIPROC"))]:
-        del env[key]
-    proc = subprocess.Popen(
-        _server_cmd(framework, port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/items/42"
+def servers(framework: str, configs: Sequence[str], timeout: float = 60.0) -> Iterator[dict[str, tuple[str, int]]]:
+    """One fresh server per configuration, started together: config -> (url, session id)."""
+    procs: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
+        for config in configs:
+            port = free_port()
+            env = {**os.environ, "BENCH_CONFIG": config, "PYTHONPATH": str(ROOT)}
+            for key in [k for k in env if k.startswith(("OTEL_", "OBS_", "PROMETHEUS_MULTIPROC"))]:
+                del env[key]
+            proc = subprocess.Popen(
+                _server_cmd(framework, port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, start_new_session=True,
+            )  # fmt: skip
+            procs[config] = (proc, f"http://127.0.0.1:{port}/items/42")
         deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"{framework}/{config} server exited: {err[-2000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=1) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{framework}/{config} server not ready within {timeout}s")
-            time.sleep(0.05)
-        yield url, proc.pid
+        for config, (proc, url) in procs.items():
+            _wait_ready(framework, config, proc, url, deadline)
+        yield {config: (url, proc.pid) for config, (proc, url) in procs.items()}
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+        for proc, _ in procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc, _ in procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+
+
+def _wait_ready(framework: str, config: str, proc: subprocess.Popen[bytes], url: str, deadline: float) -> None:
+    while True:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise RuntimeError(f"{framework}/{config} server exited: {err[-2000:]}")
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{framework}/{config} server not ready in time")
+        time.sleep(0.05)
 
 
 def session_cpu_seconds(session: int) -> float:
@@ -237,8 +247,8 @@ def paired_median(values: Sequence[float], reference: Sequence[float]) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds of wrk per measurement")
-    parser.add_argument("--rounds", type=int, default=7, help="rounds (median reported; at least 3)")
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds of wrk per measurement")
+    parser.add_argument("--rounds", type=int, default=9, help="rounds (median reported; at least 3)")
     parser.add_argument("--quick", action="store_true", help="2 s per measurement, 1 s warm-up")
     parser.add_argument("--framework", choices=[*FRAMEWORKS, "all"], default="all")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ",".join(CONFIGS))
@@ -250,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{tool} is not installed (apt-get install -y {'wrk' if tool == 'wrk' else 'util-linux'})")
             return 2
     duration = 2.0 if args.quick else args.duration
-    warmup = 1.0 if args.quick else min(2.0, duration)
+    warmup = 1.0
     rounds = 3 if args.quick else max(3, args.rounds)
     configs = [c for c in args.configs.split(",") if c]
     unknown = set(configs) - set(CONFIGS)
@@ -261,18 +271,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, dict[str, list[float]]] = {f: {c: [] for c in configs} for f in frameworks}
     cpu: dict[str, dict[str, list[float]]] = {f: {c: [] for c in configs} for f in frameworks}
     for framework in frameworks:
-        # Every configuration's server runs for the whole framework (idle ones cost nothing), so the
-        # rounds interleave configurations closely: load from other tenants of a shared machine then
-        # hits them alike, and the median over rounds drops the bursts.
-        with contextlib.ExitStack() as stack:
-            servers = {config: stack.enter_context(server(framework, config)) for config in configs}
-            for url, _ in servers.values():
-                run_wrk(url, warmup, args.connections)
-            for r in range(rounds):
+        for r in range(rounds):
+            # Fresh servers every round, all configurations side by side: a process's own luck
+            # (memory layout, hash seed) and the machine's drift over minutes are both spread over
+            # the rounds, and each round's ratios compare runs seconds apart.
+            with servers(framework, configs) as running:
+                for url, _ in running.values():
+                    run_wrk(url, warmup, args.connections)
                 # Rotate the order each round so that drift (thermal, caches) is spread over configs.
                 order = configs[r % len(configs):] + configs[: r % len(configs)]
                 for config in order:
-                    url, session = servers[config]
+                    url, session = running[config]
                     rps, cpu_us = measure(url, session, duration, args.connections)
                     results[framework][config].append(rps)
                     cpu[framework][config].append(cpu_us)
