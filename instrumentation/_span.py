@@ -163,6 +163,12 @@ class ServerSpan(trace.Span):
     def set_own_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
         if self._end_time is None:
             self._attributes.update(attributes)
+            user = self._user_attributes
+            if user is not None:
+                # Set last, as on the SDK span: the middleware's value wins over an earlier hook's.
+                for key in attributes:
+                    if key in user:
+                        del user[key]
 
     def add_own_event(self, name: str, attributes: Mapping[str, types.AttributeValue]) -> None:
         if self._end_time is None:
