@@ -61,6 +61,8 @@ def redact_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = REDACTED
         elif isinstance(value, str):
             out[key] = redact_text(value)
+        elif isinstance(value, (list, tuple)) and any(isinstance(v, str) for v in value):
+            out[key] = [redact_text(v) if isinstance(v, str) else v for v in value]
         else:
             out[key] = value
     return out

@@ -191,7 +191,7 @@ class ServerSpan(trace.Span):
                 limits.max_span_attributes, immutable=False, max_value_len=limits.max_span_attribute_length
             )
         if isinstance(key, str) and key:
-            value = _redacted_value(key, value)
+            value = redact_attributes({key: value})[key]
         user[key] = value
 
     def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
@@ -317,16 +317,6 @@ class ServerSpan(trace.Span):
             instrumentation_info=shared.instrumentation_info,
             instrumentation_scope=shared.scope,
         )
-
-
-def _redacted_value(key: str, value: Any) -> Any:
-    if isinstance(value, str):
-        return redact_attributes({key: value})[key]
-    if isinstance(value, (list, tuple)) and any(isinstance(v, str) for v in value):
-        if redact_attributes({key: ""})[key] != "":  # a sensitive key: the whole value goes
-            return redact_attributes({key: ""})[key]
-        return [redact_text(v) if isinstance(v, str) else v for v in value]
-    return value
 
 
 class LeanSpans:
