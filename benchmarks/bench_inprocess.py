@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_middleware import _noop_tracer_provider
+from benchmarks.bench_middleware import _instrument_obs
 
 CONFIGS: dict[str, str] = {
     "bare": "no instrumentation",
@@ -46,23 +46,7 @@ CONFIGS: dict[str, str] = {
 def _instrument(app: Any, config: str, sink: logging.Handler) -> None:
     from prometheus_client import CollectorRegistry
 
-    from instrumentation import instrument
-
-    tracing = config in ("obs", "obs-10%", "obs-sdk-spans")
-    state = instrument(
-        app,
-        service_name="bench",
-        environment="bench",
-        registry=CollectorRegistry(),
-        tracer_provider=_noop_tracer_provider(0.1 if config == "obs-10%" else 1.0) if tracing else None,
-        traces=tracing,
-        access_log=config != "obs-metrics-only",
-        json_logs=config != "obs-metrics-only",
-        log_handler=sink,
-        trace_clients=False,
-    )
-    if config == "obs-sdk-spans":
-        state.telemetry.lean_spans = None
+    _instrument_obs(app, config, registry=CollectorRegistry(), log_handler=sink)
 
 
 def flask_caller(config: str, sink: logging.Handler) -> Callable[[int], None]:

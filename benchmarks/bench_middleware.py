@@ -67,26 +67,30 @@ def _noop_tracer_provider(ratio: float = 1.0) -> Any:
     return provider
 
 
-def _instrument_obs(app: Any, config: str) -> None:
+def _instrument_obs(app: Any, config: str, *, registry: Any = None, log_handler: Any = None) -> Any:
+    """obs as ``config`` says; also used by ``bench_inprocess.py`` (its own registry and handler)."""
     import logging
 
     from instrumentation import instrument
 
-    null = logging.FileHandler(os.devnull)
-    tracing = config in ("obs", "obs-10%")
-    instrument(
+    tracing = config in ("obs", "obs-10%", "obs-sdk-spans")
+    state = instrument(
         app,
         service_name="bench",
         environment="bench",
+        registry=registry,
         tracer_provider=_noop_tracer_provider(0.1 if config == "obs-10%" else 1.0) if tracing else None,
         traces=tracing,
         access_log=config != "obs-metrics-only",
         json_logs=config != "obs-metrics-only",
-        log_handler=null,
+        log_handler=log_handler or logging.FileHandler(os.devnull),
         trace_clients=False,
     )
+    if config == "obs-sdk-spans":  # bench_inprocess: the SDK's own Tracer.start_span, for comparison
+        state.telemetry.lean_spans = None
     # Access lines go only to /dev/null, not to the console as well.
     logging.getLogger("obs.access").propagate = True
+    return state
 
 
 def make_fastapi_app() -> Any:
