@@ -804,29 +804,35 @@ def _dep(platform: Platform, dep: Dependency, name: str, **kwargs: Any) -> Alert
     )
 
 
+def _exporter_down(platform: Platform, dep: Dependency, name: str, up_metric: str, **kwargs: Any) -> Alert:
+    """The page when a dependency's exporter reports it unreachable (``<x>_up == 0`` for 2m), with its tests."""
+    job = f'job="{dep.name}"'
+    inst = dep.exporter_address
+    lab = f'{job}, instance="{inst}", {SVC}="{dep.name}", {TEAM}="{dep.team}"'
+    down = _dep(platform, dep, name, expr=f"{up_metric}{{{job}}} == 0", severity=Severity.PAGE, for_="2m", **kwargs)
+    return down.with_tests(
+        *threshold_cases(
+            [Signal(f"{up_metric}{{{lab}}}", 1, 0)],
+            down.for_,
+            Fires(value=0, labels={"job": dep.name, "instance": inst}),
+        )
+    )
+
+
 def postgres_alerts(platform: Platform, dep: Dependency) -> list[Alert]:
     job = f'job="{dep.name}"'
     inst = dep.exporter_address
     lab = f'{job}, instance="{inst}", {SVC}="{dep.name}", {TEAM}="{dep.team}"'
     uid = links.POSTGRES_UID
-    down = _dep(
+    down = _exporter_down(
         platform,
         dep,
         "PostgresDown",
-        expr=f"pg_up{{{job}}} == 0",
-        severity=Severity.PAGE,
+        "pg_up",
         summary=f"PostgreSQL {dep.name} is down",
         description=f"postgres_exporter on {{{{$labels.instance}}}} cannot connect to {dep.name} ({dep.address}) for 2m: every service using it fails.",
         dashboard_uid=uid,
         panel=links.PostgresPanel.UP,
-        for_="2m",
-    )
-    down = down.with_tests(
-        *threshold_cases(
-            [Signal(f"pg_up{{{lab}}}", 1, 0)],
-            down.for_,
-            Fires(value=0, labels={"job": dep.name, "instance": inst}),
-        )
     )
     max_conn = 100.0
     conns = _dep(
@@ -908,24 +914,15 @@ def redis_alerts(platform: Platform, dep: Dependency) -> list[Alert]:
     inst = dep.exporter_address
     lab = f'{job}, instance="{inst}", {SVC}="{dep.name}", {TEAM}="{dep.team}"'
     uid = links.REDIS_UID
-    down = _dep(
+    down = _exporter_down(
         platform,
         dep,
         "RedisDown",
-        expr=f"redis_up{{{job}}} == 0",
-        severity=Severity.PAGE,
+        "redis_up",
         summary=f"Redis {dep.name} is down",
         description=f"redis_exporter on {{{{$labels.instance}}}} cannot reach {dep.name} ({dep.address}) for 2m: sessions and queues are gone.",
         dashboard_uid=uid,
         panel=links.RedisPanel.UP,
-        for_="2m",
-    )
-    down = down.with_tests(
-        *threshold_cases(
-            [Signal(f"redis_up{{{lab}}}", 1, 0)],
-            down.for_,
-            Fires(value=0, labels={"job": dep.name, "instance": inst}),
-        )
     )
     gib = 1024.0**3
     memory = _dep(
