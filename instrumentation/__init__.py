@@ -244,11 +244,14 @@ def _instrument_starlette(app: Any, state: Instrumentation, excluded: Any, endpo
 
 
 def _instrument_flask(app: Any, state: Instrumentation, excluded: Any, endpoint: Any) -> None:
-    from flask import got_request_exception
+    from flask import Flask, got_request_exception
 
-    from ._wsgi import ObsWSGIMiddleware, record_exception, record_route
+    from ._wsgi import REQUEST_CONTEXT, ObsWSGIMiddleware, record_exception, record_route
 
     original = app.wsgi_app
+    # Flask's own wsgi_app starts the response inside the request context, where the wrapper reads
+    # the route; another WSGI layer in between may not, so the route is then left in the environ.
+    own_wsgi_app = getattr(original, "__func__", None) is Flask.wsgi_app and REQUEST_CONTEXT is not None
     app.wsgi_app = ObsWSGIMiddleware(
         original,
         state.telemetry,
@@ -256,7 +259,8 @@ def _instrument_flask(app: Any, state: Instrumentation, excluded: Any, endpoint:
         metrics_path=state.settings.metrics_path,
         metrics_endpoint=endpoint,
     )
-    app.before_request_funcs.setdefault(None, []).insert(0, record_route)
+    if not own_wsgi_app:
+        app.before_request_funcs.setdefault(None, []).insert(0, record_route)
     got_request_exception.connect(record_exception, app, weak=False)
 
     def undo() -> None:

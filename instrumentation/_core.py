@@ -55,7 +55,7 @@ def clean_path(raw: str) -> str:
 class Request:
     """Per-request state (slots, no dict): never kept on the middleware, so requests cannot mix."""
 
-    __slots__ = ("error", "method", "path", "span", "start", "status", "token")
+    __slots__ = ("error", "method", "path", "route", "span", "start", "status", "token")
 
     def __init__(self, method: str, path: str, start: int) -> None:
         self.method = method
@@ -64,6 +64,7 @@ class Request:
         self.span: trace.Span | None = None
         self.token: object | None = None
         self.status = 0
+        self.route: str | None = None  # set by a framework that learns it before finish
         self.error: BaseException | None = None
 
 

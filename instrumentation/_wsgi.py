@@ -2,19 +2,30 @@
 but with one span, the contract's metrics and no per-request attribute dicts beyond three keys.
 
 Flask only knows the matched rule inside its request context, which is gone when ``wsgi_app``
-returns; a ``before_request`` function (inserted first, so another one returning early cannot skip
-it) leaves the rule template in the WSGI environ. Unmatched requests (404, 405) have no rule and are
-recorded as ``UNMATCHED_ROUTE``, never by path. Exceptions Flask turns into a 500 reach us through
-its ``got_request_exception`` signal.
+returns. Flask's own ``wsgi_app`` calls ``start_response`` while that context is still pushed, so
+the wrapper reads the rule template there (``route_of``), and an exception that escapes before any
+response is seen through the ``got_request_exception`` signal, which records the rule too. That
+costs nothing on Flask's side; a ``before_request`` function costs ~3 µs a request (Flask checks
+every one for being a coroutine function on every call), so ``record_route`` is installed only
+when the app's ``wsgi_app`` is already wrapped by something that may answer outside the context.
+Unmatched requests (404, 405) have no rule and are recorded as ``UNMATCHED_ROUTE``, never by path.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from flask import request
+
+try:  # the request context Flask is handling (Flask >= 2.2); without it, record_route is used
+    from flask.globals import _cv_request as _flask_request_ctx
+
+    REQUEST_CONTEXT: ContextVar[Any] | None = _flask_request_ctx
+except ImportError:  # pragma: no cover - a Flask whose internals moved
+    REQUEST_CONTEXT = None
 
 from exporters.prometheus import MetricsEndpoint
 
@@ -28,6 +39,17 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
+def route_of(environ: dict[str, Any]) -> str | None:
+    """The rule template of the Flask request now being handled for ``environ``, or None."""
+    if REQUEST_CONTEXT is None:
+        return None
+    ctx = REQUEST_CONTEXT.get(None)
+    if ctx is None or ctx.request.environ is not environ:
+        return None  # outside the context, or another app's request
+    rule = ctx.request.url_rule
+    return rule.rule if rule is not None else None
+
+
 def record_route() -> None:
     """``before_request``: store the matched rule template where the wrapper can read it."""
     rule = request.url_rule
@@ -36,8 +58,13 @@ def record_route() -> None:
 
 
 def record_exception(sender: Any, exception: BaseException, **extra: Any) -> None:
-    """``got_request_exception`` receiver: keep the exception Flask is about to turn into a 500."""
-    request.environ[ERROR_KEY] = exception
+    """``got_request_exception`` receiver: keep the exception Flask is about to turn into a 500,
+    and the route, in case the exception propagates and no response is started in the context."""
+    environ = request.environ
+    environ[ERROR_KEY] = exception
+    rule = request.url_rule
+    if rule is not None:
+        environ[ROUTE_KEY] = rule.rule
 
 
 class _Body:
@@ -110,8 +137,11 @@ class ObsWSGIMiddleware:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             try:
                 req.status = int(status[:3])
+                req.route = route_of(environ)
             except ValueError:
                 req.status = 500
+            except Exception:
+                telemetry.count_error("response")
             return start_response(status, headers, exc_info)
 
         try:
@@ -128,7 +158,7 @@ class ObsWSGIMiddleware:
     def finish(self, req: Request, environ: dict[str, Any]) -> None:
         if req.error is None:
             req.error = environ.get(ERROR_KEY)
-        self.telemetry.finish(req, environ.get(ROUTE_KEY))
+        self.telemetry.finish(req, req.route or environ.get(ROUTE_KEY))
 
     def _serve_metrics(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         assert self.metrics_endpoint is not None
@@ -145,4 +175,4 @@ class ObsWSGIMiddleware:
         return [body]
 
 
-__all__ = ["ERROR_KEY", "ROUTE_KEY", "ObsWSGIMiddleware", "record_exception", "record_route"]
+__all__ = ["ERROR_KEY", "REQUEST_CONTEXT", "ROUTE_KEY", "ObsWSGIMiddleware", "record_exception", "record_route", "route_of"]

@@ -6,11 +6,15 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from exporters.prometheus import BearerToken, authorized
+from instrumentation import instrument, uninstrument
+from instrumentation._wsgi import record_route
 from obs.contract import (
     HTTP_DURATION_BUCKETS,
     HTTP_SERVER_ACTIVE,
@@ -24,7 +28,7 @@ from obs.contract import (
     UNMATCHED_ROUTE,
     format_bucket,
 )
-from tests.instrumentation.conftest import Service, ServiceFactory, promtool_check
+from tests.instrumentation.conftest import Service, ServiceFactory, WsgiClient, promtool_check
 
 COUNT = HTTP_SERVER_DURATION.name + "_count"
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -173,3 +177,82 @@ def test_the_gunicorn_child_exit_hook_drops_a_dead_workers_live_gauges(
     child_exit(SimpleNamespace(), SimpleNamespace(pid=4242))
     assert not live.exists(), "the dead worker's in-flight count must leave the sum"
     assert kept.exists() and other.exists(), "its counts stay; other workers are untouched"
+
+
+# --- Flask: where the route template is read -------------------------------------------------------
+
+
+class _StartsLate:
+    """A WSGI layer that buffers the body and starts the response after the app returned,
+    i.e. after Flask popped its request context (as some compression or caching layers do)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        captured: list[Any] = []
+        body = b"".join(self.app(environ, lambda *args: captured.append(args)))
+        start_response(*captured[0])
+        return [body]
+
+
+def _flask_service(wrap: bool, propagate: bool) -> tuple[Any, WsgiClient, CollectorRegistry]:
+    from flask import Flask, abort
+
+    app = Flask("route-capture")
+    app.config["PROPAGATE_EXCEPTIONS"] = propagate
+
+    @app.get("/items/<int:item_id>")
+    def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    @app.get("/boom/<name>")
+    def boom(name: str) -> None:
+        raise RuntimeError(name)
+
+    @app.get("/denied/<name>")
+    def denied(name: str) -> None:
+        abort(403)
+
+    if wrap:
+        app.wsgi_app = _StartsLate(app.wsgi_app)  # type: ignore[method-assign]
+    registry = CollectorRegistry()
+    instrument(app, service_name="bridge", registry=registry, traces=False, access_log=False, json_logs=False)
+    return app, WsgiClient(app), registry
+
+
+@pytest.mark.parametrize("wrap", [False, True], ids=["flask-wsgi-app", "wrapped-wsgi-app"])
+@pytest.mark.parametrize("propagate", [False, True], ids=["handled", "propagated"])
+def test_flask_routes_are_templates_however_the_response_is_made(wrap: bool, propagate: bool) -> None:
+    app, client, registry = _flask_service(wrap, propagate)
+    try:
+        assert client.get("/items/7").status == 200
+        assert client.get("/denied/x").status == 403
+        boom = client.get("/boom/y")
+        assert boom.status == 500
+        assert (boom.raised is not None) is propagate
+        assert client.get("/nowhere").status == 404
+        expected = {
+            ("/items/<int:item_id>", "200"): 1.0,
+            ("/denied/<name>", "403"): 1.0,
+            ("/boom/<name>", "500"): 1.0,
+            (UNMATCHED_ROUTE, "404"): 1.0,
+        }
+        got = {
+            (s.labels[ROUTE_LABEL], s.labels[STATUS_LABEL]): s.value
+            for m in registry.collect() if m.name == HTTP_SERVER_DURATION.name
+            for s in m.samples if s.name == COUNT
+        }  # fmt: skip
+        assert got == expected
+    finally:
+        uninstrument(app)
+
+
+@pytest.mark.parametrize("wrap", [False, True], ids=["flask-wsgi-app", "wrapped-wsgi-app"])
+def test_flask_gets_a_before_request_function_only_when_its_wsgi_app_is_wrapped(wrap: bool) -> None:
+    app, _client, _registry = _flask_service(wrap, propagate=False)
+    try:
+        assert (record_route in app.before_request_funcs.get(None, [])) is wrap
+    finally:
+        uninstrument(app)
+    assert record_route not in app.before_request_funcs.get(None, [])
