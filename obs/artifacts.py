@@ -97,6 +97,7 @@ GROUPS: tuple[ArtifactGroup, ...] = (
     ArtifactGroup("jaeger", "Jaeger v2 configuration and sampling strategies", "obs.render.jaeger"),
     ArtifactGroup("otel-collector", "OpenTelemetry Collector between services and Jaeger", "obs.render.otel_collector"),
     ArtifactGroup("exporters", "Configuration of the third-party exporters the stack scrapes", "obs.render.exporters"),
+    ArtifactGroup("compose", "Docker Compose file that runs the whole generated stack", "obs.render.compose"),
 )
 
 

@@ -1,0 +1,830 @@
+"""A Docker Compose file per environment that runs the whole generated stack on one Docker host.
+
+Prometheus, Alertmanager, Grafana, Jaeger v2, the OpenTelemetry Collector, Elasticsearch,
+Logstash, Kibana, Fluentd and the exporters each mount the files the other groups write beside
+this one (``../prometheus/prometheus.yml``, ...). Nothing here is a second copy of something
+another module decides: paths come from the other renderers' artifacts, hostnames and ports from
+the model's URLs and addresses and from the rendered configs (the Prometheus scrape targets, the
+collectors' listen endpoints), and every credential file a config names becomes a Compose secret
+read from ``$OBS_SECRETS_DIR``. A scrape target with no service to answer it fails the render.
+
+What the stack cannot run (the platform's own services, the databases the exporters watch) is
+listed under ``x-obs-application-targets``: those containers join the network named
+``obs-<platform>-<env>`` under the host names the model gives them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+from obs.artifacts import Artifact, Outcome, RenderContext, group
+from obs.errors import RenderError
+from obs.formats.conventions import OTLP_GRPC_PORT, OTLP_HTTP_PORT
+from obs.grafana import provisioning
+from obs.model import Dependency, DependencyKind, Environment, Platform
+from obs.render import (
+    alertmanager,
+    elasticsearch,
+    exporters,
+    fluentd,
+    jaeger,
+    kibana,
+    logstash,
+    otel_collector,
+    prometheus,
+)
+from obs.schemas import read_data, validate
+from obs.tools import TOOLS
+
+#: Every image the stack runs, pinned. Prometheus, Alertmanager and the blackbox exporter are the
+#: images ``obs check`` runs promtool, amtool and ``--config.check`` from (:data:`obs.tools.TOOLS`),
+#: so what was checked is what runs. Elasticsearch, Logstash and Kibana must share one version.
+ELASTIC_VERSION = "8.17.4"
+IMAGES: Mapping[str, str] = {
+    "prometheus": TOOLS["promtool"].image,
+    "alertmanager": TOOLS["amtool"].image,
+    "blackbox-exporter": TOOLS["blackbox_exporter"].image,
+    "grafana": "grafana/grafana:11.6.0",
+    "jaeger": "jaegertracing/jaeger:2.5.0",
+    "otel-collector": "otel/opentelemetry-collector-contrib:0.123.0",
+    "elasticsearch": f"docker.elastic.co/elasticsearch/elasticsearch:{ELASTIC_VERSION}",
+    "logstash": f"docker.elastic.co/logstash/logstash:{ELASTIC_VERSION}",
+    "kibana": f"docker.elastic.co/kibana/kibana:{ELASTIC_VERSION}",
+    # fluent-plugin-elasticsearch (output and elasticsearch_genid) is in this image, not in fluent/fluentd.
+    "fluentd": "fluent/fluentd-kubernetes-daemonset:v1.17.1-debian-elasticsearch8-1.0",
+    "postgres-exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
+    "redis-exporter": "oliver006/redis_exporter:v1.62.0",
+    "node-exporter": "quay.io/prometheus/node-exporter:v1.8.2",
+    "setup": "curlimages/curl:8.11.1",
+}
+
+COMPOSE_PATH = "compose/docker-compose.yaml"
+SCHEMA = "compose-spec"
+NETWORK = "obs"
+#: Where the user keeps the secret files; required, so a missing folder stops ``docker compose``.
+SECRETS_DIR_VAR = "OBS_SECRETS_DIR"
+SECRETS_SOURCE = f"${{{SECRETS_DIR_VAR}:?set {SECRETS_DIR_VAR} to the folder holding the secret files, see docs/compose.md}}"
+APPLICATION_TARGETS_KEY = "x-obs-application-targets"
+LIMITATIONS_KEY = "x-obs-limitations"
+#: Host paths outside the build that a service may mount (node_exporter reads the host's filesystems).
+HOST_PATHS: frozenset[str] = frozenset({"/"})
+#: Ports of servers the model has no URL for: the images' own defaults.
+GRAFANA_DEFAULT_PORT = 3000
+KIBANA_PORT = 5601
+ELASTICSEARCH_DEFAULT_PORT = 9200
+#: Where each image reads its configuration (the images' conventions, not obs's).
+PROMETHEUS_DIR = "/etc/prometheus"
+ALERTMANAGER_CONFIG = "/etc/alertmanager/alertmanager.yml"
+GRAFANA_PROVISIONING = "/etc/grafana/provisioning"
+JAEGER_CONFIG = "/etc/jaeger/config.yaml"
+COLLECTOR_CONFIG = "/etc/otelcol-contrib/config.yaml"
+LOGSTASH_CONFIG_DIR = "/usr/share/logstash/config"
+FLUENTD_CONFIG = "/fluentd/etc/fluent.conf"
+BLACKBOX_CONFIG = "/etc/blackbox_exporter/config.yml"
+SETUP_DIR = "/setup"
+GRAFANA_ADMIN_SECRET = "grafana-admin-password"
+
+_LISTEN = re.compile(r"^0\.0\.0\.0:(\d+)$")
+_ENV_LINE = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$")
+
+
+def _url_host_port(url: str, default_port: int) -> tuple[str, int]:
+    parsed = urlparse(url)
+    if not parsed.hostname:
+        raise RenderError(f"compose: {url!r} has no host name")
+    return parsed.hostname, parsed.port or (default_port if parsed.scheme == "http" else 443)
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise RenderError(f"compose: {address!r} is not host:port")
+    return host, int(port)
+
+
+def _bind(path: str, target: str) -> dict[str, Any]:
+    """A read-only bind mount of a file or folder another group writes (``path`` is relative to
+    the environment's output folder; the compose file sits one level down)."""
+    return {"type": "bind", "source": f"../{path}", "target": target, "read_only": True}
+
+
+def _volume(name: str, target: str) -> dict[str, Any]:
+    return {"type": "volume", "source": name, "target": target}
+
+
+def _healthy(*names: str) -> dict[str, Any]:
+    return {name: {"condition": "service_healthy"} for name in names}
+
+
+def _started(*names: str) -> dict[str, Any]:
+    return {name: {"condition": "service_started"} for name in names}
+
+
+def _listen_ports(config: Any) -> list[int]:
+    """Ports a collector-style config listens on (``endpoint: 0.0.0.0:<port>`` anywhere in it)."""
+    found: set[int] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "endpoint" and isinstance(value, str) and (m := _LISTEN.match(value)):
+                    found.add(int(m.group(1)))
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(config)
+    return sorted(found)
+
+
+def credential_files(config: Any) -> list[str]:
+    """Absolute paths a Prometheus/Alertmanager config reads secrets from (every ``*_file`` key)."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if (
+                    isinstance(key, str)
+                    and key.endswith("_file")
+                    and isinstance(value, str)
+                    and value.startswith("/")
+                ):
+                    found.add(value)
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(config)
+    return sorted(found)
+
+
+def env_file_secrets(text: str) -> list[str]:
+    """Absolute paths an exporter's env file reads secrets from (``*_FILE=/path``)."""
+    out = []
+    for line in text.splitlines():
+        m = _ENV_LINE.match(line.strip())
+        if m and m.group(1).endswith("_FILE") and m.group(2).startswith("/"):
+            out.append(m.group(2))
+    return out
+
+
+def scrape_addresses(prom_config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(job, host:port) for every address Prometheus really connects to: the static targets, or
+    the ``__address__`` a relabel rule puts in their place (the blackbox exporter for probes)."""
+    out: list[tuple[str, str]] = []
+    for job in prom_config.get("scrape_configs") or []:
+        name = str(job.get("job_name"))
+        replaced = [
+            r["replacement"]
+            for r in job.get("relabel_configs") or []
+            if r.get("target_label") == "__address__" and not r.get("source_labels") and "replacement" in r
+        ]
+        if replaced:
+            out.append((name, str(replaced[-1])))
+            continue
+        for static in job.get("static_configs") or []:
+            out.extend((name, str(t)) for t in static.get("targets") or [])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Secrets:
+    """Compose secrets by name, each a file in $OBS_SECRETS_DIR mounted at the path a config reads."""
+
+    by_name: dict[str, str]
+
+    def mount(self, *paths: str) -> list[dict[str, str]]:
+        refs = []
+        for path in sorted(set(paths)):
+            name = PurePosixPath(path).name
+            known = self.by_name.setdefault(name, path)
+            if known != path:
+                raise RenderError(
+                    f"compose: two credential files are named {name!r} ({known}, {path}); rename one"
+                )
+            refs.append({"source": name, "target": path})
+        return refs
+
+
+class _Stack:
+    """Builds the services from the model and the other groups' artifacts."""
+
+    def __init__(self, platform: Platform, env: Environment, files: Mapping[str, Any]) -> None:
+        self.platform = platform
+        self.env = env
+        self.files = files
+        self.secrets = _Secrets({})
+        self.volumes: set[str] = set()
+        self.services: dict[str, dict[str, Any]] = {}
+        self.limitations: list[str] = []
+        self.es_host, self.es_port = _url_host_port(platform.elasticsearch_url, ELASTICSEARCH_DEFAULT_PORT)
+        self.prom_config: dict[str, Any] = files[prometheus.CONFIG_PATH]
+
+    def need(self, path: str) -> Any:
+        if path not in self.files:
+            raise RenderError(f"compose: no group renders {path!r} any more; the compose file mounts it")
+        return self.files[path]
+
+    def volume(self, name: str, target: str) -> dict[str, Any]:
+        self.volumes.add(name)
+        return _volume(name, target)
+
+    def add(
+        self,
+        name: str,
+        image_key: str,
+        *,
+        aliases: Iterable[str] = (),
+        expose: Iterable[int] = (),
+        **spec: Any,
+    ) -> None:
+        service: dict[str, Any] = {"image": IMAGES[image_key], "restart": "unless-stopped", **spec}
+        others = sorted({a for a in aliases if a != name})
+        service["networks"] = {NETWORK: {"aliases": others}} if others else [NETWORK]
+        ports = sorted(set(expose))
+        if ports:
+            service["expose"] = [str(p) for p in ports]
+        self.services[name] = service
+
+    def https_note(self, what: str, url: str) -> None:
+        if urlparse(url).scheme == "https":
+            self.limitations.append(
+                f"{what} is {url}: the generated configs reach it over TLS on port {_url_host_port(url, 0)[1]}, "
+                "which this stack does not terminate; put a TLS proxy in front of it under that name, "
+                "or build a platform whose URL is http:// for a local stack"
+            )
+
+    # --- metrics ---------------------------------------------------------------------------------
+
+    def prometheus_port(self) -> int:
+        apps = {t for targets in self.application_targets().values() for t in targets}
+        own = [
+            a for _, a in scrape_addresses(self.prom_config) if a.startswith("localhost:") and a not in apps
+        ]
+        if not own:
+            raise RenderError(
+                "compose: the Prometheus config does not scrape Prometheus itself (localhost:<port>)"
+            )
+        return _host_port(own[0])[1]
+
+    def add_prometheus(self) -> None:
+        port = self.prometheus_port()
+        config_path = PurePosixPath(prometheus.CONFIG_PATH)
+        mounts = [_bind(prometheus.CONFIG_PATH, f"{PROMETHEUS_DIR}/{config_path.name}")]
+        for pattern in self.prom_config.get("rule_files") or []:
+            rules_dir = PurePosixPath(pattern).parent
+            mounts.append(_bind(str(config_path.parent / rules_dir), f"{PROMETHEUS_DIR}/{rules_dir}"))
+        mounts.append(self.volume("prometheus-data", "/prometheus"))
+        self.add(
+            "prometheus",
+            "prometheus",
+            command=[
+                f"--config.file={PROMETHEUS_DIR}/{config_path.name}",
+                "--storage.tsdb.path=/prometheus",
+                f"--web.listen-address=:{port}",
+                # Grafana's datasources link exemplars to traces: Prometheus must keep them.
+                "--enable-feature=exemplar-storage",
+            ],
+            volumes=mounts,
+            secrets=self.secrets.mount(*credential_files(self.prom_config)),
+            ports=[f"{port}:{port}"],
+            expose=[port],
+        )
+
+    def add_alertmanager(self) -> None:
+        host, port = _url_host_port(self.platform.alertmanager_url, 9093)
+        config = self.need(alertmanager.CONFIG_PATH)
+        self.add(
+            "alertmanager",
+            "alertmanager",
+            aliases=[host],
+            command=[
+                f"--config.file={ALERTMANAGER_CONFIG}",
+                "--storage.path=/alertmanager",
+                f"--web.listen-address=:{port}",
+            ],
+            volumes=[
+                _bind(alertmanager.CONFIG_PATH, ALERTMANAGER_CONFIG),
+                self.volume("alertmanager-data", "/alertmanager"),
+            ],
+            secrets=self.secrets.mount(*credential_files(config)),
+            ports=[f"{port}:{port}"],
+            expose=[port],
+        )
+
+    def add_grafana(self, prometheus_port: int) -> None:
+        parsed = urlparse(self.platform.grafana_url)
+        port = parsed.port if parsed.scheme == "http" and parsed.port else GRAFANA_DEFAULT_PORT
+        datasources = provisioning.datasources(self.platform, self.env)
+        own = provisioning.prometheus_url(self.platform, self.env)
+        environment: dict[str, str] = {
+            "GF_SERVER_HTTP_PORT": str(port),
+            "GF_SERVER_ROOT_URL": self.platform.grafana_url,
+            "GF_SECURITY_ADMIN_PASSWORD__FILE": f"/run/secrets/{GRAFANA_ADMIN_SECRET}",
+        }
+        for ref in sorted(set(provisioning.ENV_REFERENCE.findall(yaml.safe_dump(datasources)))):
+            var = ref[2:-1]
+            if ref == own:
+                environment[var] = f"http://prometheus:{prometheus_port}"
+            elif var.startswith("OBS_PROMETHEUS_URL_"):
+                # Another environment's Prometheus: the user's, or a name that fails loudly when queried.
+                other = var.removeprefix("OBS_PROMETHEUS_URL_").lower().replace("_", "-")
+                environment[var] = f"${{{var}:-http://prometheus-{other}.invalid:{prometheus_port}}}"
+            else:
+                environment[var] = f"${{{var}:-}}"
+        self.secrets.by_name.setdefault(GRAFANA_ADMIN_SECRET, f"/run/secrets/{GRAFANA_ADMIN_SECRET}")
+        ds_path, dash_path = provisioning.DATASOURCES_PATH, provisioning.DASHBOARD_PROVIDERS_PATH
+        prefix = "grafana/provisioning/"
+        self.add(
+            "grafana",
+            "grafana",
+            aliases=[parsed.hostname or "grafana"] if parsed.scheme == "http" else [],
+            environment=environment,
+            volumes=[
+                _bind(ds_path, f"{GRAFANA_PROVISIONING}/{ds_path.removeprefix(prefix)}"),
+                _bind(dash_path, f"{GRAFANA_PROVISIONING}/{dash_path.removeprefix(prefix)}"),
+                _bind(provisioning.DASHBOARDS_DIR, provisioning.DASHBOARDS_MOUNT),
+                self.volume("grafana-data", "/var/lib/grafana"),
+            ],
+            secrets=[{"source": GRAFANA_ADMIN_SECRET, "target": GRAFANA_ADMIN_SECRET}],
+            ports=[f"{port}:{port}"],
+            expose=[port],
+            depends_on=_started("prometheus", "alertmanager"),
+        )
+
+    # --- traces ----------------------------------------------------------------------------------
+
+    def add_jaeger(self) -> None:
+        host, _ = _url_host_port(self.platform.jaeger_url, 16686)
+        config = self.need(jaeger.CONFIG_PATH)
+        self.need(jaeger.STRATEGIES_PATH)
+        query = int(config["extensions"]["jaeger_query"]["http"]["endpoint"].rsplit(":", 1)[1])
+        self.https_note("jaeger_url", self.platform.jaeger_url)
+        self.add(
+            "jaeger",
+            "jaeger",
+            aliases=[host],
+            command=["--config", JAEGER_CONFIG],
+            volumes=[
+                _bind(jaeger.CONFIG_PATH, JAEGER_CONFIG),
+                _bind(jaeger.STRATEGIES_PATH, jaeger.STRATEGIES_MOUNT),
+            ],
+            ports=[f"{query}:{query}"],
+            expose=_listen_ports(config),
+            depends_on=_healthy("elasticsearch"),
+        )
+
+    def add_collector(self) -> None:
+        config = self.need(otel_collector.CONFIG_PATH)
+        self.add(
+            "otel-collector",
+            "otel-collector",
+            command=[f"--config={COLLECTOR_CONFIG}"],
+            # The image runs as uid 10001; the queue volume is created root-owned.
+            user="0:0",
+            volumes=[
+                _bind(otel_collector.CONFIG_PATH, COLLECTOR_CONFIG),
+                self.volume("otelcol-queue", otel_collector.QUEUE_DIR),
+            ],
+            # Services send OTLP to the collector hop (tail sampling, redaction); Jaeger's own OTLP ports stay inside.
+            ports=[f"{OTLP_GRPC_PORT}:{OTLP_GRPC_PORT}", f"{OTLP_HTTP_PORT}:{OTLP_HTTP_PORT}"],
+            expose=_listen_ports(config),
+            depends_on=_started("jaeger"),
+        )
+
+    # --- logs ------------------------------------------------------------------------------------
+
+    def add_elasticsearch(self) -> None:
+        self.https_note("elasticsearch_url", self.platform.elasticsearch_url)
+        port = self.es_port
+        health = f"http://localhost:{port}/_cluster/health?wait_for_status=yellow&timeout=5s"
+        self.add(
+            "elasticsearch",
+            "elasticsearch",
+            aliases=[self.es_host],
+            environment={
+                "cluster.name": f"{self.platform.name}-{self.env.name}",
+                "discovery.type": "single-node",
+                "http.port": str(port),
+                # The generated pipelines write over plain http without credentials.
+                "xpack.security.enabled": "false",
+                "ES_JAVA_OPTS": "-Xms1g -Xmx1g",
+            },
+            volumes=[self.volume("elasticsearch-data", "/usr/share/elasticsearch/data")],
+            ports=[f"{port}:{port}"],
+            expose=[port],
+            healthcheck={
+                "test": ["CMD-SHELL", f"curl -fsS '{health}' >/dev/null"],
+                "interval": "10s",
+                "timeout": "10s",
+                "retries": 30,
+            },
+        )
+
+    def es_url(self) -> str:
+        return self.platform.elasticsearch_url.rstrip("/")
+
+    def add_elasticsearch_setup(self) -> None:
+        """One-shot: PUT the component templates, then the ILM policies, then the index templates."""
+        apis = (
+            (elasticsearch.COMPONENT_DIR, "_component_template"),
+            (elasticsearch.ILM_DIR, "_ilm/policy"),
+            (elasticsearch.INDEX_TEMPLATE_DIR, "_index_template"),
+        )
+        mounts, steps = [], []
+        for folder, api in apis:
+            for path in sorted(p for p in self.files if p.startswith(folder + "/") and p.endswith(".json")):
+                target = f"{SETUP_DIR}/{path}"
+                mounts.append(_bind(path, target))
+                steps.append(
+                    f"curl -fsS -X PUT -H 'Content-Type: application/json' --data-binary '@{target}' "
+                    f"'{self.es_url()}/{api}/{PurePosixPath(path).stem}'"
+                )
+        if not steps:
+            raise RenderError("compose: the elasticsearch group renders no templates to apply")
+        self.add(
+            "elasticsearch-setup",
+            "setup",
+            restart="no",
+            entrypoint=["sh", "-ec"],
+            command=[" && ".join(steps)],
+            volumes=mounts,
+            depends_on=_healthy("elasticsearch"),
+        )
+
+    def add_kibana(self) -> None:
+        self.need(kibana.SAVED_OBJECTS_PATH)
+        self.add(
+            "kibana",
+            "kibana",
+            environment={"ELASTICSEARCH_HOSTS": f'["{self.es_url()}"]', "SERVER_PORT": str(KIBANA_PORT)},
+            ports=[f"{KIBANA_PORT}:{KIBANA_PORT}"],
+            expose=[KIBANA_PORT],
+            depends_on=_healthy("elasticsearch"),
+            healthcheck={
+                "test": ["CMD-SHELL", f"curl -fsS http://localhost:{KIBANA_PORT}/api/status >/dev/null"],
+                "interval": "10s",
+                "timeout": "10s",
+                "retries": 30,
+            },
+        )
+        target = f"{SETUP_DIR}/{kibana.SAVED_OBJECTS_PATH}"
+        self.add(
+            "kibana-setup",
+            "setup",
+            restart="no",
+            entrypoint=["sh", "-ec"],
+            command=[
+                f"curl -fsS -X POST -H 'kbn-xsrf: true' --form 'file=@{target}' "
+                f"'http://kibana:{KIBANA_PORT}/api/saved_objects/_import?overwrite=true'"
+            ],
+            volumes=[_bind(kibana.SAVED_OBJECTS_PATH, target)],
+            depends_on=_healthy("kibana"),
+        )
+
+    def add_logstash(self) -> None:
+        self.need(logstash.SETTINGS_PATH)
+        mounts = [
+            _bind(
+                logstash.SETTINGS_PATH, f"{LOGSTASH_CONFIG_DIR}/{PurePosixPath(logstash.SETTINGS_PATH).name}"
+            ),
+            _bind(
+                logstash.PIPELINES_PATH,
+                f"{LOGSTASH_CONFIG_DIR}/{PurePosixPath(logstash.PIPELINES_PATH).name}",
+            ),
+        ]
+        # Each pipeline's config file, where pipelines.yml says Logstash reads it.
+        for pipeline in self.need(logstash.PIPELINES_PATH):
+            wanted = PurePosixPath(pipeline["path.config"])
+            (rendered,) = [
+                p for p in self.files if p.startswith("logstash/") and PurePosixPath(p).name == wanted.name
+            ]
+            mounts.append(_bind(rendered, str(wanted)))
+        mounts.append(self.volume("logstash-data", "/usr/share/logstash/data"))
+        ports = [logstash.BEATS_PORT, logstash.TCP_PORT]
+        self.add(
+            "logstash",
+            "logstash",
+            environment={"LS_JAVA_OPTS": "-Xms512m -Xmx512m"},
+            volumes=mounts,
+            ports=[f"{p}:{p}" for p in ports],
+            expose=ports,
+            depends_on=_healthy("elasticsearch"),
+        )
+
+    def add_fluentd(self) -> None:
+        self.need(fluentd.CONFIG_PATH)
+        port = fluentd.FORWARD_PORT
+        self.add(
+            "fluentd",
+            "fluentd",
+            volumes=[
+                _bind(fluentd.CONFIG_PATH, FLUENTD_CONFIG),
+                # Buffers, positions, rejected and unrouted records: kept across restarts.
+                self.volume("fluentd-data", str(PurePosixPath(fluentd.BUFFER_DIR).parent)),
+            ],
+            ports=[f"{port}:{port}", f"{port}:{port}/udp"],
+            expose=[port],
+            depends_on=_healthy("elasticsearch"),
+        )
+
+    # --- exporters -------------------------------------------------------------------------------
+
+    def dependency_aliases(self, dep: Dependency) -> list[str]:
+        """Every host an environment's scrape targets name for the dependency's exporter."""
+        return [_host_port(t)[0] for t in self.platform.scrape_targets(dep, self.env)]
+
+    def add_exporters(self) -> None:
+        for dep in self.platform.dependencies:
+            if dep.kind is DependencyKind.POSTGRES:
+                env_path = f"exporters/postgres/{dep.name}.env"
+                host, port = _host_port(dep.exporter_address)
+                self.add(
+                    host,
+                    "postgres-exporter",
+                    aliases=self.dependency_aliases(dep),
+                    env_file=[f"../{env_path}"],
+                    volumes=[_bind(exporters.POSTGRES_QUERIES_PATH, exporters.POSTGRES_QUERIES_MOUNT)],
+                    secrets=self.secrets.mount(*env_file_secrets(self.need(env_path))),
+                    expose=[port],
+                )
+            elif dep.kind is DependencyKind.REDIS:
+                env_path = f"exporters/redis/{dep.name}.env"
+                host, port = _host_port(dep.exporter_address)
+                self.add(
+                    host,
+                    "redis-exporter",
+                    aliases=self.dependency_aliases(dep),
+                    env_file=[f"../{env_path}"],
+                    secrets=self.secrets.mount(*env_file_secrets(self.need(env_path))),
+                    expose=[port],
+                )
+        hosts: dict[str, set[int]] = {}
+        for target in self.platform.node_targets:
+            host, port = _host_port(target)
+            hosts.setdefault(host, set()).add(port)
+        for host, ports in sorted(hosts.items()):
+            if len(ports) != 1:
+                raise RenderError(
+                    f"compose: node_targets name {host} on ports {sorted(ports)}; one exporter listens on one"
+                )
+            (port,) = ports
+            self.add(
+                host,
+                "node-exporter",
+                command=[*exporters.node_flags(), "--path.rootfs=/host", f"--web.listen-address=:{port}"],
+                pid="host",
+                volumes=[
+                    {
+                        "type": "bind",
+                        "source": "/",
+                        "target": "/host",
+                        "read_only": True,
+                        "bind": {"propagation": "rslave"},
+                    },
+                    # Batch jobs drop *.prom files here (the textfile collector).
+                    self.volume("node-textfiles", exporters.TEXTFILE_DIR),
+                ],
+                expose=[port],
+            )
+        host, port = _host_port(self.platform.blackbox_address)
+        self.need(exporters.BLACKBOX_PATH)
+        self.add(
+            host,
+            "blackbox-exporter",
+            command=[f"--config.file={BLACKBOX_CONFIG}", f"--web.listen-address=:{port}"],
+            volumes=[_bind(exporters.BLACKBOX_PATH, BLACKBOX_CONFIG)],
+            expose=[port],
+        )
+
+    # --- the file --------------------------------------------------------------------------------
+
+    def note_local_application_targets(self) -> None:
+        for job, targets in self.application_targets().items():
+            local = [t for t in targets if _host_port(t)[0] in ("localhost", "127.0.0.1", "::1")]
+            if local:
+                self.limitations.append(
+                    f"job {job} scrapes {', '.join(local)}: inside the Prometheus container that is Prometheus "
+                    "itself; run the service on the obs network and override the target with its name"
+                )
+
+    def application_targets(self) -> dict[str, list[str]]:
+        return {
+            s.name: list(self.platform.scrape_targets(s, self.env))
+            for s in self.platform.instrumented_services
+        }
+
+    def document(self) -> dict[str, Any]:
+        self.add_prometheus()
+        prom_port = int(self.services["prometheus"]["expose"][0])
+        self.add_alertmanager()
+        self.add_grafana(prom_port)
+        self.add_elasticsearch()
+        self.add_elasticsearch_setup()
+        self.add_kibana()
+        self.add_logstash()
+        self.add_fluentd()
+        self.add_jaeger()
+        self.add_collector()
+        self.add_exporters()
+        self.note_local_application_targets()
+        doc: dict[str, Any] = {
+            "services": self.services,
+            "networks": {NETWORK: {"name": f"obs-{self.platform.name}-{self.env.name}"}},
+            "volumes": {name: {} for name in sorted(self.volumes)},
+            "secrets": {name: {"file": f"{SECRETS_SOURCE}/{name}"} for name in sorted(self.secrets.by_name)},
+            APPLICATION_TARGETS_KEY: self.application_targets(),
+        }
+        if self.limitations:
+            doc[LIMITATIONS_KEY] = self.limitations
+        return doc
+
+
+#: The groups whose files the compose file mounts (rendered again here to learn their paths).
+MOUNTED_GROUPS: tuple[str, ...] = (
+    "prometheus",
+    "alertmanager",
+    "fluentd",
+    "logstash",
+    "elasticsearch",
+    "kibana",
+    "jaeger",
+    "otel-collector",
+    "exporters",
+)
+
+
+def document(platform: Platform, env: Environment) -> dict[str, Any]:
+    ctx = RenderContext(platform, env)
+    files = {a.path: a.content for name in MOUNTED_GROUPS for a in group(name).render(ctx)}
+    doc = _Stack(platform, env, files).document()
+    problems = unresolved_targets(doc, files[prometheus.CONFIG_PATH])
+    if problems:
+        raise RenderError(
+            "compose: Prometheus scrapes hosts no compose service answers:\n" + "\n".join(problems)
+        )
+    return doc
+
+
+def render(ctx: RenderContext) -> Iterable[Artifact]:
+    yield Artifact(COMPOSE_PATH, document(ctx.platform, ctx.env))
+
+
+# --- checks ---------------------------------------------------------------------------------------
+
+
+def service_names(doc: Mapping[str, Any]) -> dict[str, str]:
+    """Every name a service answers to on the network (its name and its aliases) → the service."""
+    names: dict[str, str] = {}
+    for name, service in (doc.get("services") or {}).items():
+        names[name] = name
+        networks = service.get("networks")
+        if isinstance(networks, dict):
+            for net in networks.values():
+                for alias in (net or {}).get("aliases") or []:
+                    names[alias] = name
+    return names
+
+
+def unresolved_targets(doc: Mapping[str, Any], prom_config: Mapping[str, Any]) -> list[str]:
+    """Scrape addresses that neither a compose service (by name or alias, on a port it exposes)
+    nor a declared application target answers; ``localhost`` is the Prometheus service itself."""
+    names = service_names(doc)
+    services = doc.get("services") or {}
+    apps = {t for targets in (doc.get(APPLICATION_TARGETS_KEY) or {}).values() for t in targets}
+    problems = []
+    for job, address in scrape_addresses(prom_config):
+        if address in apps:
+            continue
+        host, _, port = address.rpartition(":")
+        service = "prometheus" if host == "localhost" else names.get(host)
+        if service is None or service not in services:
+            problems.append(f"job {job}: {address}: no compose service or alias is named {host!r}")
+            continue
+        exposed = [str(p) for p in services[service].get("expose") or []]
+        if port not in exposed:
+            problems.append(
+                f"job {job}: {address}: service {service} listens on {', '.join(exposed) or 'no port'}, not {port}"
+            )
+    return problems
+
+
+def host_sources(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(service, host path) of every bind mount and env file."""
+    out: list[tuple[str, str]] = []
+    for name, service in (doc.get("services") or {}).items():
+        for vol in service.get("volumes") or []:
+            if isinstance(vol, dict):
+                if vol.get("type") == "bind":
+                    out.append((name, str(vol.get("source"))))
+            elif isinstance(vol, str) and vol.startswith((".", "/", "~", "$")):
+                out.append((name, vol.split(":", 1)[0]))
+        env_files = service.get("env_file") or []
+        out.extend((name, str(f)) for f in ([env_files] if isinstance(env_files, str) else env_files))
+    return out
+
+
+def missing_mounts(doc: Mapping[str, Any], compose_dir: Path, env_dir: Path) -> list[str]:
+    problems = []
+    root = env_dir.resolve()
+    for service, source in host_sources(doc):
+        if source in HOST_PATHS:
+            continue
+        if source.startswith(("/", "~", "$")):
+            problems.append(
+                f"{service}: mounts {source}, outside the build (allowed: {', '.join(sorted(HOST_PATHS))})"
+            )
+            continue
+        path = (compose_dir / source).resolve()
+        if not path.is_relative_to(root):
+            problems.append(f"{service}: mounts {source}, outside {env_dir}")
+        elif not path.exists():
+            problems.append(
+                f"{service}: mounts {source}, which the build did not write ({path.relative_to(root)})"
+            )
+    return problems
+
+
+def unpinned_images(doc: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for name, service in (doc.get("services") or {}).items():
+        image = str(service.get("image", ""))
+        tag = image.rpartition("/")[2].partition(":")[2]
+        if not tag or tag == "latest":
+            problems.append(f"{name}: image {image!r} is not pinned to a version")
+    return problems
+
+
+def missing_secrets(doc: Mapping[str, Any], compose_dir: Path, env_dir: Path) -> list[str]:
+    """Credential files the mounted configs read that their service does not get as a secret."""
+    services = doc.get("services") or {}
+    wanted: list[tuple[str, str]] = []
+    for service, rel in (("prometheus", prometheus.CONFIG_PATH), ("alertmanager", alertmanager.CONFIG_PATH)):
+        try:
+            wanted.extend((service, p) for p in credential_files(read_data(env_dir / rel)))
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            return [f"{rel}: cannot read: {exc}"]
+    for name, service in services.items():
+        for env_file in service.get("env_file") or []:
+            path = compose_dir / env_file
+            if path.exists():
+                wanted.extend((name, p) for p in env_file_secrets(path.read_text()))
+    declared = doc.get("secrets") or {}
+    problems = []
+    for service, path in wanted:
+        refs = (services.get(service) or {}).get("secrets") or []
+        match = [r for r in refs if isinstance(r, dict) and r.get("target") == path]
+        if not match:
+            problems.append(f"{service}: reads {path}, which no secret is mounted at")
+        elif match[0].get("source") not in declared:
+            problems.append(f"{service}: secret {match[0].get('source')!r} is not declared under secrets")
+    return problems
+
+
+def _outcome(name: str, problems: list[str]) -> Outcome:
+    return Outcome(name, "failed" if problems else "passed", "\n".join(problems))
+
+
+def check(env_dir: Path) -> Iterator[Outcome]:
+    path = env_dir / COMPOSE_PATH
+    try:
+        doc = read_data(path)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        yield Outcome(f"schema {SCHEMA}", "failed", f"{path}: cannot read: {exc}")
+        return
+    yield _outcome(f"schema {SCHEMA}", validate(SCHEMA, doc))
+    if not isinstance(doc, dict):
+        return
+    yield _outcome("compose mounts exist in the build", missing_mounts(doc, path.parent, env_dir))
+    yield _outcome("compose images are pinned", unpinned_images(doc))
+    try:
+        prom_config = read_data(env_dir / prometheus.CONFIG_PATH)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        yield Outcome("prometheus scrape targets are compose services", "failed", str(exc))
+    else:
+        yield _outcome("prometheus scrape targets are compose services", unresolved_targets(doc, prom_config))
+    yield _outcome("credential files are mounted secrets", missing_secrets(doc, path.parent, env_dir))
+
+
+__all__ = [
+    "COMPOSE_PATH",
+    "IMAGES",
+    "check",
+    "credential_files",
+    "document",
+    "env_file_secrets",
+    "missing_mounts",
+    "render",
+    "scrape_addresses",
+    "unresolved_targets",
+]
