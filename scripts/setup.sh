@@ -2,8 +2,8 @@
 # Set up everything obs needs on a Debian machine with Python >= 3.11 (run as root):
 #  - Debian packages for the real tools the build and tests use: promtool and Prometheus,
 #    amtool and Alertmanager, the blackbox/postgres/redis exporters and PostgreSQL (exporter configs
-#    run for real), Ruby (Fluentd/Logstash filters run under the real regex engine), wrk
-#    (benchmarks), Chromium (dashboard previews);
+#    run for real), Ruby (Fluentd/Logstash filters run under the real regex engine), wrk and
+#    valgrind (benchmarks), Chromium (dashboard previews);
 #  - a virtualenv in .venv with obs and its development extras.
 # Idempotent and quick when everything is already there.
 set -euo pipefail
@@ -18,6 +18,7 @@ command -v prometheus-redis-exporter >/dev/null || need_apt+=(prometheus-redis-e
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v ruby >/dev/null || need_apt+=(ruby)
 command -v wrk >/dev/null || need_apt+=(wrk)
+command -v valgrind >/dev/null || need_apt+=(valgrind)
 command -v chromium >/dev/null || need_apt+=(chromium)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 
