@@ -176,7 +176,7 @@ class Telemetry:
                     else None
                 )
                 metrics.duration_child(req.method, label_route, status).observe(
-                    (end - req.start) / 1e9, exemplar
+                    (end - req.start) / 1e9, exemplar, end / 1e9
                 )
                 metrics.active_child(req.method).dec()
             except Exception:

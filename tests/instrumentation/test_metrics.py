@@ -7,13 +7,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from exporters.prometheus import BearerToken, authorized
 from instrumentation import instrument, uninstrument
+from instrumentation._metrics import DurationChild, HttpMetrics
 from instrumentation._wsgi import record_route
 from obs.contract import (
     HTTP_DURATION_BUCKETS,
@@ -256,3 +258,62 @@ def test_flask_gets_a_before_request_function_only_when_its_wsgi_app_is_wrapped(
     finally:
         uninstrument(app)
     assert record_route not in app.before_request_funcs.get(None, [])
+
+
+# --- the cached children store exactly what prometheus_client's own calls would -----------------
+
+_EXEMPLAR = {"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7"}
+#: Bucket bounds and the values either side of them, zero, negative, huge and NaN.
+_OBSERVED = [
+    *sorted({v for b in HTTP_DURATION_BUCKETS for v in (b, b * 0.999, b * 1.001)}), 0.0, -0.5, 1e9, float("nan"),
+]
+
+
+def _histogram_samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], Any]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): (s.value, s.exemplar)
+        for m in registry.collect() if m.name == HTTP_SERVER_DURATION.name
+        for s in m.samples if not s.name.endswith("_created")
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("with_exemplar", [False, True], ids=["plain", "exemplar"])
+def test_the_duration_child_stores_what_histogram_observe_stores(with_exemplar: bool) -> None:
+    fast, reference = CollectorRegistry(), CollectorRegistry()
+    child = HttpMetrics(fast).duration_child("GET", "/items/{id}", 200)
+    histogram = HttpMetrics(reference).duration.labels("GET", "/items/{id}", "200")
+    for n, seconds in enumerate(_OBSERVED):
+        exemplar = {**_EXEMPLAR, "span_id": f"{n:016x}"} if with_exemplar else None
+        child.observe(seconds, exemplar, 1_700_000_000.0 + n)
+        with patch("prometheus_client.metrics.time.time", return_value=1_700_000_000.0 + n):
+            histogram.observe(seconds, exemplar)
+    got, want = _histogram_samples(fast), _histogram_samples(reference)
+    assert got.keys() == want.keys()
+    for key, (value, exemplar) in want.items():
+        assert got[key][1] == exemplar, key
+        assert got[key][0] == value or (value != value and got[key][0] != got[key][0]), key
+
+
+def test_a_histogram_class_that_overrides_observe_is_called_not_bypassed() -> None:
+    calls: list[tuple[float, Any]] = []
+
+    class Recording(Histogram):
+        def observe(self, amount: float, exemplar: dict[str, str] | None = None) -> None:
+            calls.append((amount, exemplar))
+            super().observe(amount, exemplar)
+
+    histogram = Recording("recording_seconds", "test", ["route"], registry=CollectorRegistry())
+    child = DurationChild(histogram.labels("/a"))
+    child.observe(0.25, _EXEMPLAR, 1.0)
+    assert calls == [(0.25, _EXEMPLAR)]
+    assert histogram.labels("/a")._sum.get() == 0.25
+
+
+def test_the_in_flight_child_moves_the_gauge_it_came_from() -> None:
+    registry = CollectorRegistry()
+    metrics = HttpMetrics(registry)
+    active = metrics.active_child("GET")
+    active.inc()
+    active.inc()
+    active.dec()
+    assert registry.get_sample_value(HTTP_SERVER_ACTIVE.name, {METHOD_LABEL: "GET"}) == 1
