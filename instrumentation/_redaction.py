@@ -1,14 +1,16 @@
-"""Redaction for traces and logs: the contract's rules, with a cheap pre-check.
+"""Redaction for traces and logs: the contract's rules, skipping the ones a text cannot match.
 
-``obs.contract.redact`` applies every rule in turn. Most strings the hot path sees (paths such as
-``/api/courses/42``) match none, so a single alternation of the same patterns is searched first and
-the full rule chain runs only when it hits: the output is exactly ``redact``'s, for a fraction of
-the cost on clean strings.
+``obs.contract.redact`` runs every rule's regex in turn. Most strings the hot path sees (paths such
+as ``/api/courses/42/lessons/7``) match none, and a regex search costs per character: a single
+alternation of all the rules took 1 µs on ``/items/42`` and 8 µs on a 40-character path (the
+case-insensitive alternations are searched at every position). Each rule names its ``clues``,
+substrings every match contains; a text that holds none of a rule's clues skips that rule. The
+output is exactly ``redact``'s: the clues are necessary for a match, which tests check against
+matches generated from each pattern.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,34 +19,60 @@ from obs.contract import (
     REDACTION_RULES,
     SENSITIVE_ATTRIBUTE_KEYS,
     SENSITIVE_HEADERS,
-    redact,
     strip_query,
 )
 
-
-def _scoped(pattern: str) -> str:
-    # A leading global flag such as ``(?i)`` is illegal inside an alternation; scope it instead.
-    m = re.match(r"\(\?([aiLmsux]+)\)", pattern)
-    if m:
-        return f"(?{m.group(1)}:{pattern[m.end():]})"
-    return f"(?:{pattern})"
-
-
-def _any_rule() -> re.Pattern[str] | None:
-    try:
-        return re.compile("|".join(_scoped(r.pattern) for r in REDACTION_RULES))
-    except re.error:  # a future rule this rewrite cannot scope: fall back to always redacting
-        return None
+#: (compiled pattern, clues, case-insensitive) per rule, in the contract's order.
+_RULES = tuple((rule.compiled(), rule.clues, rule.ignore_case) for rule in REDACTION_RULES)
+#: Flattened for the clean-text check: clues compared as they are, clues compared lower-cased,
+#: and the patterns of rules without clues (searched on every text).
+_CASE_CLUES = tuple(clue for rule in REDACTION_RULES if not rule.ignore_case for clue in rule.clues)
+_LOWER_CLUES = tuple(clue for rule in REDACTION_RULES if rule.ignore_case for clue in rule.clues)
+_CLUELESS = tuple(pattern for pattern, clues, _ in _RULES if not clues)
 
 
-_ANY = _any_rule()
+def _clean(text: str) -> bool:
+    """True when no rule can match ``text`` (most texts: checked with substring tests, no regex
+    but the clue-less rules')."""
+    if not text.isascii():
+        return False  # lower() is the regex's case folding for ASCII text only
+    for clue in _CASE_CLUES:  # loops, not any(): a generator costs more than the checks
+        if clue in text:
+            return False
+    if _LOWER_CLUES:
+        lowered = text.lower()
+        for clue in _LOWER_CLUES:
+            if clue in lowered:
+                return False
+    for pattern in _CLUELESS:  # noqa: SIM110 - all() over a generator costs more here
+        if pattern.search(text) is not None:
+            return False
+    return True
 
 
 def redact_text(text: str) -> str:
-    """``obs.contract.redact(text)``, skipped when no rule can match."""
-    if _ANY is not None and _ANY.search(text) is None:
+    """``obs.contract.redact(text)``, running only the rules whose clues the text holds."""
+    if _clean(text):
         return text
-    return redact(text)
+    lowered: str | None = None
+    for pattern, clues, ignore_case in _RULES:
+        if clues:
+            haystack: str | None = text
+            if ignore_case:
+                if text.isascii():
+                    haystack = lowered = lowered if lowered is not None else text.lower()
+                else:
+                    haystack = None  # the rule runs
+            if haystack is not None:
+                for clue in clues:
+                    if clue in haystack:
+                        break
+                else:
+                    continue
+        redacted = pattern.sub(REDACTED, text)
+        if redacted != text:
+            text, lowered = redacted, None
+    return text
 
 
 def redact_path(target: str) -> str:

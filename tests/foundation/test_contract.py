@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from obs import contract
 
@@ -61,6 +63,27 @@ def test_every_redaction_rule_redacts_its_examples(rule: contract.RedactionRule)
     assert rule.examples, "each rule documents what it catches"
     for example in rule.examples:
         assert example not in contract.redact(f"before {example} after")
+
+
+@pytest.mark.parametrize("rule", [r for r in contract.REDACTION_RULES if r.clues], ids=lambda r: r.name)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_match_of_a_rule_holds_one_of_its_clues(rule: contract.RedactionRule, data: st.DataObject) -> None:
+    """The clues are what the hot path checks before running a rule: a match without one would leak."""
+    text = data.draw(st.from_regex(rule.pattern))
+    match = rule.compiled().search(text)
+    assert match is not None
+    found = match.group(0)
+    if rule.ignore_case:
+        if not found.isascii():
+            return  # the hot path runs the rule on non-ASCII text whatever its clues
+        found = found.lower()
+    assert any(clue in found for clue in rule.clues), (rule.name, found)
+
+
+@pytest.mark.parametrize("rule", contract.REDACTION_RULES, ids=lambda r: r.name)
+def test_clues_of_case_insensitive_rules_are_lower_case(rule: contract.RedactionRule) -> None:
+    assert all(clue == clue.lower() for clue in rule.clues) or not rule.ignore_case
 
 
 def test_redaction_leaves_ordinary_text_alone() -> None:
