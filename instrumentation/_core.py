@@ -110,7 +110,9 @@ class Telemetry:
             req = Request(method, clean_path(raw_path), time_ns())
             tracer = self.tracer
             if tracer is not None:
-                parent = extract(carrier) if carrier else None
+                # The context the span starts in: the propagated one, else the current one (read once
+                # here for both the span's parent and the context the span is set in).
+                parent = extract(carrier) if carrier else otel_context.get_current()
                 attributes: dict[str, AttributeValue] = {
                     "http.request.method": method,
                     "url.path": req.path,

@@ -25,6 +25,7 @@ kind of processor later is noticed on the next request, which then goes through 
 from __future__ import annotations
 
 import logging
+import random
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from time import time_ns
@@ -33,7 +34,7 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.context import Context
+from opentelemetry.context import Context, get_current
 from opentelemetry.sdk.trace import (
     Event,
     ReadableSpan,
@@ -43,6 +44,7 @@ from opentelemetry.sdk.trace import (
 )
 from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
@@ -57,12 +59,19 @@ from opentelemetry.util import types
 
 from ._redaction import redact_attributes, redact_text
 
+try:  # the SDK's span metrics (opentelemetry-sdk >= 1.39); older SDKs use Tracer.start_span
+    from opentelemetry.sdk.trace._tracer_metrics import NoOpTracerMetrics
+except ImportError:  # pragma: no cover
+    NoOpTracerMetrics = None  # type: ignore[assignment,misc]
+
 _log = logging.getLogger("obs.instrumentation")
 
 _SERVER = SpanKind.SERVER
 _SAMPLED = TraceFlags.SAMPLED
 _RANDOM = TraceFlags.RANDOM_TRACE_ID
 _UNSET = Status(StatusCode.UNSET)
+#: The four flag combinations a server span can get, made once (index: the flags' int value).
+_TRACE_FLAGS = tuple(TraceFlags(flags) for flags in range((_SAMPLED | _RANDOM) + 1))
 
 #: Processors known to do nothing when a span starts or is ending (the SDK's two exporters' paths).
 _INERT_ON_START = {SpanProcessor.on_start, SimpleSpanProcessor.on_start, BatchSpanProcessor.on_start}
@@ -327,9 +336,14 @@ class LeanSpans:
         self._shared = _Shared(tracer)
         self._id_generator = tracer.id_generator
         self._random_ids = bool(tracer.id_generator.is_trace_id_random())
+        # The SDK's default generator draws from the random module until an id is valid (not 0):
+        # the same draws made here save two calls per request.
+        self._getrandbits = random.getrandbits if type(tracer.id_generator) is RandomIdGenerator else None
         self._sampler = tracer.sampler
         self._ratio_bound = _parent_based_ratio_bound(tracer.sampler)
-        self._tracer_metrics = tracer._tracer_metrics
+        tracer_metrics = tracer._tracer_metrics
+        # The SDK's own span metrics, when a meter provider is configured for them; else a no-op.
+        self._tracer_metrics = None if type(tracer_metrics) is NoOpTracerMetrics else tracer_metrics
         self._checked: tuple[SpanProcessor, ...] | None = None
         self._usable = False
 
@@ -367,10 +381,18 @@ class LeanSpans:
     ) -> trace.Span | None:
         if not self.usable():
             return None
+        if parent_context is None:
+            parent_context = get_current()  # what start_span(context=None) reads
         parent = trace.get_current_span(parent_context).get_span_context()
+        getrandbits = self._getrandbits
         if not parent.is_valid:
             parent_or_none: SpanContext | None = None
-            trace_id = self._id_generator.generate_trace_id()
+            if getrandbits is not None:
+                trace_id = getrandbits(128)
+                while not trace_id:
+                    trace_id = getrandbits(128)
+            else:
+                trace_id = self._id_generator.generate_trace_id()
             random_ids = self._random_ids
         else:
             parent_or_none = parent
@@ -395,13 +417,16 @@ class LeanSpans:
             trace_state = result.trace_state
             sampler_attributes = result.attributes
 
-        flags = _SAMPLED if sampled else 0
-        if random_ids:
-            flags |= _RANDOM
-        context = SpanContext(
-            trace_id, self._id_generator.generate_span_id(), False, TraceFlags(flags), trace_state
-        )
-        on_end_metrics = self._tracer_metrics.start_span(parent_or_none, decision)
+        if getrandbits is not None:
+            span_id = getrandbits(64)
+            while not span_id:
+                span_id = getrandbits(64)
+        else:
+            span_id = self._id_generator.generate_span_id()
+        flags = (_SAMPLED if sampled else 0) | (_RANDOM if random_ids else 0)
+        context = SpanContext(trace_id, span_id, False, _TRACE_FLAGS[flags], trace_state)
+        tracer_metrics = self._tracer_metrics
+        on_end_metrics = tracer_metrics.start_span(parent_or_none, decision) if tracer_metrics is not None else None
         if decision is Decision.DROP:
             return NonRecordingSpan(context)
         if sampler_attributes:

@@ -125,6 +125,44 @@ def test_sampling_decisions_match_the_sdk_sampler(ratio: float, parent_flags: in
         assert ours.is_recording() == theirs.is_recording()
 
 
+@pytest.mark.parametrize("parent_flags", [None, 0x01])
+def test_default_ids_are_the_draws_the_sdk_makes(parent_flags: int | None) -> None:
+    """With the SDK's RandomIdGenerator the ids are drawn from ``random`` directly: same draws, same ids."""
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.5)))
+    starter = LeanSpans.for_tracer(provider.get_tracer("t"))
+    sdk_tracer = provider.get_tracer("t")
+    assert starter is not None
+    for seed in range(200):
+        context = _parent_context(parent_flags)
+        random.seed(seed)
+        ours = starter.start("GET", context, {}, 1)
+        random.seed(seed)
+        theirs = sdk_tracer.start_span("GET", context=context, kind=SpanKind.SERVER)
+        assert ours is not None
+        assert ours.get_span_context() == theirs.get_span_context()
+
+
+def test_the_sdks_own_span_metrics_count_lean_spans(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    monkeypatch.setenv("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
+    reader = InMemoryMetricReader()
+    provider = TracerProvider(meter_provider=MeterProvider(metric_readers=[reader]))
+    starter = LeanSpans.for_tracer(provider.get_tracer("t"))
+    assert starter is not None
+    spans = [starter.start("GET", None, {}, 1) for _ in range(3)]
+    spans[0].end()  # type: ignore[union-attr]
+    data = reader.get_metrics_data()
+    assert data is not None
+    points = {
+        m.name: sum(p.value for p in m.data.data_points)  # type: ignore[union-attr]
+        for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+    }  # fmt: skip
+    assert points["otel.sdk.span.started"] == 3
+    assert points["otel.sdk.span.live"] == 2
+
+
 def test_a_sampler_that_is_not_parent_based_ratio_is_asked_as_usual() -> None:
     class EveryOther(TraceIdRatioBased):
         def __init__(self) -> None:
