@@ -11,9 +11,10 @@ copy at the end. ``LeanSpans`` keeps the SDK's semantics and drops that work:
   ``OTEL_TRACES_SAMPLER=parentbased_traceidratio`` default) is decided inline with the SDK's exact
   arithmetic; any other sampler is called through its normal ``should_sample``;
 - a sampled request gets a ``ServerSpan``: plain dict attributes, limits and redaction applied
-  only to what application code or hooks add, and on ``end()`` one ``ReadableSpan`` handed to the
-  provider's span processors (so ``BatchSpanProcessor``, exporters and the collector see exactly
-  what the SDK would give them);
+  only to what application code or hooks add, and on ``end()`` the span itself, a
+  ``ReadableSpan`` with the same fields, handed to the provider's span processors (so
+  ``BatchSpanProcessor``, exporters and the collector see exactly what the SDK would give them,
+  without the SDK's copy into a second object);
 - an unsampled request gets a ``NonRecordingSpan`` carrying the new span context (as the SDK's).
 
 The fast path is used only while it is indistinguishable from the SDK's: an SDK ``Tracer`` that is
@@ -29,7 +30,7 @@ import random
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from time import time_ns
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any
 
 from opentelemetry import trace
@@ -91,30 +92,21 @@ class _Shared:
         self.limits: SpanLimits = tracer._span_limits
 
 
-class ServerSpan(trace.Span):
+class ServerSpan(trace.Span, ReadableSpan):
     """A recording server span: the ``opentelemetry.trace.Span`` API over plain fields.
 
     One request owns it. The middleware's own attributes live in a plain dict; attributes set by
     application code or hooks go through the SDK's ``BoundedAttributes`` (validation, ``SpanLimits``,
     oldest-dropped-first) and are redacted with the contract's rules first: personal data must not
     reach a trace, whoever set it.
+
+    Like the SDK's own span it is also the ``ReadableSpan`` the processors receive: at ``end()`` its
+    fields take their final form (attributes merged, events and links frozen) and the span itself
+    is handed on, where the SDK copies every field into a second object. Nothing changes it after
+    that: every write checks that the span has not ended.
     """
 
-    __slots__ = (
-        "_attributes",
-        "_context",
-        "_dropped_events",
-        "_end_time",
-        "_events",
-        "_links",
-        "_name",
-        "_on_end_metrics",
-        "_parent",
-        "_shared",
-        "_start_time",
-        "_status",
-        "_user_attributes",
-    )
+    __slots__ = ("_dropped_events", "_event_list", "_link_list", "_on_end_metrics", "_own", "_shared", "_user_attributes")
 
     def __init__(
         self,
@@ -129,13 +121,21 @@ class ServerSpan(trace.Span):
         self._name = name
         self._context = context
         self._parent = parent
-        self._attributes = attributes
+        # While recording, ReadableSpan's _attributes/_events/_links are these same objects.
+        self._own = self._attributes = attributes
         self._start_time = start_time
         self._end_time: int | None = None
         self._shared = shared
-        self._events: list[Event] = []
-        self._links: list[trace.Link] = []
+        self._event_list: list[Event] = []
+        self._link_list: list[trace.Link] = []
+        self._events = self._event_list
+        self._links = self._link_list
         self._status = _UNSET
+        # The rest of ReadableSpan's fields (its __init__ is not called: these are all it sets).
+        self._kind = _SERVER
+        self._resource = shared.resource
+        self._instrumentation_info = shared.instrumentation_info
+        self._instrumentation_scope = shared.scope
         self._user_attributes: BoundedAttributes | None = None
         self._dropped_events = 0
         self._on_end_metrics = on_end_metrics
@@ -143,7 +143,7 @@ class ServerSpan(trace.Span):
     # --- read ----------------------------------------------------------------------------------
 
     def get_span_context(self) -> SpanContext:
-        return self._context
+        return self._context  # type: ignore[return-value]  # always set: __init__ takes one
 
     def is_recording(self) -> bool:
         return self._end_time is None
@@ -153,8 +153,10 @@ class ServerSpan(trace.Span):
         return self._name
 
     @property
-    def attributes(self) -> Mapping[str, types.AnyValue]:
-        return dict(self._merged_attributes() or {})
+    def attributes(self) -> types.Attributes:
+        if self._end_time is not None:
+            return MappingProxyType(self._attributes or {})
+        return MappingProxyType(dict(self._merged_attributes() or {}))
 
     @property
     def kind(self) -> SpanKind:
@@ -171,7 +173,7 @@ class ServerSpan(trace.Span):
 
     def set_own_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
         if self._end_time is None:
-            self._attributes.update(attributes)
+            self._own.update(attributes)
             user = self._user_attributes
             if user is not None:
                 # Set last, as on the SDK span: the middleware's value wins over an earlier hook's.
@@ -216,7 +218,7 @@ class ServerSpan(trace.Span):
         self._append_event(Event(name, bounded, timestamp if timestamp is not None else time_ns()))
 
     def _append_event(self, event: Event) -> None:
-        events = self._events
+        events = self._event_list
         cap = self._shared.limits.max_events
         if cap is not None and len(events) >= cap:
             # As the SDK's BoundedList: the newest events are kept, the oldest dropped and counted.
@@ -230,12 +232,12 @@ class ServerSpan(trace.Span):
         if self._end_time is not None or context is None or not context.is_valid:
             return
         limits = self._shared.limits
-        if limits.max_links is not None and len(self._links) >= limits.max_links:
+        if limits.max_links is not None and len(self._link_list) >= limits.max_links:
             return
         bounded = BoundedAttributes(
             limits.max_link_attributes, attributes, immutable=True, max_value_len=limits.max_attribute_length
         )
-        self._links.append(trace.Link(context, bounded))
+        self._link_list.append(trace.Link(context, bounded))
 
     def update_name(self, name: str) -> None:
         if self._end_time is None:
@@ -286,46 +288,32 @@ class ServerSpan(trace.Span):
     def end(self, end_time: int | None = None) -> None:
         if self._end_time is not None:
             return
+        # The final fields, before _end_time marks the span read-only for the processors.
+        self._attributes = self._merged_attributes()
+        self._user_attributes = None
+        self._events = self._bounded_events()
+        self._links = tuple(self._link_list)
         self._end_time = end_time if end_time is not None else time_ns()
         if self._on_end_metrics is not None:
             self._on_end_metrics()
-        self._shared.processor.on_end(self.readable())
+        self._shared.processor.on_end(self)
 
     def _merged_attributes(self) -> types.Attributes:
         user = self._user_attributes
         if user is None:
-            return self._attributes
+            return self._own
         # Same order and limit as the SDK span: own attributes first, then the application's.
-        merged = BoundedAttributes(self._shared.limits.max_span_attributes, self._attributes, immutable=False)
+        merged = BoundedAttributes(self._shared.limits.max_span_attributes, self._own, immutable=False)
         merged.update(user)
         merged.dropped += user.dropped
         return merged
 
     def _bounded_events(self) -> Sequence[Event]:
         if not self._dropped_events:
-            return tuple(self._events)
-        events = BoundedList.from_seq(self._shared.limits.max_events, self._events)
+            return tuple(self._event_list)
+        events = BoundedList.from_seq(self._shared.limits.max_events, self._event_list)
         events.dropped = self._dropped_events  # ReadableSpan reports it from a BoundedList only
         return events
-
-    def readable(self) -> ReadableSpan:
-        shared = self._shared
-        attributes = self._merged_attributes()
-        return ReadableSpan(
-            name=self._name,
-            context=self._context,
-            parent=self._parent,
-            resource=shared.resource,
-            attributes=attributes,
-            events=self._bounded_events(),
-            links=tuple(self._links),
-            kind=_SERVER,
-            status=self._status,
-            start_time=self._start_time,
-            end_time=self._end_time,
-            instrumentation_info=shared.instrumentation_info,
-            instrumentation_scope=shared.scope,
-        )
 
 
 class LeanSpans:
