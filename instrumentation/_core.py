@@ -49,7 +49,9 @@ def clean_path(raw: str) -> str:
     if not path.isascii():
         # Lone surrogates (undecodable bytes) would break protobuf and JSON encoding downstream.
         path = path.encode("utf-8", "replace").decode("utf-8")
-    return redact_path(path)
+    if "?" in path or "#" in path:  # servers pass the path alone; a raw target keeps its query
+        return redact_path(path)
+    return redact_text(path)
 
 
 class Request:
@@ -198,7 +200,7 @@ class Telemetry:
                     redact_text(str(error)) if error is not None else None,
                 )
                 message = f"{req.method} {label_route} {status}"
-                if not write_access_line(logger, message, fields):
+                if not write_access_line(logger, message, fields, end / 1e9):
                     # makeRecord + handle rather than info(): no caller lookup (a stack walk) for a
                     # line whose origin is always this function; filters and handlers run as usual.
                     record = logger.makeRecord(logger.name, _INFO, __file__, 0, message, (), None)

@@ -289,10 +289,11 @@ class ServerSpan(trace.Span, ReadableSpan):
         if self._end_time is not None:
             return
         # The final fields, before _end_time marks the span read-only for the processors.
-        self._attributes = self._merged_attributes()
-        self._user_attributes = None
-        self._events = self._bounded_events()
-        self._links = tuple(self._link_list)
+        if self._user_attributes is not None:
+            self._attributes = self._merged_attributes()
+            self._user_attributes = None
+        self._events = self._bounded_events() if self._event_list else ()
+        self._links = tuple(self._link_list) if self._link_list else ()
         self._end_time = end_time if end_time is not None else time_ns()
         if self._on_end_metrics is not None:
             self._on_end_metrics()

@@ -243,7 +243,9 @@ class JsonFormatter(logging.Formatter):
 _DIRECT_HANDLERS = (logging.StreamHandler, logging.FileHandler)
 
 
-def write_access_line(logger: logging.Logger, message: str, access: AccessFields) -> bool:
+def write_access_line(
+    logger: logging.Logger, message: str, access: AccessFields, created: float | None = None
+) -> bool:
     """Write an access line straight to the handlers, as ``logger.info`` would; False if it cannot.
 
     Under a real server the standard path (a ``LogRecord`` with ~20 attributes, then
@@ -254,6 +256,7 @@ def write_access_line(logger: logging.Logger, message: str, access: AccessFields
     same line is written to the same streams under the same handler locks without the record.
     Anything else (another handler or formatter type, a filter, no handler at all) returns False
     and the caller goes the standard way. The caller has checked ``isEnabledFor(INFO)``.
+    ``created`` is the line's time (``time.time()`` when not given), the request's end for access lines.
     """
     if logger.disabled or logger.filters or logging.getLogRecordFactory() is not logging.LogRecord:
         return False
@@ -274,13 +277,20 @@ def write_access_line(logger: logging.Logger, message: str, access: AccessFields
         current = current.parent if current.propagate else None
     if not targets:
         return False  # logging.lastResort's business
-    created = time.time()
+    if created is None:
+        created = time.time()
     for handler in targets:
         formatter: JsonFormatter = handler.formatter  # type: ignore[assignment]
-        handler.acquire()
+        # What StreamHandler.emit and flush do (both exact stdlib types here), under one hold of the
+        # handler's lock rather than three.
+        lock = handler.lock
+        if lock is not None:
+            lock.acquire()
         try:
-            handler.stream.write(formatter.format_access(created, message, access) + handler.terminator)
-            handler.flush()
+            stream = handler.stream
+            stream.write(formatter.format_access(created, message, access) + handler.terminator)
+            if hasattr(stream, "flush"):
+                stream.flush()
         except RecursionError:
             raise
         except Exception:
@@ -289,7 +299,8 @@ def write_access_line(logger: logging.Logger, message: str, access: AccessFields
             setattr(record, ACCESS_ATTR, access)
             handler.handleError(record)
         finally:
-            handler.release()
+            if lock is not None:
+                lock.release()
     return True
 
 
