@@ -15,17 +15,31 @@ apps, called in process) in its own ``valgrind --tool=callgrind`` child twice, o
 see if every instruction cost the same (they do not: cache misses and syscalls are not weighed, so
 the server benchmark stays the judge of the issue's targets). Needs valgrind (Debian package).
 A run takes a few minutes: each child runs ~50 times slower under valgrind.
+
+``--server`` counts what the issue's server benchmark runs instead: the gunicorn sync worker
+(Flask) or uvicorn (FastAPI) process of ``bench_middleware.py``, under callgrind, answering
+``--requests`` sequential requests over loopback beyond a ``--base`` run. That includes the
+server's HTTP parsing and socket calls in user space but not the kernel's TCP work, which is the
+same for every configuration: its "x bare" is therefore a lower bound of the throughput ratio a
+CPU-bound server reaches, and one that does not move with the machine's other tenants.
+
+    .venv/bin/python benchmarks/bench_instructions.py --server --framework flask --configs bare,obs
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
+import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +47,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_inprocess import CONFIGS, fastapi_caller, flask_caller
+from benchmarks.bench_middleware import CONFIGS as SERVER_CONFIGS
+from benchmarks.bench_middleware import ROOT, VENV_BIN, free_port
 
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
@@ -59,17 +75,74 @@ def count(framework: str, config: str, requests: int) -> int:
     return int(found.group(1))
 
 
-def per_request(framework: str, config: str, base: int, requests: int) -> float:
-    return (count(framework, config, base + requests) - count(framework, config, base)) / requests
+def _server_argv(framework: str, port: int) -> list[str]:
+    """The server command of bench_middleware.py, unpinned, with timeouts fit for valgrind's pace."""
+    if framework == "fastapi":
+        return [
+            str(VENV_BIN / "uvicorn"), "benchmarks.bench_middleware:make_fastapi_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+    return [
+        str(VENV_BIN / "gunicorn"), "benchmarks.bench_middleware:make_flask_app()", "-w", "1", "-k", "sync",
+        "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "900",
+    ]  # fmt: skip
+
+
+def count_server(framework: str, config: str, requests: int) -> int:
+    """Instructions the process answering requests executes for ``requests`` requests (plus start-up)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/items/42"
+    env = {**os.environ, "BENCH_CONFIG": config, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "0"}
+    for key in [k for k in env if k.startswith(("OTEL_", "OBS_", "PROMETHEUS_MULTIPROC"))]:
+        del env[key]
+    with tempfile.TemporaryDirectory(prefix="obs-cg-") as out:
+        cmd = [
+            "valgrind", "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={out}/cg.%p",
+            *_server_argv(framework, port),
+        ]  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + 600
+            while True:  # the first answer: everything is imported and warm
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{framework}/{config} server exited: {proc.stderr.read()[-2000:]!r}")  # type: ignore[union-attr]
+                try:
+                    with urllib.request.urlopen(url, timeout=60) as resp:
+                        resp.read()
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{framework}/{config} server not ready under valgrind") from None
+                    time.sleep(0.5)
+            for _ in range(requests):
+                with urllib.request.urlopen(url, timeout=60) as resp:
+                    resp.read()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            _, err = proc.communicate(timeout=300)
+        # One count per process (gunicorn: master and worker); the one that answered did the most.
+        counts = [int(n) for n in _COLLECTED.findall(err.decode(errors="replace"))]
+        if not counts:
+            raise RuntimeError(f"{framework}/{config}: no callgrind totals:\n{err.decode(errors='replace')[-2000:]}")
+        return max(counts)
+
+
+def per_request(framework: str, config: str, base: int, requests: int, server: bool = False) -> float:
+    measure = count_server if server else count
+    return (measure(framework, config, base + requests) - measure(framework, config, base)) / requests
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--framework", choices=["flask", "fastapi", "all"], default="all")
-    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--configs", help="comma-separated (default: all of the chosen benchmark's)")
     parser.add_argument("--base", type=int, default=100, help="requests in the shorter run (warm-up included)")
     parser.add_argument("--requests", type=int, default=1000, help="extra requests in the longer run")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="children run at once")
+    parser.add_argument("--server", action="store_true", help="count the server process of bench_middleware.py")
     parser.add_argument("--child", nargs=3, metavar=("FRAMEWORK", "CONFIG", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -77,21 +150,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if shutil.which("valgrind") is None:
         parser.error("valgrind is not installed (apt-get install -y valgrind)")
-    configs = [c for c in args.configs.split(",") if c]
-    if "bare" not in configs or set(configs) - set(CONFIGS):
-        parser.error(f"configs must include 'bare' and be among {', '.join(CONFIGS)}")
+    known = SERVER_CONFIGS if args.server else CONFIGS
+    configs = [c for c in (args.configs or ",".join(known)).split(",") if c]
+    if "bare" not in configs or set(configs) - set(known):
+        parser.error(f"configs must include 'bare' and be among {', '.join(known)}")
     frameworks = ["flask", "fastapi"] if args.framework == "all" else [args.framework]
     jobs = [(f, c) for f in frameworks for c in configs]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {job: pool.submit(per_request, *job, args.base, args.requests) for job in jobs}
+        futures = {job: pool.submit(per_request, *job, args.base, args.requests, args.server) for job in jobs}
         results = {job: future.result() for job, future in futures.items()}
     for framework in frameworks:
         bare = results[(framework, "bare")]
-        print(f"{framework}: instructions per request (callgrind, {args.requests} requests after {args.base})")
+        where = "server process, user space" if args.server else "in process"
+        print(f"{framework}: instructions per request, {where} (callgrind, {args.requests} requests after {args.base})")
         print(f"  {'config':17s} {'instr':>9s} {'+instr':>9s} {'x bare':>7s}  what")
         for config in configs:
             n = results[(framework, config)]
-            print(f"  {config:17s} {n:9.0f} {n - bare:+9.0f} {bare / n:7.3f}  {CONFIGS[config]}")
+            print(f"  {config:17s} {n:9.0f} {n - bare:+9.0f} {bare / n:7.3f}  {known[config]}")
         print()
     return 0
 
