@@ -18,7 +18,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.propagate import extract
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import NonRecordingSpan, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from obs.contract import KNOWN_METHODS, UNMATCHED_ROUTE, normalize_method
@@ -166,9 +166,10 @@ class Telemetry:
                 if ctx.trace_flags.sampled:
                     trace_id = format(ctx.trace_id, "032x")
                     span_id = format(ctx.span_id, "016x")
-                if span.is_recording():
-                    self._close_span(span, req.method, route, status, error, error_type)
-                span.end(end_time=end)
+                if type(span) is not NonRecordingSpan:  # an unsampled request's span: nothing to end
+                    if span.is_recording():
+                        self._close_span(span, req.method, route, status, error, error_type)
+                    span.end(end_time=end)
         except Exception:
             self.count_error("response")
         metrics = self.metrics
