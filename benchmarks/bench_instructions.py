@@ -11,6 +11,10 @@ apps, called in process) in its own ``valgrind --tool=callgrind`` child twice, o
     .venv/bin/python benchmarks/bench_instructions.py                        # both frameworks
     .venv/bin/python benchmarks/bench_instructions.py --framework flask --configs bare,obs
 
+Traced configurations export through a ``SimpleSpanProcessor`` here (the no-op export is counted
+on the request): the batch processor's thread runs when the scheduler lets it, so its share, and
+whether its queue overflows into warnings, changes from run to run.
+
 "x bare" is bare's count over the configuration's: the throughput ratio a CPU-bound server would
 see if every instruction cost the same (they do not: cache misses and syscalls are not weighed, so
 the server benchmark stays the judge of the issue's targets). Needs valgrind (Debian package).
@@ -48,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_inprocess import CONFIGS, fastapi_caller, flask_caller
 from benchmarks.bench_middleware import CONFIGS as SERVER_CONFIGS
-from benchmarks.bench_middleware import ROOT, VENV_BIN, free_port
+from benchmarks.bench_middleware import ROOT, _server_cmd, free_port, server_env
 
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
@@ -67,7 +71,7 @@ def count(framework: str, config: str, requests: int) -> int:
         "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
         sys.executable, __file__, "--child", framework, config, str(requests),
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONHASHSEED": "0"}  # same dict layouts in every child
+    env = {**os.environ, "PYTHONHASHSEED": "0", "BENCH_SPAN_PROCESSOR": "simple"}  # same dict layouts in every child
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     found = _COLLECTED.search(proc.stderr)
     if proc.returncode != 0 or found is None:
@@ -75,30 +79,15 @@ def count(framework: str, config: str, requests: int) -> int:
     return int(found.group(1))
 
 
-def _server_argv(framework: str, port: int) -> list[str]:
-    """The server command of bench_middleware.py, unpinned, with timeouts fit for valgrind's pace."""
-    if framework == "fastapi":
-        return [
-            str(VENV_BIN / "uvicorn"), "benchmarks.bench_middleware:make_fastapi_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
-        ]  # fmt: skip
-    return [
-        str(VENV_BIN / "gunicorn"), "benchmarks.bench_middleware:make_flask_app()", "-w", "1", "-k", "sync",
-        "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "900",
-    ]  # fmt: skip
-
-
 def count_server(framework: str, config: str, requests: int) -> int:
     """Instructions the process answering requests executes for ``requests`` requests (plus start-up)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/items/42"
-    env = {**os.environ, "BENCH_CONFIG": config, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "0"}
-    for key in [k for k in env if k.startswith(("OTEL_", "OBS_", "PROMETHEUS_MULTIPROC"))]:
-        del env[key]
+    env = server_env(config, PYTHONHASHSEED="0", BENCH_SPAN_PROCESSOR="simple")
     with tempfile.TemporaryDirectory(prefix="obs-cg-") as out:
         cmd = [
             "valgrind", "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={out}/cg.%p",
-            *_server_argv(framework, port),
+            *_server_cmd(framework, port, pin=False, worker_timeout=900),
         ]  # fmt: skip
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
@@ -162,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for framework in frameworks:
         bare = results[(framework, "bare")]
         where = "server process, user space" if args.server else "in process"
+        print("(traced configurations export through a SimpleSpanProcessor here: see the docstring)")
         print(f"{framework}: instructions per request, {where} (callgrind, {args.requests} requests after {args.base})")
         print(f"  {'config':17s} {'instr':>9s} {'+instr':>9s} {'x bare':>7s}  what")
         for config in configs:

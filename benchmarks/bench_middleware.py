@@ -55,7 +55,12 @@ TARGETS = {"fastapi": 0.60, "flask": 0.85}
 
 def _noop_tracer_provider(ratio: float = 1.0) -> Any:
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SimpleSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
     class NoopExporter(SpanExporter):
@@ -63,7 +68,10 @@ def _noop_tracer_provider(ratio: float = 1.0) -> Any:
             return SpanExportResult.SUCCESS
 
     provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(ratio)))
-    provider.add_span_processor(BatchSpanProcessor(NoopExporter()))
+    # bench_instructions.py asks for the simple processor: the batch processor's thread runs when
+    # the scheduler lets it, so what it costs (and whether its queue overflows) varies by run.
+    simple = os.environ.get("BENCH_SPAN_PROCESSOR") == "simple"
+    provider.add_span_processor((SimpleSpanProcessor if simple else BatchSpanProcessor)(NoopExporter()))
     return provider
 
 
@@ -144,17 +152,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _server_cmd(framework: str, port: int) -> list[str]:
-    pin = ["taskset", "-c", "0"]
+def _server_cmd(framework: str, port: int, *, pin: bool = True, worker_timeout: int | None = None) -> list[str]:
+    """The server command: pinned to core 0 here; ``bench_instructions.py`` runs it unpinned under
+    valgrind, where gunicorn's worker timeout must outlast valgrind's pace."""
+    prefix = ["taskset", "-c", "0"] if pin else []
     if framework == "fastapi":
         return [
-            *pin, str(VENV_BIN / "uvicorn"), "benchmarks.bench_middleware:make_fastapi_app", "--factory",
+            *prefix, str(VENV_BIN / "uvicorn"), "benchmarks.bench_middleware:make_fastapi_app", "--factory",
             "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
+    timeout = ["--timeout", str(worker_timeout)] if worker_timeout is not None else []
     return [
-        *pin, str(VENV_BIN / "gunicorn"), "benchmarks.bench_middleware:make_flask_app()",
-        "-w", "1", "-k", "sync", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+        *prefix, str(VENV_BIN / "gunicorn"), "benchmarks.bench_middleware:make_flask_app()",
+        "-w", "1", "-k", "sync", "-b", f"127.0.0.1:{port}", "--log-level", "warning", *timeout,
     ]  # fmt: skip
+
+
+def server_env(config: str, **extra: str) -> dict[str, str]:
+    """The server's environment: ``BENCH_CONFIG`` set, the caller's OTel/obs/multiprocess settings removed."""
+    env = {**os.environ, "BENCH_CONFIG": config, "PYTHONPATH": str(ROOT), **extra}
+    for key in [k for k in env if k.startswith(("OTEL_", "OBS_", "PROMETHEUS_MULTIPROC"))]:
+        del env[key]
+    return env
 
 
 @contextlib.contextmanager
@@ -164,11 +183,8 @@ def servers(framework: str, configs: Sequence[str], timeout: float = 60.0) -> It
     try:
         for config in configs:
             port = free_port()
-            env = {**os.environ, "BENCH_CONFIG": config, "PYTHONPATH": str(ROOT)}
-            for key in [k for k in env if k.startswith(("OTEL_", "OBS_", "PROMETHEUS_MULTIPROC"))]:
-                del env[key]
             proc = subprocess.Popen(
-                _server_cmd(framework, port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                _server_cmd(framework, port), cwd=ROOT, env=server_env(config), stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE, start_new_session=True,
             )  # fmt: skip
             procs[config] = (proc, f"http://127.0.0.1:{port}/items/42")
