@@ -60,11 +60,8 @@ def record_route() -> None:
 def record_exception(sender: Any, exception: BaseException, **extra: Any) -> None:
     """``got_request_exception`` receiver: keep the exception Flask is about to turn into a 500,
     and the route, in case the exception propagates and no response is started in the context."""
-    environ = request.environ
-    environ[ERROR_KEY] = exception
-    rule = request.url_rule
-    if rule is not None:
-        environ[ROUTE_KEY] = rule.rule
+    request.environ[ERROR_KEY] = exception
+    record_route()
 
 
 class _Body:
