@@ -24,8 +24,9 @@ A run takes a few minutes: each child runs ~50 times slower under valgrind.
 (Flask) or uvicorn (FastAPI) process of ``bench_middleware.py``, under callgrind, answering
 ``--requests`` sequential requests over loopback beyond a ``--base`` run. That includes the
 server's HTTP parsing and socket calls in user space but not the kernel's TCP work, which is the
-same for every configuration: its "x bare" is therefore a lower bound of the throughput ratio a
-CPU-bound server reaches, and one that does not move with the machine's other tenants.
+same for every configuration. Its "x bare" does not move with the machine's other tenants; it is
+a proxy, not a bound, for throughput: leaving the kernel out raises the real ratio, weighing every
+instruction alike lowers it when the added code misses the caches more than the rest.
 
     .venv/bin/python benchmarks/bench_instructions.py --server --framework flask --configs bare,obs
 """
