@@ -16,7 +16,7 @@ listed under ``x-obs-application-targets``: those containers join the network na
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -127,45 +127,43 @@ def _started(*names: str) -> dict[str, Any]:
     return {name: {"condition": "service_started"} for name in names}
 
 
-def _listen_ports(config: Any) -> list[int]:
-    """Ports a collector-style config listens on (``endpoint: 0.0.0.0:<port>`` anywhere in it)."""
-    found: set[int] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "endpoint" and isinstance(value, str) and (m := _LISTEN.match(value)):
-                    found.add(int(m.group(1)))
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(config)
-    return sorted(found)
-
-
-def credential_files(config: Any) -> list[str]:
-    """Absolute paths a Prometheus/Alertmanager config reads secrets from (every ``*_file`` key)."""
+def _collect(config: Any, pick: Callable[[Any, Any], str | None]) -> set[str]:
+    """What ``pick(key, value)`` returns for every mapping entry anywhere in ``config`` (None: skip)."""
     found: set[str] = set()
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                if (
-                    isinstance(key, str)
-                    and key.endswith("_file")
-                    and isinstance(value, str)
-                    and value.startswith("/")
-                ):
-                    found.add(value)
+                picked = pick(key, value)
+                if picked is not None:
+                    found.add(picked)
                 walk(value)
         elif isinstance(node, list):
             for item in node:
                 walk(item)
 
     walk(config)
-    return sorted(found)
+    return found
+
+
+def _listen_ports(config: Any) -> list[int]:
+    """Ports a collector-style config listens on (``endpoint: 0.0.0.0:<port>`` anywhere in it)."""
+
+    def port(key: Any, value: Any) -> str | None:
+        m = _LISTEN.match(value) if key == "endpoint" and isinstance(value, str) else None
+        return m.group(1) if m else None
+
+    return sorted(int(p) for p in _collect(config, port))
+
+
+def credential_files(config: Any) -> list[str]:
+    """Absolute paths a Prometheus/Alertmanager config reads secrets from (every ``*_file`` key)."""
+
+    def path(key: Any, value: Any) -> str | None:
+        is_file_key = isinstance(key, str) and key.endswith("_file")
+        return value if is_file_key and isinstance(value, str) and value.startswith("/") else None
+
+    return sorted(_collect(config, path))
 
 
 def env_file_secrets(text: str) -> list[str]:
