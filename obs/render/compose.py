@@ -543,30 +543,29 @@ class _Stack:
         return [_host_port(t)[0] for t in self.platform.scrape_targets(dep, self.env)]
 
     def add_exporters(self) -> None:
+        # Exporter per dependency kind: the env-file folder, the image role, and extra mounts.
+        kinds = {
+            DependencyKind.POSTGRES: (
+                "postgres", "postgres-exporter", [_bind(exporters.POSTGRES_QUERIES_PATH, exporters.POSTGRES_QUERIES_MOUNT)]
+            ),
+            DependencyKind.REDIS: ("redis", "redis-exporter", []),
+        }  # fmt: skip
         for dep in self.platform.dependencies:
-            if dep.kind is DependencyKind.POSTGRES:
-                env_path = f"exporters/postgres/{dep.name}.env"
-                host, port = _host_port(dep.exporter_address)
-                self.add(
-                    host,
-                    "postgres-exporter",
-                    aliases=self.dependency_aliases(dep),
-                    env_file=[f"../{env_path}"],
-                    volumes=[_bind(exporters.POSTGRES_QUERIES_PATH, exporters.POSTGRES_QUERIES_MOUNT)],
-                    secrets=self.secrets.mount(*env_file_secrets(self.need(env_path))),
-                    expose=[port],
-                )
-            elif dep.kind is DependencyKind.REDIS:
-                env_path = f"exporters/redis/{dep.name}.env"
-                host, port = _host_port(dep.exporter_address)
-                self.add(
-                    host,
-                    "redis-exporter",
-                    aliases=self.dependency_aliases(dep),
-                    env_file=[f"../{env_path}"],
-                    secrets=self.secrets.mount(*env_file_secrets(self.need(env_path))),
-                    expose=[port],
-                )
+            if dep.kind not in kinds:
+                continue
+            folder, role, volumes = kinds[dep.kind]
+            env_path = f"exporters/{folder}/{dep.name}.env"
+            host, port = _host_port(dep.exporter_address)
+            extra: dict[str, Any] = {"volumes": volumes} if volumes else {}
+            self.add(
+                host,
+                role,
+                aliases=self.dependency_aliases(dep),
+                env_file=[f"../{env_path}"],
+                secrets=self.secrets.mount(*env_file_secrets(self.need(env_path))),
+                expose=[port],
+                **extra,
+            )
         hosts: dict[str, set[int]] = {}
         for target in self.platform.node_targets:
             host, port = _host_port(target)
