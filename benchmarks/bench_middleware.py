@@ -271,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=9, help="rounds (median reported; at least 3)")
     parser.add_argument("--quick", action="store_true", help="2 s per measurement, 1 s warm-up")
     parser.add_argument("--framework", choices=[*FRAMEWORKS, "all"], default="all")
-    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ",".join(CONFIGS))
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ",".join(CONFIGS).replace("%", "%%"))
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--json", type=Path, help="also write the medians here")
     args = parser.parse_args(argv)

@@ -12,20 +12,24 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable, Mapping
+from contextvars import Token
 from time import time_ns
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.propagate import extract
-from opentelemetry.trace import NonRecordingSpan, SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util.types import AttributeValue
 
 from obs.contract import KNOWN_METHODS, UNMATCHED_ROUTE, normalize_method
 
-from ._metrics import HttpMetrics
+from ._metrics import ActiveChild, HttpMetrics
 from ._redaction import redact_path, redact_text
-from ._span import LeanSpans, ServerSpan
+from ._span import LeanSpans, ServerSpan, UnsampledSpan
 from .logs import ACCESS_LOGGER, AccessFields, write_access_line
 
 _log = logging.getLogger("obs.instrumentation")
@@ -39,6 +43,7 @@ ResponseHook = Callable[[trace.Span, int], None]
 MAX_PATH = 1024
 
 _METHODS: dict[str, str] = {m: m for m in KNOWN_METHODS}
+_new_tuple = tuple.__new__
 _SERVER = SpanKind.SERVER
 _INFO = logging.INFO
 
@@ -57,7 +62,7 @@ def clean_path(raw: str) -> str:
 class Request:
     """Per-request state (slots, no dict): never kept on the middleware, so requests cannot mix."""
 
-    __slots__ = ("error", "method", "path", "route", "span", "start", "status", "token")
+    __slots__ = ("active", "error", "method", "path", "route", "span", "start", "status", "token")
 
     def __init__(self, method: str, path: str, start: int) -> None:
         self.method = method
@@ -68,6 +73,7 @@ class Request:
         self.status = 0
         self.route: str | None = None  # set by a framework that learns it before finish
         self.error: BaseException | None = None
+        self.active: ActiveChild | None = None  # the in-flight gauge's child, incremented at begin
 
 
 class Telemetry:
@@ -95,6 +101,12 @@ class Telemetry:
         self.server_request_hook = server_request_hook
         self.response_hook = response_hook
         self._errors = error_counter or metrics
+        # The default runtime context is one ContextVar: read and set it directly (one C call each)
+        # rather than through the API's get_current/attach/detach/set_span_in_context layers, as
+        # long as that runtime context is the one installed (checked on every request).
+        runtime = otel_context._RUNTIME_CONTEXT
+        self._runtime = runtime
+        self._context_var = runtime._current_context if type(runtime) is ContextVarsRuntimeContext else None
 
     def count_error(self, stage: str) -> None:
         if self._errors is not None:
@@ -114,7 +126,11 @@ class Telemetry:
             if tracer is not None:
                 # The context the span starts in: the propagated one, else the current one (read once
                 # here for both the span's parent and the context the span is set in).
-                parent = extract(carrier) if carrier else otel_context.get_current()
+                var = self._context_var if otel_context._RUNTIME_CONTEXT is self._runtime else None
+                if carrier:
+                    parent = extract(carrier)
+                else:
+                    parent = var.get() if var is not None else otel_context.get_current()
                 attributes: dict[str, AttributeValue] = {
                     "http.request.method": method,
                     "url.path": req.path,
@@ -127,14 +143,20 @@ class Telemetry:
                         method, context=parent, kind=_SERVER, start_time=req.start, attributes=attributes
                     )
                 req.span = span
-                req.token = otel_context.attach(trace.set_span_in_context(span, parent))
+                if var is not None:  # trace.set_span_in_context + attach
+                    values = parent.copy()
+                    values[_SPAN_KEY] = span
+                    req.token = var.set(Context(values))
+                else:
+                    req.token = otel_context.attach(trace.set_span_in_context(span, parent))
                 if self.server_request_hook is not None and span.is_recording():
                     try:
                         self.server_request_hook(span, hook_arg)
                     except Exception:
                         self.count_error("hook")
             if self.metrics is not None:
-                self.metrics.active_child(method).inc()
+                active = req.active = self.metrics.active_child(method)
+                active.inc()
             return req
         except Exception:
             self.count_error("request")
@@ -161,15 +183,17 @@ class Telemetry:
                 error_type = type(error).__qualname__
             elif status >= 500:
                 error_type = str(status)
-            if span is not None:
-                ctx = span.get_span_context()
-                if ctx.trace_flags.sampled:
-                    trace_id = format(ctx.trace_id, "032x")
-                    span_id = format(ctx.span_id, "016x")
-                if type(span) is not NonRecordingSpan:  # an unsampled request's span: nothing to end
-                    if span.is_recording():
-                        self._close_span(span, req.method, route, status, error, error_type)
-                    span.end(end_time=end)
+            if span is not None and type(span) is not UnsampledSpan:  # dropped: nothing to log or end
+                if type(span) is ServerSpan:
+                    trace_id, span_id = span.log_ids()
+                else:
+                    ctx = span.get_span_context()
+                    if ctx.trace_flags.sampled:
+                        trace_id = format(ctx.trace_id, "032x")
+                        span_id = format(ctx.span_id, "016x")
+                if span.is_recording():
+                    self._close_span(span, req.method, route, status, error, error_type)
+                span.end(end_time=end)
         except Exception:
             self.count_error("response")
         metrics = self.metrics
@@ -180,16 +204,21 @@ class Telemetry:
                     if (self.exemplars and trace_id)
                     else None
                 )
-                metrics.duration_child(req.method, label_route, status).observe(
-                    (end - req.start) / 1e9, exemplar, end / 1e9
-                )
-                metrics.active_child(req.method).dec()
+                child = metrics._durations.get((req.method, label_route, status))
+                if child is None:
+                    child = metrics.duration_child(req.method, label_route, status)
+                child.observe((end - req.start) / 1e9, exemplar, end / 1e9)
+                active = req.active
+                if active is not None:
+                    req.active = None
+                    active.dec()
             except Exception:
                 self.count_error("response")
         logger = self.access_logger
         if logger is not None and logger.isEnabledFor(_INFO):
             try:
-                fields = AccessFields(
+                # AccessFields(...) without the NamedTuple's Python __new__: same tuple, fields in order.
+                fields: AccessFields = _new_tuple(AccessFields, (
                     req.method,
                     label_route,
                     status,
@@ -199,7 +228,7 @@ class Telemetry:
                     span_id,
                     error_type if error is not None else None,
                     redact_text(str(error)) if error is not None else None,
-                )
+                ))  # fmt: skip
                 message = f"{req.method} {label_route} {status}"
                 if not write_access_line(logger, message, fields, end / 1e9):
                     # makeRecord + handle rather than info(): no caller lookup (a stack walk) for a
@@ -211,12 +240,16 @@ class Telemetry:
                 self.count_error("access_log")
 
     def detach(self, req: Request) -> None:
-        if req.token is not None:
+        token = req.token
+        if token is not None:
+            req.token = None
             try:
-                otel_context.detach(req.token)  # type: ignore[arg-type]
+                if type(token) is Token and token.var is self._context_var:
+                    token.var.reset(token)  # what the API's detach does for the default runtime context
+                else:
+                    otel_context.detach(token)  # type: ignore[arg-type]
             except Exception:
                 self.count_error("response")
-            req.token = None
 
     def _close_span(
         self,
@@ -227,16 +260,17 @@ class Telemetry:
         error: BaseException | None,
         error_type: str | None,
     ) -> None:
-        attributes: dict[str, str | int] = {"http.response.status_code": status}
-        if route is not None:
-            # Named after the template; an unmatched request keeps the bare method, never the raw path.
-            span.update_name(f"{method} {route}")
-            attributes["http.route"] = route
-        if error_type is not None:
-            attributes["error.type"] = error_type
         if isinstance(span, ServerSpan):
-            span.set_own_attributes(attributes)  # built here: nothing to validate or redact
+            # Built here: nothing to validate or redact. An unmatched request keeps the bare
+            # method as its name, never the raw path.
+            span.set_response(f"{method} {route}" if route is not None else None, status, route, error_type)
         else:
+            attributes: dict[str, str | int] = {"http.response.status_code": status}
+            if route is not None:
+                span.update_name(f"{method} {route}")
+                attributes["http.route"] = route
+            if error_type is not None:
+                attributes["error.type"] = error_type
             span.set_attributes(attributes)  # one lock, not one per attribute
         if error is not None:
             message = redact_text(str(error))

@@ -36,6 +36,9 @@ from obs.contract import (
 STAGES: tuple[str, ...] = INSTRUMENTATION_ERROR_STAGES
 
 _lock = threading.Lock()
+_new_tuple = tuple.__new__
+#: Exemplars are made as the tuple ``Exemplar(labels, value, timestamp)`` is (no Python ``__new__``).
+_EXEMPLAR_FIELDS_MATCH = Exemplar._fields == ("labels", "value", "timestamp")
 _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, HttpMetrics] = weakref.WeakKeyDictionary()
 
 
@@ -130,7 +133,10 @@ class DurationChild:
         bucket = self._buckets[bisect_left(self._bounds, seconds)]
         bucket.inc(1)
         if exemplar:
-            bucket.set_exemplar(Exemplar(exemplar, seconds, now))
+            if _EXEMPLAR_FIELDS_MATCH:
+                bucket.set_exemplar(_new_tuple(Exemplar, (exemplar, seconds, now)))
+            else:  # pragma: no cover - a prometheus_client whose Exemplar changed shape
+                bucket.set_exemplar(Exemplar(exemplar, seconds, now))
 
 
 class ActiveChild:

@@ -15,7 +15,10 @@ copy at the end. ``LeanSpans`` keeps the SDK's semantics and drops that work:
   ``ReadableSpan`` with the same fields, handed to the provider's span processors (so
   ``BatchSpanProcessor``, exporters and the collector see exactly what the SDK would give them,
   without the SDK's copy into a second object);
-- an unsampled request gets a ``NonRecordingSpan`` carrying the new span context (as the SDK's).
+- an unsampled request gets an ``UnsampledSpan``, a ``NonRecordingSpan`` carrying the new span
+  context (as the SDK's), whose type tells the middleware there is nothing to end or log;
+- span contexts are built as the tuple ``SpanContext.__new__`` builds, without its range checks,
+  when the ids are valid by construction and the installed API's layout was checked at import.
 
 The fast path is used only while it is indistinguishable from the SDK's: an SDK ``Tracer`` that is
 enabled, whose processors do nothing at span start (``SimpleSpanProcessor``, ``BatchSpanProcessor``
@@ -55,6 +58,8 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace.propagation import _SPAN_KEY
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 from opentelemetry.trace.status import Status, StatusCode
 from opentelemetry.util import types
 
@@ -77,6 +82,39 @@ _TRACE_FLAGS = tuple(TraceFlags(flags) for flags in range((_SAMPLED | _RANDOM) +
 #: Processors known to do nothing when a span starts or is ending (the SDK's two exporters' paths).
 _INERT_ON_START = {SpanProcessor.on_start, SimpleSpanProcessor.on_start, BatchSpanProcessor.on_start}
 _INERT_ON_ENDING = {SpanProcessor._on_ending, SimpleSpanProcessor._on_ending, BatchSpanProcessor._on_ending}
+
+_new_tuple = tuple.__new__
+_RECORD_AND_SAMPLE = Decision.RECORD_AND_SAMPLE
+_DROP = Decision.DROP
+_TRACE_ID_LIMIT = TraceIdRatioBased.TRACE_ID_LIMIT
+
+
+def _span_context_layout_matches() -> bool:
+    """Whether ``SpanContext`` is the tuple (trace_id, span_id, is_remote, flags, state, is_valid)
+    its constructor builds (opentelemetry-api 1.x). Then a context whose ids are valid by
+    construction is made with ``tuple.__new__`` directly (one C call instead of a Python
+    ``__new__`` with range checks) and read by index; otherwise the public API is used."""
+    try:
+        flags = _TRACE_FLAGS[int(_SAMPLED)]
+        public = SpanContext(3, 5, False, flags, None)
+        made = _new_tuple(SpanContext, (3, 5, False, flags, DEFAULT_TRACE_STATE, True))
+        return (
+            made == public
+            and (made.trace_id, made.span_id, made.is_remote, made.is_valid) == (3, 5, False, True)
+            and made.trace_flags is flags
+            and made.trace_state is public.trace_state
+        )
+    except Exception:  # pragma: no cover - an API whose SpanContext changed shape
+        return False
+
+
+#: Checked once at import: see ``_span_context_layout_matches``.
+FAST_CONTEXT = _span_context_layout_matches()
+
+
+class UnsampledSpan(NonRecordingSpan):
+    """The span of a request the sampler dropped: a ``NonRecordingSpan`` (what the SDK gives), whose
+    exact type tells the middleware that there is nothing to end and no ids to log."""
 
 
 class _Shared:
@@ -145,6 +183,17 @@ class ServerSpan(trace.Span, ReadableSpan):
     def get_span_context(self) -> SpanContext:
         return self._context  # type: ignore[return-value]  # always set: __init__ takes one
 
+    def log_ids(self) -> tuple[str | None, str | None]:
+        """(trace id, span id) in hex for logs and exemplars, or (None, None) when not sampled."""
+        ctx: SpanContext = self._context  # type: ignore[assignment]  # always set: __init__ takes one
+        if FAST_CONTEXT:  # read by index: no property calls on the hot path
+            if not ctx[3] & _SAMPLED:
+                return None, None
+            return format(ctx[0], "032x"), format(ctx[1], "016x")
+        if not ctx.trace_flags.sampled:
+            return None, None
+        return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
     def is_recording(self) -> bool:
         return self._end_time is None
 
@@ -171,15 +220,25 @@ class ServerSpan(trace.Span, ReadableSpan):
 
     # --- write (what the middleware itself sets: already clean, no validation) ------------------
 
-    def set_own_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
-        if self._end_time is None:
-            self._own.update(attributes)
-            user = self._user_attributes
-            if user is not None:
-                # Set last, as on the SDK span: the middleware's value wins over an earlier hook's.
-                for key in attributes:
-                    if key in user:
-                        del user[key]
+    def set_response(self, name: str | None, status: int, route: str | None, error_type: str | None) -> None:
+        """The response's own attributes and, with a route, the span's name: ``set_own_attributes``
+        and ``update_name`` in one call, without building the attribute dict."""
+        if self._end_time is not None:
+            return
+        own = self._own
+        own["http.response.status_code"] = status
+        if route is not None:
+            own["http.route"] = route
+        if name is not None:
+            self._name = name
+        if error_type is not None:
+            own["error.type"] = error_type
+        user = self._user_attributes
+        if user is not None:
+            # Set last, as on the SDK span: the middleware's value wins over an earlier hook's.
+            for key in ("http.response.status_code", "http.route", "error.type"):
+                if key in user and key in own:
+                    del user[key]
 
     def add_own_event(self, name: str, attributes: Mapping[str, types.AttributeValue]) -> None:
         if self._end_time is None:
@@ -333,8 +392,11 @@ class LeanSpans:
         tracer_metrics = tracer._tracer_metrics
         # The SDK's own span metrics, when a meter provider is configured for them; else a no-op.
         self._tracer_metrics = None if type(tracer_metrics) is NoOpTracerMetrics else tracer_metrics
+        self._processor = tracer.span_processor
         self._checked: tuple[SpanProcessor, ...] | None = None
         self._usable = False
+        # Contexts by tuple.__new__ only for ids valid by construction (the default generator's).
+        self._fast_context = FAST_CONTEXT and self._getrandbits is not None
 
     @classmethod
     def for_tracer(cls, tracer: trace.Tracer) -> LeanSpans | None:
@@ -349,8 +411,10 @@ class LeanSpans:
         return lean
 
     def usable(self) -> bool:
-        processor = self._tracer.span_processor
-        if not isinstance(processor, SynchronousMultiSpanProcessor):
+        """Whether ``start`` may make spans: an enabled SDK tracer whose processors do nothing at start."""
+        tracer = self._tracer
+        processor = self._processor
+        if tracer.span_processor is not processor or not isinstance(processor, SynchronousMultiSpanProcessor):
             return False
         processors = processor._span_processors
         if processors is not self._checked:
@@ -359,7 +423,7 @@ class LeanSpans:
                 type(p).on_start in _INERT_ON_START and type(p)._on_ending in _INERT_ON_ENDING
                 for p in processors
             )
-        return self._usable and self._tracer._is_enabled()
+        return self._usable and tracer._is_enabled()
 
     def start(
         self,
@@ -372,9 +436,12 @@ class LeanSpans:
             return None
         if parent_context is None:
             parent_context = get_current()  # what start_span(context=None) reads
-        parent = trace.get_current_span(parent_context).get_span_context()
+        # trace.get_current_span(parent_context).get_span_context(), without two calls when the
+        # context holds no span (a request without traceparent).
+        current = parent_context.get(_SPAN_KEY)
+        parent = current.get_span_context() if current is not None and isinstance(current, trace.Span) else None
         getrandbits = self._getrandbits
-        if not parent.is_valid:
+        if parent is None or not parent.is_valid:
             parent_or_none: SpanContext | None = None
             if getrandbits is not None:
                 trace_id = getrandbits(128)
@@ -391,18 +458,18 @@ class LeanSpans:
         bound = self._ratio_bound
         if bound is not None:
             if parent_or_none is None:
-                sampled = trace_id & TraceIdRatioBased.TRACE_ID_LIMIT < bound
+                sampled = trace_id & _TRACE_ID_LIMIT < bound
                 trace_state = None
             else:
                 # ParentBased with its default delegates: follow the parent's decision.
-                sampled = parent.trace_flags.sampled
-                trace_state = parent.trace_state
-            decision = Decision.RECORD_AND_SAMPLE if sampled else Decision.DROP
+                sampled = parent_or_none.trace_flags.sampled
+                trace_state = parent_or_none.trace_state
+            decision = _RECORD_AND_SAMPLE if sampled else _DROP
             sampler_attributes: types.Attributes = None
         else:
             result = self._sampler.should_sample(parent_context, trace_id, name, _SERVER, attributes, None)
             decision = result.decision
-            sampled = decision is Decision.RECORD_AND_SAMPLE
+            sampled = decision is _RECORD_AND_SAMPLE
             trace_state = result.trace_state
             sampler_attributes = result.attributes
 
@@ -413,11 +480,15 @@ class LeanSpans:
         else:
             span_id = self._id_generator.generate_span_id()
         flags = (_SAMPLED if sampled else 0) | (_RANDOM if random_ids else 0)
-        context = SpanContext(trace_id, span_id, False, _TRACE_FLAGS[flags], trace_state)
+        if self._fast_context:
+            state = trace_state if trace_state is not None else DEFAULT_TRACE_STATE
+            context: SpanContext = _new_tuple(SpanContext, (trace_id, span_id, False, _TRACE_FLAGS[flags], state, True))
+        else:
+            context = SpanContext(trace_id, span_id, False, _TRACE_FLAGS[flags], trace_state)
         tracer_metrics = self._tracer_metrics
         on_end_metrics = tracer_metrics.start_span(parent_or_none, decision) if tracer_metrics is not None else None
-        if decision is Decision.DROP:
-            return NonRecordingSpan(context)
+        if decision is _DROP:
+            return UnsampledSpan(context)
         if sampler_attributes:
             attributes = {**sampler_attributes, **attributes}
         return ServerSpan(name, context, parent_or_none, attributes, start_time, self._shared, on_end_metrics)
@@ -439,4 +510,4 @@ def _parent_based_ratio_bound(sampler: Any) -> int | None:
     return int(root.bound)
 
 
-__all__ = ["LeanSpans", "ServerSpan"]
+__all__ = ["FAST_CONTEXT", "LeanSpans", "ServerSpan", "UnsampledSpan"]

@@ -216,28 +216,23 @@ class JsonFormatter(logging.Formatter):
         An access line is most of a service's log volume and is written on the request's thread:
         joining pre-encoded keys and constants costs 2 µs where the generic encoder costs 9 µs.
         """
-        parts = [
-            self._access_head,
-            self._timestamp(created),
-            self._access_level,
-            encode_basestring(message),
-            self._access_static,
-            self._k_method, encode_basestring(access.method), ",",
-            self._k_route, encode_basestring(access.route), ",",
-            self._k_status, str(access.status), ",",
-            self._k_duration, str(access.duration_ns), ",",
-            self._k_path, encode_basestring(access.url_path),
-        ]  # fmt: skip
-        if access.error_type is not None:
-            parts += [
-                ",", self._k_error_type, encode_basestring(access.error_type),
-                ",", self._k_error_message, encode_basestring(access.error_message or ""),
-            ]  # fmt: skip
-        if access.trace_id is not None:
-            parts += [",", self._k_trace, encode_basestring(access.trace_id), ",", self._k_span]
-            parts.append(encode_basestring(access.span_id) if access.span_id is not None else "null")
-        parts.append("}")
-        return "".join(parts)
+        method, route, status, duration_ns, url_path, trace_id, span_id, error_type, error_message = access
+        # One f-string: no list to build and join (the line is made on the request's thread).
+        line = (
+            f"{self._access_head}{self._timestamp(created)}{self._access_level}{encode_basestring(message)}"
+            f"{self._access_static}{self._k_method}{encode_basestring(method)},{self._k_route}"
+            f"{encode_basestring(route)},{self._k_status}{status},{self._k_duration}{duration_ns},"
+            f"{self._k_path}{encode_basestring(url_path)}"
+        )
+        if error_type is not None:
+            line += (
+                f",{self._k_error_type}{encode_basestring(error_type)},"
+                f"{self._k_error_message}{encode_basestring(error_message or '')}"
+            )
+        if trace_id is not None:
+            span = encode_basestring(span_id) if span_id is not None else "null"
+            line += f",{self._k_trace}{encode_basestring(trace_id)},{self._k_span}{span}"
+        return line + "}"
 
 
 _DIRECT_HANDLERS = (logging.StreamHandler, logging.FileHandler)

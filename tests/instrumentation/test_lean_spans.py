@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
-from instrumentation._span import LeanSpans, ServerSpan
+from instrumentation._span import FAST_CONTEXT, LeanSpans, ServerSpan, UnsampledSpan
 from obs.contract import REDACTED
 from tests.instrumentation.conftest import Service, ServiceFactory
 
@@ -141,6 +141,23 @@ def test_default_ids_are_the_draws_the_sdk_makes(parent_flags: int | None) -> No
         theirs = sdk_tracer.start_span("GET", context=context, kind=SpanKind.SERVER)
         assert ours is not None
         assert ours.get_span_context() == theirs.get_span_context()
+        assert type(ours) is (UnsampledSpan if type(theirs) is NonRecordingSpan else ServerSpan)
+
+
+def test_span_contexts_are_built_as_the_api_builds_them() -> None:
+    """The installed API's SpanContext has the layout the fast path builds directly: the
+    comparison above then covers the directly built contexts, field by field."""
+    assert FAST_CONTEXT, "opentelemetry-api's SpanContext changed shape: the fast path is off"
+    provider = TracerProvider()
+    starter = LeanSpans.for_tracer(provider.get_tracer("t"))
+    assert starter is not None
+    span = starter.start("GET", None, {}, 1)
+    assert span is not None
+    ctx = span.get_span_context()
+    public = SpanContext(ctx.trace_id, ctx.span_id, False, ctx.trace_flags, None)
+    assert ctx == public
+    assert (ctx.is_valid, ctx.is_remote, ctx.trace_state) == (True, False, public.trace_state)
+    assert isinstance(span, ServerSpan) and span.log_ids() == (format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"))
 
 
 def test_the_sdks_own_span_metrics_count_lean_spans(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -268,7 +285,7 @@ def test_an_ended_span_ignores_further_changes() -> None:
     span.end(2)
     span.end(3)
     span.set_attribute("late", 1)
-    span.set_own_attributes({"late.own": 1})
+    span.set_response("GET /late", 500, "/late", "500")
     span.add_event("late")
     span.add_own_event("late", {})
     span.add_link(SpanContext(1, 2, False))

@@ -3,11 +3,13 @@ W3C propagation in and out, resource identity, parent-based ratio sampling, priv
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
@@ -189,3 +191,58 @@ def test_outgoing_requests_calls_carry_the_traceparent_of_the_server_span(make_s
     traceparent = {k.lower(): v for k, v in headers.items()}["traceparent"]
     assert traceparent.split("-")[1] == format(server.context.trace_id, "032x")
     assert client.parent is not None and client.parent.span_id == server.context.span_id
+
+
+def _handler_trace_id(service: Service, headers: dict[str, str] | None = None) -> str:
+    resp = service.get("/log", headers)
+    assert resp.status == 200
+    return str(json.loads(resp.body)["trace_id"])
+
+
+def test_the_application_sees_the_server_span_as_the_current_span(service: Service) -> None:
+    """The span is set in the context the handler runs in (set through the ContextVar directly)."""
+    seen = _handler_trace_id(service)
+    (span,) = service.server_spans()
+    assert seen == format(span.context.trace_id, "032x")
+    assert not trace.get_current_span().get_span_context().is_valid, "nothing left attached"
+
+
+def test_an_unsampled_request_still_has_a_current_span_context_to_propagate(
+    make_service: ServiceFactory, framework: str
+) -> None:
+    """A dropped request's context stays current, so outgoing calls carry its trace id, unsampled."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = build_tracer_provider(resolve_settings(sample_ratio=0.0, env={}), [SimpleSpanProcessor(InMemorySpanExporter())])
+    service = make_service(framework, tracer_provider=provider)
+    seen = _handler_trace_id(service)
+    assert len(seen) == 32 and int(seen, 16) != 0
+    assert service.spans() == []
+    assert not trace.get_current_span().get_span_context().is_valid
+
+
+def test_a_runtime_context_other_than_the_default_is_used_through_the_api(
+    make_service: ServiceFactory, framework: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``OTEL_PYTHON_CONTEXT`` may install another runtime context: then attach/detach go through the API."""
+    from opentelemetry import context as otel_context
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+    calls: list[str] = []
+
+    class Recording(ContextVarsRuntimeContext):
+        def attach(self, context: Any) -> Any:
+            calls.append("attach")
+            return super().attach(context)
+
+        def detach(self, token: Any) -> None:
+            calls.append("detach")
+            super().detach(token)
+
+    monkeypatch.setattr(otel_context, "_RUNTIME_CONTEXT", Recording())
+    service = make_service(framework)
+    seen = _handler_trace_id(service, {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"})
+    assert seen == TRACE_ID
+    assert calls[:1] == ["attach"] and calls[-1:] == ["detach"]
+    assert calls.count("attach") == calls.count("detach")
+    assert len(service.server_spans()) == 1
