@@ -28,7 +28,7 @@ from opentelemetry.util.types import AttributeValue
 from obs.contract import KNOWN_METHODS, UNMATCHED_ROUTE, normalize_method
 
 from ._metrics import ActiveChild, HttpMetrics
-from ._redaction import redact_path, redact_text
+from ._redaction import clean_text, redact_path, redact_text
 from ._span import LeanSpans, ServerSpan, UnsampledSpan
 from .logs import ACCESS_LOGGER, AccessFields, write_access_line
 
@@ -56,7 +56,7 @@ def clean_path(raw: str) -> str:
         path = path.encode("utf-8", "replace").decode("utf-8")
     if "?" in path or "#" in path:  # servers pass the path alone; a raw target keeps its query
         return redact_path(path)
-    return redact_text(path)
+    return path if clean_text(path) else redact_text(path)
 
 
 class Request:

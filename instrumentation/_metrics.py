@@ -23,6 +23,7 @@ from functools import partial
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.samples import Exemplar
+from prometheus_client.values import MutexValue
 
 from obs.contract import (
     HTTP_SERVER_ACTIVE,
@@ -103,25 +104,52 @@ class HttpMetrics:
 class DurationChild:
     """One label set of the duration histogram, observed without ``Histogram.observe``'s overhead."""
 
-    __slots__ = ("_bounds", "_buckets", "_histogram", "_sum_inc")
+    __slots__ = ("_bounds", "_buckets", "_histogram", "_sum", "_sum_inc", "_values")
 
     def __init__(self, histogram: Histogram) -> None:
         self._histogram = histogram
         self._sum_inc: Callable[[float], None] | None = None
+        self._sum: MutexValue | None = None
+        self._values: list[MutexValue] = []
         try:
             if type(histogram).observe is Histogram.observe:
                 bounds, buckets = list(histogram._upper_bounds), list(histogram._buckets)
                 if len(bounds) == len(buckets) and bounds[-1] == float("inf"):
                     self._bounds, self._buckets = bounds, buckets
                     self._sum_inc = histogram._sum.inc
+                    values = [histogram._sum, *buckets]
+                    if all(type(value) is MutexValue for value in values):
+                        # One process (not multiprocess mode): each value is a float under its own
+                        # lock, updated here as MutexValue.inc/set_exemplar do, without their calls.
+                        self._sum, self._values = values[0], values[1:]
         except AttributeError:  # a prometheus_client whose internals moved: observe() it is
-            self._sum_inc = None
+            self._sum_inc = self._sum = None
 
     def observe(self, seconds: float, exemplar: dict[str, str] | None, now: float) -> None:
         """As ``Histogram.observe(seconds, exemplar)`` with the exemplar stamped ``now``.
 
         ``exemplar`` must be valid (prometheus_client's rules): it is not checked here.
         """
+        total = self._sum
+        if total is not None:
+            with total._lock:
+                total._value += seconds
+            if seconds != seconds:  # NaN: observe() finds no bucket
+                return
+            value = self._values[bisect_left(self._bounds, seconds)]
+            if exemplar:
+                sample = (
+                    _new_tuple(Exemplar, (exemplar, seconds, now))
+                    if _EXEMPLAR_FIELDS_MATCH
+                    else Exemplar(exemplar, seconds, now)
+                )
+                with value._lock:  # the count and its exemplar in one hold of the bucket's lock
+                    value._value += 1
+                    value._exemplar = sample
+            else:
+                with value._lock:
+                    value._value += 1
+            return
         sum_inc = self._sum_inc
         if sum_inc is None:
             self._histogram.observe(seconds, exemplar)

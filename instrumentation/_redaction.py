@@ -31,7 +31,7 @@ _LOWER_CLUES = tuple(clue for rule in REDACTION_RULES if rule.ignore_case for cl
 _CLUELESS = tuple(pattern for pattern, clues, _ in _RULES if not clues)
 
 
-def _clean(text: str) -> bool:
+def clean_text(text: str) -> bool:
     """True when no rule can match ``text`` (most texts: checked with substring tests, no regex
     but the clue-less rules')."""
     if not text.isascii():
@@ -52,7 +52,7 @@ def _clean(text: str) -> bool:
 
 def redact_text(text: str) -> str:
     """``obs.contract.redact(text)``, running only the rules whose clues the text holds."""
-    if _clean(text):
+    if clean_text(text):
         return text
     lowered: str | None = None
     for pattern, clues, ignore_case in _RULES:
@@ -103,4 +103,4 @@ def _is_sensitive_header_key(key: str) -> bool:
     return False
 
 
-__all__ = ["redact_attributes", "redact_path", "redact_text"]
+__all__ = ["clean_text", "redact_attributes", "redact_path", "redact_text"]

@@ -3,7 +3,7 @@ but with one span, the contract's metrics and no per-request attribute dicts bey
 
 Flask only knows the matched rule inside its request context, which is gone when ``wsgi_app``
 returns. Flask's own ``wsgi_app`` calls ``start_response`` while that context is still pushed, so
-the wrapper reads the rule template there (``route_of``), and an exception that escapes before any
+the wrapper reads the rule template there (in its ``start_response``), and an exception that escapes before any
 response is seen through the ``got_request_exception`` signal, which records the rule too. That
 costs nothing on Flask's side; a ``before_request`` function costs ~3 µs a request (Flask checks
 every one for being a coroutine function on every call), so ``record_route`` is installed only
@@ -37,17 +37,6 @@ ROUTE_KEY = "obs.route"
 ERROR_KEY = "obs.error"
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-
-
-def route_of(environ: dict[str, Any]) -> str | None:
-    """The rule template of the Flask request now being handled for ``environ``, or None."""
-    if REQUEST_CONTEXT is None:
-        return None
-    ctx = REQUEST_CONTEXT.get(None)
-    if ctx is None or ctx.request.environ is not environ:
-        return None  # outside the context, or another app's request
-    rule = ctx.request.url_rule
-    return rule.rule if rule is not None else None
 
 
 def record_route() -> None:
@@ -114,6 +103,7 @@ class ObsWSGIMiddleware:
         if self.excluded is not None and self.excluded(path):
             return self.app(environ, start_response)
         telemetry = self.telemetry
+        request_context = REQUEST_CONTEXT
         carrier: dict[str, str] | None = None
         if self.tracing:
             traceparent = environ.get("HTTP_TRACEPARENT")
@@ -134,7 +124,11 @@ class ObsWSGIMiddleware:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             try:
                 req.status = int(status[:3])
-                req.route = route_of(environ)
+                # The rule of the request Flask is handling in this context, if it is this one.
+                ctx = request_context.get(None) if request_context is not None else None
+                if ctx is not None and ctx.request.environ is environ:
+                    rule = ctx.request.url_rule
+                    req.route = rule.rule if rule is not None else None
             except ValueError:
                 req.status = 500
             except Exception:
@@ -172,4 +166,4 @@ class ObsWSGIMiddleware:
         return [body]
 
 
-__all__ = ["ERROR_KEY", "REQUEST_CONTEXT", "ROUTE_KEY", "ObsWSGIMiddleware", "record_exception", "record_route", "route_of"]
+__all__ = ["ERROR_KEY", "REQUEST_CONTEXT", "ROUTE_KEY", "ObsWSGIMiddleware", "record_exception", "record_route"]
