@@ -84,6 +84,7 @@ _INERT_ON_START = {SpanProcessor.on_start, SimpleSpanProcessor.on_start, BatchSp
 _INERT_ON_ENDING = {SpanProcessor._on_ending, SimpleSpanProcessor._on_ending, BatchSpanProcessor._on_ending}
 
 _new_tuple = tuple.__new__
+_new_object = object.__new__
 _RECORD_AND_SAMPLE = Decision.RECORD_AND_SAMPLE
 _DROP = Decision.DROP
 _TRACE_ID_LIMIT = TraceIdRatioBased.TRACE_ID_LIMIT
@@ -393,8 +394,11 @@ class LeanSpans:
         # The SDK's own span metrics, when a meter provider is configured for them; else a no-op.
         self._tracer_metrics = None if type(tracer_metrics) is NoOpTracerMetrics else tracer_metrics
         self._processor = tracer.span_processor
+        self._multi = isinstance(self._processor, SynchronousMultiSpanProcessor)
         self._checked: tuple[SpanProcessor, ...] | None = None
         self._usable = False
+        # Tracer._is_enabled() reads this (SDK >= 1.39); read directly where it exists.
+        self._has_config = hasattr(tracer, "_tracer_config")
         # Contexts by tuple.__new__ only for ids valid by construction (the default generator's).
         self._fast_context = FAST_CONTEXT and self._getrandbits is not None
 
@@ -432,7 +436,17 @@ class LeanSpans:
         attributes: dict[str, types.AttributeValue],
         start_time: int,
     ) -> trace.Span | None:
-        if not self.usable():
+        # usable(), inline while nothing changed since the last check (the common case).
+        tracer = self._tracer
+        if (
+            tracer.span_processor is not self._processor
+            or not self._multi
+            or self._processor._span_processors is not self._checked
+            or not self._usable
+        ):
+            if not self.usable():
+                return None
+        elif not (tracer._tracer_config.is_enabled if self._has_config else tracer._is_enabled()):
             return None
         if parent_context is None:
             parent_context = get_current()  # what start_span(context=None) reads
@@ -488,7 +502,10 @@ class LeanSpans:
         tracer_metrics = self._tracer_metrics
         on_end_metrics = tracer_metrics.start_span(parent_or_none, decision) if tracer_metrics is not None else None
         if decision is _DROP:
-            return UnsampledSpan(context)
+            # NonRecordingSpan.__init__ only stores the context: no Python call for it here.
+            unsampled: UnsampledSpan = _new_object(UnsampledSpan)
+            unsampled._context = context
+            return unsampled
         if sampler_attributes:
             attributes = {**sampler_attributes, **attributes}
         return ServerSpan(name, context, parent_or_none, attributes, start_time, self._shared, on_end_metrics)

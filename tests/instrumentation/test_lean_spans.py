@@ -295,3 +295,18 @@ def test_an_ended_span_ignores_further_changes() -> None:
     assert done.status.status_code is trace.StatusCode.OK
     assert dict(done.attributes or {}) == {"url.path": "/"}
     assert (done.events, done.links) == ((), ())
+
+
+def test_a_tracer_disabled_after_the_first_span_gets_no_more_lean_spans() -> None:
+    """The processors' check is cached; whether the tracer is enabled is read on every span."""
+    from opentelemetry.sdk.trace import _TracerConfig
+
+    provider = TracerProvider()
+    tracer = provider.get_tracer("t")
+    starter = LeanSpans.for_tracer(tracer)
+    assert starter is not None
+    assert isinstance(starter.start("GET", None, {}, 1), ServerSpan)
+    tracer._set_tracer_config(_TracerConfig(is_enabled=False))  # type: ignore[attr-defined]
+    assert starter.start("GET", None, {}, 2) is None, "the SDK's start_span decides for a disabled tracer"
+    tracer._set_tracer_config(_TracerConfig(is_enabled=True))  # type: ignore[attr-defined]
+    assert isinstance(starter.start("GET", None, {}, 3), ServerSpan)
