@@ -336,9 +336,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             verdict = "met" if s["obs"]["ratio"] >= TARGETS[framework] else "MISSED"
             by_cpu = s["obs"]["cpu_ratio"]
             print(f"  target obs >= {TARGETS[framework]:.2f} x bare: {verdict} by req/s; {by_cpu:.2f} x bare by server CPU per request")
-        if "obs-10%" in s and "obs-notrace" in s:
-            gap = 1 - paired_median(results[framework]["obs-10%"], results[framework]["obs-notrace"])
-            print(f"  obs-10% vs obs-notrace: {gap:+.1%} throughput cost of tracing at 10% ({'met' if gap <= 0.05 else 'MISSED'} <= 5%)")
+        # "Within 5 % of metrics-only", read two ways: against obs with tracing off (the cost of
+        # tracing alone) and against metrics alone (tracing and the access log together).
+        for reference, what in (("obs-notrace", "tracing at 10%"), ("obs-metrics-only", "tracing at 10% + access log")):
+            if "obs-10%" in s and reference in s:
+                gap = 1 - paired_median(results[framework]["obs-10%"], results[framework][reference])
+                verdict = "met" if gap <= 0.05 else "MISSED"
+                print(f"  obs-10% vs {reference}: {gap:+.1%} throughput cost of {what} ({verdict} <= 5%)")
         print()
     print("configs:")
     for config in configs:

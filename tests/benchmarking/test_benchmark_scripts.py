@@ -1,0 +1,34 @@
+"""The benchmark scripts start: their help prints (a stray '%' in a help text once crashed argparse),
+and the paired ratio that reports the targets is the median of per-round ratios."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.bench_middleware import CONFIGS, TARGETS, paired_median
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = sorted((ROOT / "benchmarks").glob("bench_*.py"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])
+def test_the_help_of_every_benchmark_script_prints(script: Path) -> None:
+    done = subprocess.run([sys.executable, str(script), "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage:" in done.stdout
+
+
+def test_the_ratio_to_bare_pairs_each_round_with_its_own_bare_run() -> None:
+    # Round 2 ran on a slow machine for both: the paired ratio ignores the drift, a ratio of medians would not.
+    assert paired_median([90, 45, 88], [100, 50, 100]) == pytest.approx(0.9)
+    with pytest.raises(ValueError):
+        paired_median([1.0], [1.0, 2.0])  # rounds must pair up
+
+
+def test_the_issue_targets_and_configurations_are_the_ones_reported() -> None:
+    assert TARGETS == {"fastapi": 0.60, "flask": 0.85}
+    assert {"bare", "obs", "obs-10%", "obs-notrace", "obs-metrics-only", "usual"} <= set(CONFIGS)
