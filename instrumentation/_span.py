@@ -222,8 +222,8 @@ class ServerSpan(trace.Span, ReadableSpan):
     # --- write (what the middleware itself sets: already clean, no validation) ------------------
 
     def set_response(self, name: str | None, status: int, route: str | None, error_type: str | None) -> None:
-        """The response's own attributes and, with a route, the span's name: ``set_own_attributes``
-        and ``update_name`` in one call, without building the attribute dict."""
+        """The response's attributes (status, route, error type) and, with a route, the span's name,
+        written straight into the span's own attributes: one call, no attribute dict built."""
         if self._end_time is not None:
             return
         own = self._own
