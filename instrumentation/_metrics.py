@@ -161,10 +161,7 @@ class DurationChild:
         bucket = self._buckets[bisect_left(self._bounds, seconds)]
         bucket.inc(1)
         if exemplar:
-            if _EXEMPLAR_FIELDS_MATCH:
-                bucket.set_exemplar(_new_tuple(Exemplar, (exemplar, seconds, now)))
-            else:  # pragma: no cover - a prometheus_client whose Exemplar changed shape
-                bucket.set_exemplar(Exemplar(exemplar, seconds, now))
+            bucket.set_exemplar(Exemplar(exemplar, seconds, now))
 
 
 class ActiveChild:

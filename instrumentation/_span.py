@@ -418,7 +418,7 @@ class LeanSpans:
         """Whether ``start`` may make spans: an enabled SDK tracer whose processors do nothing at start."""
         tracer = self._tracer
         processor = self._processor
-        if tracer.span_processor is not processor or not isinstance(processor, SynchronousMultiSpanProcessor):
+        if tracer.span_processor is not processor or not self._multi:
             return False
         processors = processor._span_processors
         if processors is not self._checked:

@@ -3,11 +3,12 @@ but with one span, the contract's metrics and no per-request attribute dicts bey
 
 Flask only knows the matched rule inside its request context, which is gone when ``wsgi_app``
 returns. Flask's own ``wsgi_app`` calls ``start_response`` while that context is still pushed, so
-the wrapper reads the rule template there (in its ``start_response``), and an exception that escapes before any
-response is seen through the ``got_request_exception`` signal, which records the rule too. That
-costs nothing on Flask's side; a ``before_request`` function costs ~3 µs a request (Flask checks
-every one for being a coroutine function on every call), so ``record_route`` is installed only
-when the app's ``wsgi_app`` is already wrapped by something that may answer outside the context.
+the wrapper reads the rule template there (in its ``start_response``), and an exception that
+escapes before any response is seen through the ``got_request_exception`` signal, which records
+the rule too. That costs nothing on Flask's side; a ``before_request`` function costs ~3 µs a
+request (Flask checks every one for being a coroutine function on every call), so
+``record_route`` is installed only when the app's ``wsgi_app`` is already wrapped by something
+that may answer outside the context.
 Unmatched requests (404, 405) have no rule and are recorded as ``UNMATCHED_ROUTE``, never by path.
 """
 
