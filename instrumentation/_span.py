@@ -165,10 +165,14 @@ class ServerSpan(trace.Span, ReadableSpan):
         self._start_time = start_time
         self._end_time: int | None = None
         self._shared = shared
-        self._event_list: list[Event] = []
-        self._link_list: list[trace.Link] = []
-        self._events = self._event_list
-        self._links = self._link_list
+        # Made on the first event or link (most server spans have none). An ended span waits in the
+        # batch processor's queue for hundreds of requests, and every container it holds is one
+        # more object the garbage collector counts, promotes and scans meanwhile: the two empty
+        # lists took a Flask service from 373 to 475 young collections per 30,000 requests.
+        self._event_list: list[Event] | None = None
+        self._link_list: list[trace.Link] | None = None
+        self._events = ()
+        self._links = ()
         self._status = _UNSET
         # The rest of ReadableSpan's fields (its __init__ is not called: these are all it sets).
         self._kind = _SERVER
@@ -279,6 +283,9 @@ class ServerSpan(trace.Span, ReadableSpan):
 
     def _append_event(self, event: Event) -> None:
         events = self._event_list
+        if events is None:
+            events = self._event_list = []
+            self._events = events  # read through ReadableSpan.events while recording
         cap = self._shared.limits.max_events
         if cap is not None and len(events) >= cap:
             # As the SDK's BoundedList: the newest events are kept, the oldest dropped and counted.
@@ -292,12 +299,16 @@ class ServerSpan(trace.Span, ReadableSpan):
         if self._end_time is not None or context is None or not context.is_valid:
             return
         limits = self._shared.limits
-        if limits.max_links is not None and len(self._link_list) >= limits.max_links:
+        links = self._link_list
+        if links is None:
+            links = self._link_list = []
+            self._links = links
+        if limits.max_links is not None and len(links) >= limits.max_links:
             return
         bounded = BoundedAttributes(
             limits.max_link_attributes, attributes, immutable=True, max_value_len=limits.max_attribute_length
         )
-        self._link_list.append(trace.Link(context, bounded))
+        links.append(trace.Link(context, bounded))
 
     def update_name(self, name: str) -> None:
         if self._end_time is None:
@@ -352,8 +363,12 @@ class ServerSpan(trace.Span, ReadableSpan):
         if self._user_attributes is not None:
             self._attributes = self._merged_attributes()
             self._user_attributes = None
-        self._events = self._bounded_events() if self._event_list else ()
-        self._links = tuple(self._link_list) if self._link_list else ()
+        if self._event_list is not None:
+            self._events = self._bounded_events() if self._event_list else ()
+            self._event_list = None
+        if self._link_list is not None:
+            self._links = tuple(self._link_list)
+            self._link_list = None
         self._end_time = end_time if end_time is not None else time_ns()
         if self._on_end_metrics is not None:
             self._on_end_metrics()
@@ -370,9 +385,10 @@ class ServerSpan(trace.Span, ReadableSpan):
         return merged
 
     def _bounded_events(self) -> Sequence[Event]:
+        event_list = self._event_list or []
         if not self._dropped_events:
-            return tuple(self._event_list)
-        events = BoundedList.from_seq(self._shared.limits.max_events, self._event_list)
+            return tuple(event_list)
+        events = BoundedList.from_seq(self._shared.limits.max_events, event_list)
         events.dropped = self._dropped_events  # ReadableSpan reports it from a BoundedList only
         return events
 

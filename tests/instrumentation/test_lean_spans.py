@@ -310,3 +310,46 @@ def test_a_tracer_disabled_after_the_first_span_gets_no_more_lean_spans() -> Non
     assert starter.start("GET", None, {}, 2) is None, "the SDK's start_span decides for a disabled tracer"
     tracer._set_tracer_config(_TracerConfig(is_enabled=True))  # type: ignore[attr-defined]
     assert isinstance(starter.start("GET", None, {}, 3), ServerSpan)
+
+
+def _ended_span(starter: LeanSpans, path: str) -> ServerSpan:
+    span = starter.start("GET", None, {"url.path": path}, 1)
+    assert isinstance(span, ServerSpan)
+    span.set_response("GET /items/{id}", 200, "/items/{id}", None)
+    span.end(2)
+    return span
+
+
+def test_an_ended_span_waiting_in_a_batch_queue_holds_nothing_the_collector_scans_but_its_context() -> None:
+    """A batch processor keeps ended spans for hundreds of requests: every container a span holds is
+    one more object the garbage collector counts, promotes and scans meanwhile."""
+    import gc
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+    starter = LeanSpans.for_tracer(provider.get_tracer("t"))
+    assert starter is not None
+    first, second = _ended_span(starter, "/items/1"), _ended_span(starter, "/items/2")
+    shared = {id(r) for r in gc.get_referents(second)}
+    own = [r for r in gc.get_referents(first) if gc.is_tracked(r) and id(r) not in shared]
+    assert [type(r) for r in own] in ([], [SpanContext]), own
+
+
+def test_events_and_links_are_seen_while_recording_and_frozen_at_the_end() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    starter = LeanSpans.for_tracer(provider.get_tracer("t"))
+    assert starter is not None
+    span = starter.start("GET", None, {}, 1)
+    assert isinstance(span, ServerSpan)
+    assert (span.events, span.links) == ((), ())
+    span.add_event("first", {"n": 1})
+    span.add_link(SpanContext(1, 2, False), {"why": "batch"})
+    assert [e.name for e in span.events] == ["first"] and len(span.links) == 1
+    span.end(2)
+    (done,) = exporter.get_finished_spans()
+    assert isinstance(done._events, tuple) and isinstance(done._links, tuple)
+    assert [e.name for e in done.events] == ["first"] and dict(done.events[0].attributes or {}) == {"n": 1}
+    assert [link.context.span_id for link in done.links] == [2]
+    assert (done.dropped_events, done.dropped_links) == (0, 0)
