@@ -14,7 +14,8 @@ copy at the end. ``LeanSpans`` keeps the SDK's semantics and drops that work:
   only to what application code or hooks add, and on ``end()`` the span itself, a
   ``ReadableSpan`` with the same fields, handed to the provider's span processors (so
   ``BatchSpanProcessor``, exporters and the collector see exactly what the SDK would give them,
-  without the SDK's copy into a second object);
+  without the SDK's copy into a second object); when the provider's one processor is the SDK's
+  ``BatchSpanProcessor``, a sampled span is put on its queue directly (``direct_batch``);
 - an unsampled request gets an ``UnsampledSpan``, a ``NonRecordingSpan`` carrying the new span
   context (as the SDK's), whose type tells the middleware there is nothing to end or log;
 - span contexts are built as the tuple ``SpanContext.__new__`` builds, without its range checks,
@@ -29,6 +30,7 @@ kind of processor later is noticed on the next request, which then goes through 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -64,6 +66,11 @@ from opentelemetry.trace.status import Status, StatusCode
 from opentelemetry.util import types
 
 from ._redaction import redact_attributes, redact_text
+
+try:  # what BatchSpanProcessor hands spans to (opentelemetry-sdk >= 1.34)
+    from opentelemetry.sdk._shared_internal import BatchProcessor as _SdkBatchProcessor
+except ImportError:  # pragma: no cover - an SDK without it: spans go through on_end
+    _SdkBatchProcessor = None  # type: ignore[assignment,misc]
 
 try:  # the SDK's span metrics (opentelemetry-sdk >= 1.39); older SDKs use Tracer.start_span
     from opentelemetry.sdk.trace._tracer_metrics import NoOpTracerMetrics
@@ -118,13 +125,40 @@ class UnsampledSpan(NonRecordingSpan):
     exact type tells the middleware that there is nothing to end and no ids to log."""
 
 
+#: This process's id, kept by a fork hook rather than asked of the kernel for every span.
+_PROCESS = [os.getpid()]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _PROCESS.__setitem__(0, os.getpid()))
+
+_BATCH_FIELDS = ("_queue", "_max_queue_size", "_max_export_batch_size", "_worker_awaken", "_pid", "_shutdown")
+
+
+def direct_batch(processors: Sequence[SpanProcessor]) -> Any | None:
+    """The SDK's batch queue behind ``processors`` when it is their only one, else None.
+
+    ``BatchSpanProcessor.on_end`` reaches its queue through five Python calls (the multi-processor's
+    loop, ``on_end``, the sampled check's two properties, ``BatchProcessor.emit``) and a ``getpid``
+    system call per span. A span whose provider has that one processor is put on the same queue
+    under the same conditions directly by ``ServerSpan.end``, which falls back to ``on_end`` for
+    anything ``emit`` does beyond the append (a full queue, shutdown, a forked process).
+    """
+    if len(processors) != 1 or type(processors[0]) is not BatchSpanProcessor or _SdkBatchProcessor is None:
+        return None
+    batch = getattr(processors[0], "_batch_processor", None)
+    if type(batch) is not _SdkBatchProcessor or not all(hasattr(batch, name) for name in _BATCH_FIELDS):
+        return None
+    return batch
+
+
 class _Shared:
     """What every span of one tracer shares: resource, scope, limits, the processor to end into."""
 
-    __slots__ = ("instrumentation_info", "limits", "processor", "resource", "scope")
+    __slots__ = ("batch", "instrumentation_info", "limits", "processor", "resource", "scope")
 
     def __init__(self, tracer: SdkTracer) -> None:
         self.processor: SpanProcessor = tracer.span_processor
+        #: Set by ``LeanSpans`` from the processors it checked: see ``direct_batch``.
+        self.batch: Any | None = None
         self.resource = tracer.resource
         self.scope = tracer._instrumentation_scope
         self.instrumentation_info = tracer.instrumentation_info
@@ -372,6 +406,17 @@ class ServerSpan(trace.Span, ReadableSpan):
         self._end_time = end_time if end_time is not None else time_ns()
         if self._on_end_metrics is not None:
             self._on_end_metrics()
+        batch = self._shared.batch
+        ctx: SpanContext = self._context  # type: ignore[assignment]  # always set: __init__ takes one
+        # What BatchSpanProcessor.on_end checks (its flags read by index, see FAST_CONTEXT).
+        if batch is not None and (ctx[3] & _SAMPLED if FAST_CONTEXT else ctx.trace_flags.sampled):
+            # BatchProcessor.emit, for the case it has nothing else to do.
+            queue = batch._queue
+            if not batch._shutdown and batch._pid == _PROCESS[0] and len(queue) < batch._max_queue_size:
+                queue.appendleft(self)
+                if len(queue) >= batch._max_export_batch_size and not batch._worker_awaken.is_set():
+                    batch._worker_awaken.set()
+                return
         self._shared.processor.on_end(self)
 
     def _merged_attributes(self) -> types.Attributes:
@@ -443,6 +488,8 @@ class LeanSpans:
                 type(p).on_start in _INERT_ON_START and type(p)._on_ending in _INERT_ON_ENDING
                 for p in processors
             )
+            # Spans in flight end into the processors as they are now, added ones included.
+            self._shared.batch = direct_batch(processors)
         return self._usable and tracer._is_enabled()
 
     def start(
@@ -543,4 +590,4 @@ def _parent_based_ratio_bound(sampler: Any) -> int | None:
     return int(root.bound)
 
 
-__all__ = ["FAST_CONTEXT", "LeanSpans", "ServerSpan", "UnsampledSpan"]
+__all__ = ["FAST_CONTEXT", "LeanSpans", "ServerSpan", "UnsampledSpan", "direct_batch"]

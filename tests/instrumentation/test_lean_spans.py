@@ -5,7 +5,10 @@ that acts at span start, a tracer that is not the SDK's) goes through ``Tracer.s
 from __future__ import annotations
 
 import itertools
+import logging
 import random
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -353,3 +356,104 @@ def test_events_and_links_are_seen_while_recording_and_frozen_at_the_end() -> No
     assert [e.name for e in done.events] == ["first"] and dict(done.events[0].attributes or {}) == {"n": 1}
     assert [link.context.span_id for link in done.links] == [2]
     assert (done.dropped_events, done.dropped_links) == (0, 0)
+
+
+# --- ending into the batch processor's queue directly ---------------------------------------------
+
+
+def _batch_provider(exporter: InMemorySpanExporter, **options: Any) -> tuple[TracerProvider, LeanSpans]:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000, **options))
+    starter = LeanSpans.for_tracer(provider.get_tracer("t"))
+    assert starter is not None
+    return provider, starter
+
+
+@pytest.fixture
+def batch_on_end_calls(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Spans that went through ``BatchSpanProcessor.on_end`` (the type stays exactly the SDK's)."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    calls: list[Any] = []
+    original = BatchSpanProcessor.on_end
+
+    def on_end(self: BatchSpanProcessor, span: ReadableSpan) -> None:
+        calls.append(span)
+        original(self, span)
+
+    monkeypatch.setattr(BatchSpanProcessor, "on_end", on_end)
+    return calls
+
+
+def test_sampled_spans_go_straight_onto_the_batch_queue_and_export_as_through_on_end(
+    batch_on_end_calls: list[Any],
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider, starter = _batch_provider(exporter)
+    spans = [_ended_span(starter, f"/items/{n}") for n in range(3)]
+    assert batch_on_end_calls == [], "the queue is reached without on_end"
+    assert provider.force_flush()
+    assert exporter.get_finished_spans() == tuple(spans)  # the spans themselves, in order
+    provider.shutdown()
+
+
+def test_a_full_batch_wakes_the_exporting_thread() -> None:
+    exporter = InMemorySpanExporter()
+    provider, starter = _batch_provider(exporter, max_export_batch_size=4)
+    for n in range(4):
+        _ended_span(starter, f"/items/{n}")
+    deadline = time.monotonic() + 10  # the schedule delay is a minute: only the wake-up exports
+    while len(exporter.get_finished_spans()) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(exporter.get_finished_spans()) == 4
+    provider.shutdown()
+
+
+@pytest.mark.parametrize("case", ["queue full", "shut down", "forked", "unsampled", "second processor"])
+def test_whatever_the_queue_append_does_not_cover_goes_through_on_end(
+    case: str, batch_on_end_calls: list[Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from instrumentation import _span
+
+    exporter = InMemorySpanExporter()
+    provider, starter = _batch_provider(exporter, max_queue_size=2, max_export_batch_size=2)
+    if case == "queue full":  # an exporter stuck elsewhere: nothing leaves the queue meanwhile
+        batch = provider._active_span_processor._span_processors[0]._batch_processor  # type: ignore[attr-defined]
+        monkeypatch.setattr(batch, "_export_lock", threading.Lock())
+        batch._export_lock.acquire()
+        queued = [_ended_span(starter, "/a"), _ended_span(starter, "/b")]
+    elif case == "shut down":
+        provider.shutdown()
+    elif case == "forked":  # the process id the batch processor knows is not this process's
+        monkeypatch.setattr(_span, "_PROCESS", [-1])
+    elif case == "second processor":
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    if case == "unsampled":
+        record_only = _RecordOnly()
+        monkeypatch.setattr(starter, "_sampler", record_only)
+        monkeypatch.setattr(starter, "_ratio_bound", None)
+    with caplog.at_level(logging.INFO, logger="opentelemetry.sdk._shared_internal"):
+        span = _ended_span(starter, "/c")
+    assert batch_on_end_calls[-1:] == [span], "on_end saw the span"
+    if case == "queue full":
+        assert "Queue full" in caplog.text and list(batch._queue) == [span, queued[1]]
+        batch._export_lock.release()
+    elif case == "second processor":
+        assert exporter.get_finished_spans() == (span,)  # the simple processor got it at once
+    provider.shutdown()
+    if case in ("shut down", "unsampled"):
+        assert exporter.get_finished_spans() == ()
+
+
+class _RecordOnly:
+    """A sampler that records without sampling: the span is not for the exporters."""
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> Any:
+        from opentelemetry.sdk.trace.sampling import Decision, SamplingResult
+
+        return SamplingResult(Decision.RECORD_ONLY)
+
+    def get_description(self) -> str:
+        return "record only"
