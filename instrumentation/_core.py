@@ -30,7 +30,7 @@ from obs.contract import KNOWN_METHODS, UNMATCHED_ROUTE, normalize_method
 from ._metrics import ActiveChild, HttpMetrics
 from ._redaction import clean_text, redact_path, redact_text
 from ._span import LeanSpans, ServerSpan, UnsampledSpan
-from .logs import ACCESS_LOGGER, AccessFields, write_access_line
+from .logs import ACCESS_LOGGER, AccessFields, access_message, write_access_line
 
 _log = logging.getLogger("obs.instrumentation")
 
@@ -229,10 +229,10 @@ class Telemetry:
                     error_type if error is not None else None,
                     redact_text(str(error)) if error is not None else None,
                 ))  # fmt: skip
-                message = f"{req.method} {label_route} {status}"
-                if not write_access_line(logger, message, fields, end / 1e9):
+                if not write_access_line(logger, None, fields, end / 1e9):  # None: the usual message
                     # makeRecord + handle rather than info(): no caller lookup (a stack walk) for a
                     # line whose origin is always this function; filters and handlers run as usual.
+                    message = access_message(fields)
                     record = logger.makeRecord(logger.name, _INFO, __file__, 0, message, (), None)
                     record.obs_http = fields
                     logger.handle(record)

@@ -124,6 +124,26 @@ def test_access_lines_take_a_fast_path_with_exactly_the_generic_encoding(fields:
     assert json.loads(generic) == formatter.build_record(record)
 
 
+def test_the_encoded_middles_a_formatter_keeps_change_no_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path keeps the encoded part each (message, method, route, status) shares; lines read
+    from it must be the lines built afresh, and a formatter never keeps more than its cap."""
+    from instrumentation import logs
+
+    monkeypatch.setattr(logs, "ACCESS_MIDDLES_MAX", 3)
+    formatter = JsonFormatter("svc", "1", "prod")
+    cases = [
+        *ACCESS_CASES.values(),
+        ACCESS_CASES["ok, sampled"]._replace(duration_ns=7, url_path="/items/43"),
+        ACCESS_CASES["ok, sampled"]._replace(status=201),
+        ACCESS_CASES["ok, sampled"]._replace(route="/items/{id}"),
+    ]
+    for fields in cases * 2:
+        record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 1, f"{fields.method} {fields.route} {fields.status}", (), None)
+        record.obs_http = fields
+        assert formatter.format(record) == formatter._encoder.encode(formatter.build_record(record))
+    assert len(formatter._access_middles) == 3
+
+
 def test_a_subclass_that_changes_the_dict_is_not_bypassed_by_the_fast_path() -> None:
     class Tagged(JsonFormatter):
         def build_record(self, record: logging.LogRecord) -> dict[str, Any]:
