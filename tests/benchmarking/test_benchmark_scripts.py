@@ -32,3 +32,31 @@ def test_the_ratio_to_bare_pairs_each_round_with_its_own_bare_run() -> None:
 def test_the_issue_targets_and_configurations_are_the_ones_reported() -> None:
     assert TARGETS == {"fastapi": 0.60, "flask": 0.85}
     assert {"bare", "obs", "obs-10%", "obs-notrace", "obs-metrics-only", "usual"} <= set(CONFIGS)
+
+
+@pytest.mark.parametrize("concurrent", [False, True])
+def test_a_round_measures_its_configurations_in_order_or_all_at_once(
+    concurrent: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+    import threading
+
+    from benchmarks import bench_middleware
+
+    running = {"bare": ("http://a", 1), "obs": ("http://b", 2), "obs-10%": ("http://c", 3)}
+    # Concurrently, every measurement must be under way before any returns.
+    together = threading.Barrier(len(running), timeout=5)
+    seen: list[str] = []
+
+    def measure(url: str, session: int, duration: float, connections: int) -> tuple[float, float]:
+        seen.append(url)
+        if concurrent:
+            together.wait()
+        return float(session), duration
+
+    monkeypatch.setattr(bench_middleware, "measure", measure)
+    order = ["obs", "obs-10%", "bare"]
+    args = argparse.Namespace(concurrent=concurrent, connections=8)
+    assert bench_middleware.measure_round(running, order, 2.0, args) == [(2.0, 2.0), (3.0, 2.0), (1.0, 2.0)]
+    if not concurrent:
+        assert seen == ["http://b", "http://c", "http://a"]
