@@ -225,7 +225,7 @@ class JsonFormatter(logging.Formatter):
         key = (message, method, route, status)
         middle = self._access_middles.get(key)
         if middle is None:
-            middle = self._access_middle(message, method, route, status)
+            middle = self._access_middle(message if message is not None else access_message(access), access)
             if len(self._access_middles) < ACCESS_MIDDLES_MAX:
                 self._access_middles[key] = middle
         # One f-string: no list to build and join (the line is made on the request's thread).
@@ -243,13 +243,11 @@ class JsonFormatter(logging.Formatter):
             line += f",{self._k_trace}{encode_basestring(trace_id)},{self._k_span}{span}"
         return line + "}"
 
-    def _access_middle(self, message: str | None, method: str, route: str, status: int) -> str:
-        if message is None:
-            message = f"{method} {route} {status}"
+    def _access_middle(self, message: str, access: AccessFields) -> str:
         return (
             f"{self._access_level}{encode_basestring(message)}{self._access_static}{self._k_method}"
-            f"{encode_basestring(method)},{self._k_route}{encode_basestring(route)},{self._k_status}{status},"
-            f"{self._k_duration}"
+            f"{encode_basestring(access.method)},{self._k_route}{encode_basestring(access.route)},"
+            f"{self._k_status}{access.status},{self._k_duration}"
         )
 
 

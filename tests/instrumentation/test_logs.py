@@ -140,7 +140,9 @@ def test_the_encoded_middles_a_formatter_keeps_change_no_line(monkeypatch: pytes
     for fields in cases * 2:
         record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 1, f"{fields.method} {fields.route} {fields.status}", (), None)
         record.obs_http = fields
-        assert formatter.format(record) == formatter._encoder.encode(formatter.build_record(record))
+        line = formatter.format(record)
+        assert line == formatter._encoder.encode(formatter.build_record(record))
+        assert formatter.format_access(record.created, None, fields) == line, "None: the usual message"
     assert len(formatter._access_middles) == 3
 
 
