@@ -275,12 +275,18 @@ def test_span_limits_of_the_provider_apply(make_service: ServiceFactory, framewo
     assert len(span.events) == 1 and span.dropped_events == 1
 
 
-def test_an_ended_span_ignores_further_changes() -> None:
-    exporter = InMemorySpanExporter()
+def _lean_starter(processor: SpanProcessor) -> tuple[TracerProvider, LeanSpans]:
+    """A provider exporting through ``processor`` and the lean span starter of its tracer."""
     provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.add_span_processor(processor)
     starter = LeanSpans.for_tracer(provider.get_tracer("t"))
     assert starter is not None
+    return provider, starter
+
+
+def test_an_ended_span_ignores_further_changes() -> None:
+    exporter = InMemorySpanExporter()
+    _, starter = _lean_starter(SimpleSpanProcessor(exporter))
     span = starter.start("GET", None, {"url.path": "/"}, 1)
     assert isinstance(span, ServerSpan)
     span.set_status(trace.StatusCode.OK)
@@ -328,10 +334,7 @@ def test_an_ended_span_waiting_in_a_batch_queue_holds_nothing_the_collector_scan
     one more object the garbage collector counts, promotes and scans meanwhile."""
     import gc
 
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
-    starter = LeanSpans.for_tracer(provider.get_tracer("t"))
-    assert starter is not None
+    _, starter = _lean_starter(SimpleSpanProcessor(InMemorySpanExporter()))
     first, second = _ended_span(starter, "/items/1"), _ended_span(starter, "/items/2")
     shared = {id(r) for r in gc.get_referents(second)}
     own = [r for r in gc.get_referents(first) if gc.is_tracked(r) and id(r) not in shared]
@@ -340,10 +343,7 @@ def test_an_ended_span_waiting_in_a_batch_queue_holds_nothing_the_collector_scan
 
 def test_events_and_links_are_seen_while_recording_and_frozen_at_the_end() -> None:
     exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    starter = LeanSpans.for_tracer(provider.get_tracer("t"))
-    assert starter is not None
+    _, starter = _lean_starter(SimpleSpanProcessor(exporter))
     span = starter.start("GET", None, {}, 1)
     assert isinstance(span, ServerSpan)
     assert (span.events, span.links) == ((), ())
@@ -364,11 +364,7 @@ def test_events_and_links_are_seen_while_recording_and_frozen_at_the_end() -> No
 def _batch_provider(exporter: InMemorySpanExporter, **options: Any) -> tuple[TracerProvider, LeanSpans]:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000, **options))
-    starter = LeanSpans.for_tracer(provider.get_tracer("t"))
-    assert starter is not None
-    return provider, starter
+    return _lean_starter(BatchSpanProcessor(exporter, schedule_delay_millis=60_000, **options))
 
 
 @pytest.fixture
