@@ -104,24 +104,22 @@ class HttpMetrics:
 class DurationChild:
     """One label set of the duration histogram, observed without ``Histogram.observe``'s overhead."""
 
-    __slots__ = ("_bounds", "_buckets", "_histogram", "_sum", "_sum_inc", "_values")
+    __slots__ = ("_bounds", "_buckets", "_histogram", "_sum", "_sum_inc")
 
     def __init__(self, histogram: Histogram) -> None:
         self._histogram = histogram
         self._sum_inc: Callable[[float], None] | None = None
         self._sum: MutexValue | None = None
-        self._values: list[MutexValue] = []
         try:
             if type(histogram).observe is Histogram.observe:
                 bounds, buckets = list(histogram._upper_bounds), list(histogram._buckets)
                 if len(bounds) == len(buckets) and bounds[-1] == float("inf"):
                     self._bounds, self._buckets = bounds, buckets
                     self._sum_inc = histogram._sum.inc
-                    values = [histogram._sum, *buckets]
-                    if all(type(value) is MutexValue for value in values):
+                    if all(type(value) is MutexValue for value in [histogram._sum, *buckets]):
                         # One process (not multiprocess mode): each value is a float under its own
                         # lock, updated here as MutexValue.inc/set_exemplar do, without their calls.
-                        self._sum, self._values = values[0], values[1:]
+                        self._sum = histogram._sum
         except AttributeError:  # a prometheus_client whose internals moved: observe() it is
             self._sum_inc = self._sum = None
 
@@ -136,7 +134,7 @@ class DurationChild:
                 total._value += seconds
             if seconds != seconds:  # NaN: observe() finds no bucket
                 return
-            value = self._values[bisect_left(self._bounds, seconds)]
+            value = self._buckets[bisect_left(self._bounds, seconds)]
             if exemplar:
                 sample = (
                     _new_tuple(Exemplar, (exemplar, seconds, now))
