@@ -29,7 +29,7 @@ from obs.contract import KNOWN_METHODS, UNMATCHED_ROUTE, normalize_method
 
 from ._metrics import ActiveChild, HttpMetrics
 from ._redaction import clean_text, redact_path, redact_text
-from ._span import LeanSpans, ServerSpan, UnsampledSpan
+from ._span import LeanSpans, ServerSpan, UnsampledSpan, sampled_ids
 from .logs import ACCESS_LOGGER, AccessFields, access_message, write_access_line
 
 _log = logging.getLogger("obs.instrumentation")
@@ -187,10 +187,7 @@ class Telemetry:
                 if type(span) is ServerSpan:
                     trace_id, span_id = span.log_ids()
                 else:
-                    ctx = span.get_span_context()
-                    if ctx.trace_flags.sampled:
-                        trace_id = format(ctx.trace_id, "032x")
-                        span_id = format(ctx.span_id, "016x")
+                    trace_id, span_id = sampled_ids(span.get_span_context())
                 if span.is_recording():
                     self._close_span(span, req.method, route, status, error, error_type)
                 span.end(end_time=end)

@@ -120,6 +120,13 @@ def _span_context_layout_matches() -> bool:
 FAST_CONTEXT = _span_context_layout_matches()
 
 
+def sampled_ids(ctx: SpanContext) -> tuple[str | None, str | None]:
+    """(trace id, span id) in hex for logs and exemplars, or (None, None) when not sampled."""
+    if not ctx.trace_flags.sampled:
+        return None, None
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
+
 class UnsampledSpan(NonRecordingSpan):
     """The span of a request the sampler dropped: a ``NonRecordingSpan`` (what the SDK gives), whose
     exact type tells the middleware that there is nothing to end and no ids to log."""
@@ -134,7 +141,7 @@ _BATCH_FIELDS = ("_queue", "_max_queue_size", "_max_export_batch_size", "_worker
 
 
 def direct_batch(processors: Sequence[SpanProcessor]) -> Any | None:
-    """The SDK's batch queue behind ``processors`` when it is their only one, else None.
+    """The SDK's ``BatchProcessor`` (queue and all) behind ``processors`` when it is their only one, else None.
 
     ``BatchSpanProcessor.on_end`` reaches its queue through five Python calls (the multi-processor's
     loop, ``on_end``, the sampled check's two properties, ``BatchProcessor.emit``) and a ``getpid``
@@ -223,15 +230,13 @@ class ServerSpan(trace.Span, ReadableSpan):
         return self._context  # type: ignore[return-value]  # always set: __init__ takes one
 
     def log_ids(self) -> tuple[str | None, str | None]:
-        """(trace id, span id) in hex for logs and exemplars, or (None, None) when not sampled."""
+        """``sampled_ids`` of this span's context, read by index where the layout allows."""
         ctx: SpanContext = self._context  # type: ignore[assignment]  # always set: __init__ takes one
         if FAST_CONTEXT:  # read by index: no property calls on the hot path
             if not ctx[3] & _SAMPLED:
                 return None, None
             return format(ctx[0], "032x"), format(ctx[1], "016x")
-        if not ctx.trace_flags.sampled:
-            return None, None
-        return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+        return sampled_ids(ctx)
 
     def is_recording(self) -> bool:
         return self._end_time is None
@@ -590,4 +595,4 @@ def _parent_based_ratio_bound(sampler: Any) -> int | None:
     return int(root.bound)
 
 
-__all__ = ["FAST_CONTEXT", "LeanSpans", "ServerSpan", "UnsampledSpan", "direct_batch"]
+__all__ = ["FAST_CONTEXT", "LeanSpans", "ServerSpan", "UnsampledSpan", "direct_batch", "sampled_ids"]
