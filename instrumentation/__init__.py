@@ -81,6 +81,7 @@ def instrument(
     metrics_token: str | None = None,
     metrics_token_file: str | None = None,
     access_log: bool | None = None,
+    access_log_flush_interval: float | None = None,
     json_logs: bool | None = None,
     log_handler: logging.Handler | None = None,
     excluded_urls: Sequence[str] | None = None,
@@ -114,6 +115,7 @@ def instrument(
         metrics_token=metrics_token,
         metrics_token_file=metrics_token_file,
         access_log=access_log,
+        access_log_flush_interval=access_log_flush_interval,
         json_logs=json_logs,
         excluded_urls=excluded_urls,
     )
@@ -136,6 +138,7 @@ def instrument(
         metrics=http_metrics if settings.metrics else None,
         exemplars=settings.exemplars,
         access_log=settings.access_log,
+        access_log_flush_interval=settings.access_log_flush_interval,
         server_request_hook=server_request_hook,
         response_hook=response_hook,
         error_counter=http_metrics,
@@ -178,6 +181,7 @@ def uninstrument(app: Any) -> None:
         return
     for undo in reversed(state._undo):
         undo()
+    state.telemetry.close()  # held access lines are written before the handler goes
     if state.log_handler is not None:
         logging.getLogger().removeHandler(state.log_handler)
     if state.metrics_server is not None:

@@ -30,7 +30,7 @@ from obs.contract import KNOWN_METHODS, UNMATCHED_ROUTE, normalize_method
 from ._metrics import ActiveChild, HttpMetrics
 from ._redaction import clean_text, redact_path, redact_text
 from ._span import LeanSpans, ServerSpan, UnsampledSpan, sampled_ids
-from .logs import ACCESS_LOGGER, AccessFields, access_message, write_access_line
+from .logs import ACCESS_LOGGER, AccessFields, AccessLineBuffer, access_record, write_access_line
 
 _log = logging.getLogger("obs.instrumentation")
 
@@ -86,6 +86,7 @@ class Telemetry:
         metrics: HttpMetrics | None,
         exemplars: bool,
         access_log: bool,
+        access_log_flush_interval: float = 0.0,
         server_request_hook: ServerRequestHook | None = None,
         response_hook: ResponseHook | None = None,
         error_counter: HttpMetrics | None = None,
@@ -98,6 +99,12 @@ class Telemetry:
         if self.access_logger is not None and self.access_logger.level == logging.NOTSET:
             # Access lines are INFO; a root logger left at WARNING must not silence them.
             self.access_logger.setLevel(_INFO)
+        #: Access lines held and written together (see ``AccessLineBuffer``); None: each at once.
+        self.access_buffer = (
+            AccessLineBuffer(self.access_logger, access_log_flush_interval)
+            if self.access_logger is not None and access_log_flush_interval > 0
+            else None
+        )
         self.server_request_hook = server_request_hook
         self.response_hook = response_hook
         self._errors = error_counter or metrics
@@ -226,15 +233,25 @@ class Telemetry:
                     error_type if error is not None else None,
                     redact_text(str(error)) if error is not None else None,
                 ))  # fmt: skip
-                if not write_access_line(logger, None, fields, end / 1e9):  # None: the usual message
-                    # makeRecord + handle rather than info(): no caller lookup (a stack walk) for a
-                    # line whose origin is always this function; filters and handlers run as usual.
-                    message = access_message(fields)
-                    record = logger.makeRecord(logger.name, _INFO, __file__, 0, message, (), None)
-                    record.obs_http = fields
-                    logger.handle(record)
+                buffer = self.access_buffer  # held and written with the next batch when it can be
+                if (buffer is None or not buffer.add(fields, end / 1e9)) and not write_access_line(
+                    logger, None, fields, end / 1e9  # None: the usual message
+                ):
+                    # Logger.handle rather than info(): no caller lookup (a stack walk) for a line
+                    # whose origin is always this function; filters and handlers run as usual.
+                    logger.handle(access_record(logger, None, fields, end / 1e9))
             except Exception:
                 self.count_error("access_log")
+
+    def flush_access_log(self) -> None:
+        """Write the access lines held for this app now (no-op when they are written at once)."""
+        if self.access_buffer is not None:
+            self.access_buffer.flush()
+
+    def close(self) -> None:
+        """Write held access lines and stop their thread (``uninstrument``); later lines go out at once."""
+        if self.access_buffer is not None:
+            self.access_buffer.close()
 
     def detach(self, req: Request) -> None:
         token = req.token

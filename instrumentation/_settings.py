@@ -19,6 +19,8 @@ DEFAULT_EXCLUDED_URLS: tuple[str, ...] = ("/healthz", "/readyz", "/livez", "/met
 DEFAULT_METRICS_PATH = "/metrics"
 DEFAULT_SERVICE_NAME = "unknown_service"  # OpenTelemetry's own default
 DEFAULT_ENVIRONMENT = "unknown"
+#: Access lines are held up to a second and written together: see ``logs.AccessLineBuffer``.
+DEFAULT_ACCESS_LOG_FLUSH_INTERVAL = 1.0
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -43,6 +45,9 @@ class InstrumentationSettings:
     metrics_token: str | None = field(default=None, repr=False)
     metrics_token_file: str | None = None
     access_log: bool = True
+    #: Seconds an access line may be held to be written with others (0: each at once); see
+    #: ``instrumentation.logs.AccessLineBuffer``.
+    access_log_flush_interval: float = DEFAULT_ACCESS_LOG_FLUSH_INTERVAL
     json_logs: bool = True
     excluded_urls: tuple[str, ...] = DEFAULT_EXCLUDED_URLS
     resource_attributes: Mapping[str, str] = field(default_factory=dict)
@@ -118,6 +123,7 @@ def resolve_settings(
     metrics_token: str | None = None,
     metrics_token_file: str | None = None,
     access_log: bool | None = None,
+    access_log_flush_interval: float | None = None,
     json_logs: bool | None = None,
     excluded_urls: Sequence[str] | None = None,
 ) -> InstrumentationSettings:
@@ -171,6 +177,16 @@ def resolve_settings(
         raw_timeout = e.get("OBS_OTLP_TIMEOUT")
         timeout = float(raw_timeout) if raw_timeout else 5.0
 
+    flush_interval = access_log_flush_interval
+    if flush_interval is None:
+        raw_interval = e.get("OBS_ACCESS_LOG_FLUSH_INTERVAL")
+        flush_interval = float(raw_interval) if raw_interval else DEFAULT_ACCESS_LOG_FLUSH_INTERVAL
+    if not 0.0 <= flush_interval <= 3600.0:  # NaN fails too
+        raise ValueError(
+            f"access_log_flush_interval (OBS_ACCESS_LOG_FLUSH_INTERVAL) must be within [0, 3600] seconds, "
+            f"0 to write each line at once; got {flush_interval}"
+        )
+
     port_raw = metrics_port if metrics_port is not None else e.get("OBS_METRICS_PORT")
     excluded: tuple[str, ...]
     if excluded_urls is not None:
@@ -201,6 +217,7 @@ def resolve_settings(
         metrics_token=pick(metrics_token, "OBS_METRICS_TOKEN"),
         metrics_token_file=pick(metrics_token_file, "OBS_METRICS_TOKEN_FILE"),
         access_log=flag(access_log, "OBS_ACCESS_LOG", True),
+        access_log_flush_interval=flush_interval,
         json_logs=flag(json_logs, "OBS_JSON_LOGS", True),
         excluded_urls=excluded,
         resource_attributes=res,

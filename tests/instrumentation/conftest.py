@@ -173,8 +173,10 @@ class Service:
         return sum(len(m.samples) for m in self.registry.collect())
 
     def log_lines(self) -> list[dict[str, Any]]:
+        """Every line so far: the held access lines are written first (they would be within a second)."""
         import json
 
+        self.state.telemetry.flush_access_log()
         return [json.loads(line) for line in self.log_stream.getvalue().splitlines() if line.strip()]
 
     @property
