@@ -51,6 +51,7 @@ VENV_BIN = Path(sys.executable).parent
 CONFIGS: dict[str, str] = {
     "bare": "no instrumentation",
     "obs": "obs: traces 100% (batch processor, no-op exporter), metrics, exemplars, access log",
+    "obs-unbuffered": "obs, each access line written at once (access_log_flush_interval=0)",
     "obs-10%": "obs: traces 10%, metrics, exemplars, access log",
     "obs-notrace": "obs: metrics and access log, tracing off",
     "obs-metrics-only": "obs: metrics only (no traces, no access log)",
@@ -91,7 +92,7 @@ def _instrument_obs(app: Any, config: str, *, registry: Any = None, log_handler:
 
     from instrumentation import instrument
 
-    tracing = config in ("obs", "obs-10%", "obs-sdk-spans")
+    tracing = config in ("obs", "obs-unbuffered", "obs-10%", "obs-sdk-spans")
     state = instrument(
         app,
         service_name="bench",
@@ -100,6 +101,7 @@ def _instrument_obs(app: Any, config: str, *, registry: Any = None, log_handler:
         tracer_provider=_noop_tracer_provider(0.1 if config == "obs-10%" else 1.0) if tracing else None,
         traces=tracing,
         access_log=config != "obs-metrics-only",
+        access_log_flush_interval=0 if config == "obs-unbuffered" else None,  # None: the default
         json_logs=config != "obs-metrics-only",
         log_handler=log_handler or logging.FileHandler(os.devnull),
         trace_clients=False,
