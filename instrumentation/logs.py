@@ -396,6 +396,9 @@ class AccessLineBuffer:
         #: Whether the handlers may be written directly; None: not known since the last write.
         self._direct: bool | None = None
         _BUFFERS.add(self)
+        # A buffer dropped with lines held (its app discarded without uninstrument) writes them.
+        finalizer = weakref.finalize(self, _write_dropped, logger, self._pending)
+        finalizer.atexit = False  # at exit, flush_access_logs writes them
         self._start_thread()
 
     def add(self, access: AccessFields, created: float) -> bool:
@@ -461,6 +464,11 @@ def _flush_every(
             return
         buffer.flush()
         del buffer
+
+
+def _write_dropped(logger: logging.Logger, pending: deque[tuple[float, AccessFields]]) -> None:
+    if pending:
+        _write_access_lines(logger, list(pending))
 
 
 def _write_access_lines(logger: logging.Logger, items: list[tuple[float, AccessFields]]) -> None:

@@ -178,6 +178,17 @@ def test_close_writes_what_is_held_and_later_lines_go_out_at_once() -> None:
     assert stream.getvalue().count("\n") == 2
 
 
+def test_a_buffer_dropped_with_lines_held_writes_them() -> None:
+    import gc
+
+    logger, stream = _logger()
+    buffer = AccessLineBuffer(logger, HOUR)
+    buffer.add(_fields(1), 1.0)
+    del buffer
+    gc.collect()
+    assert stream.getvalue() == _unbuffered_text([(1.0, _fields(1))])
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_does_not_write_the_parents_held_lines(tmp_path: Path) -> None:
     path = tmp_path / "access.log"
