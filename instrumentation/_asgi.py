@@ -132,6 +132,8 @@ class ObsASGIMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                send = self._flushing_at_shutdown(send)
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
@@ -167,6 +169,22 @@ class ObsASGIMiddleware:
             raise
         finally:
             self._finish(req, scope, root_path)
+
+    def _flushing_at_shutdown(self, send: Send) -> Send:
+        """``send`` for the lifespan scope, writing held access lines and exporting finished spans
+        when the app reports its shutdown. uvicorn re-raises the SIGTERM or SIGINT it stopped on once
+        it has shut down, so the process ends by the signal and ``atexit`` hooks (the buffer's, the
+        SDK's ``TracerProvider.shutdown``) never run: the last second of access lines and the spans
+        waiting in the batch queue would be lost on every redeploy. Requests have all finished by
+        the time the lifespan shuts down."""
+        telemetry = self.telemetry
+
+        async def lifespan_send(message: Message) -> None:
+            if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                telemetry.flush()
+            await send(message)
+
+        return lifespan_send
 
     def _finish(self, req: Request, scope: Scope, root_path: str) -> None:
         try:

@@ -10,6 +10,7 @@ request goes on.
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from contextvars import Token
@@ -38,6 +39,9 @@ _log = logging.getLogger("obs.instrumentation")
 ServerRequestHook = Callable[[trace.Span, Mapping[str, Any]], None]
 #: ``response_hook(span, status_code)``: add attributes when the response is known.
 ResponseHook = Callable[[trace.Span, int], None]
+
+#: Seconds a shutdown waits for the span processors to export (``Telemetry.flush``).
+SHUTDOWN_FLUSH_TIMEOUT = 5.0
 
 #: Longest ``url.path`` kept on spans and access lines (oversized targets are cut, not stored whole).
 MAX_PATH = 1024
@@ -248,6 +252,25 @@ class Telemetry:
         if self.access_buffer is not None:
             self.access_buffer.flush()
 
+    def flush(self, timeout: float = SHUTDOWN_FLUSH_TIMEOUT) -> None:
+        """Write held access lines now, and export finished spans, waiting at most ``timeout``
+        seconds for the span processors (an unreachable collector must not hold a shutdown)."""
+        self.flush_access_log()
+        force_flush = getattr(getattr(self.tracer, "span_processor", None), "force_flush", None)
+        if force_flush is None:
+            return
+
+        def export() -> None:
+            try:
+                force_flush()
+            except Exception:
+                self.count_error("response")
+
+        # The SDK's BatchSpanProcessor ignores force_flush's timeout (1.45): bounded by a thread.
+        thread = threading.Thread(target=export, name="obs-span-flush", daemon=True)
+        thread.start()
+        thread.join(timeout)
+
     def close(self) -> None:
         """Write held access lines and stop their thread (``uninstrument``); later lines go out at once."""
         if self.access_buffer is not None:
@@ -308,4 +331,4 @@ class Telemetry:
                 self.count_error("hook")
 
 
-__all__ = ["MAX_PATH", "Request", "ResponseHook", "ServerRequestHook", "Telemetry", "clean_path"]
+__all__ = ["MAX_PATH", "SHUTDOWN_FLUSH_TIMEOUT", "Request", "ResponseHook", "ServerRequestHook", "Telemetry", "clean_path"]

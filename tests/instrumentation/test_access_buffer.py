@@ -278,3 +278,46 @@ def test_the_interval_is_a_second_by_default_and_read_from_the_environment() -> 
 def test_a_bad_interval_names_the_setting(raw: str) -> None:
     with pytest.raises(ValueError, match="OBS_ACCESS_LOG_FLUSH_INTERVAL"):
         resolve_settings(env={"OBS_ACCESS_LOG_FLUSH_INTERVAL": raw})
+
+
+def test_a_starlette_lifespan_shutdown_writes_held_lines_and_exports_spans(
+    make_service: ServiceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn ends the process by re-raising its SIGTERM after the shutdown: atexit never runs there."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from starlette.testclient import TestClient
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=3_600_000))
+    service = make_service("fastapi", tracer_provider=provider, access_log_flush_interval=HOUR)
+    _only_json_handlers_on_root(monkeypatch)
+    with TestClient(service.app) as client:
+        assert client.get("/items/1").status_code == 200
+        assert service.log_stream.getvalue() == "" and exporter.get_finished_spans() == ()
+    assert service.log_stream.getvalue().count('"event.dataset":"access"') == 1
+    assert [s.name for s in exporter.get_finished_spans()] == ["GET /items/{item_id}"]
+
+
+def test_a_collector_that_hangs_cannot_hold_a_shutdown_past_the_timeout(make_service: ServiceFactory) -> None:
+    import threading
+
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+    release = threading.Event()
+
+    class Hanging(SpanProcessor):
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return release.wait(30)
+
+    provider = TracerProvider()
+    provider.add_span_processor(Hanging())
+    service = make_service("fastapi", tracer_provider=provider)
+    started = time.monotonic()
+    try:
+        service.state.telemetry.flush(timeout=0.2)
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()

@@ -199,3 +199,60 @@ def test_uvicorn_workers_are_aggregated_through_multiprocess_mode(tmp_path: Path
         bodies = [get(base + "/metrics")[1] for _ in range(6)]
     assert len(served_by) == 2, f"both workers must serve requests, got pids {served_by}"
     assert {_count(b, "/sleep") for b in bodies} == {float(sent)}
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "uvicorn"])
+def test_held_access_lines_of_two_workers_on_one_pipe_arrive_whole_and_once(server: str) -> None:
+    """Access lines are held and written in batches: both workers share the server's stderr pipe,
+    so a batch is written in pieces of at most PIPE_BUF bytes, which the kernel keeps whole. Lines
+    ~400 bytes long make every batch of 64 several pieces. The lines of a running server arrive
+    within about a second (the flushing thread), the rest when it stops (at exit)."""
+    port = free_port()
+    cmd = gunicorn(port, "-w", "2") if server == "gunicorn" else uvicorn(port, "--workers", "2")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OBS_", "OTEL_", "PROMETHEUS_MULTIPROC"))}
+    env = {**clean, "PYTHONPATH": str(ROOT), "OBS_SERVICE_NAME": "backend", "OBS_TRACES": "false"}
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # a pipe must be read while the server writes, or the workers block
+        assert proc.stderr is not None
+        for chunk in iter(lambda: proc.stderr.read1(65536), b""):  # type: ignore[union-attr]
+            chunks.append(chunk)
+
+    def access_paths() -> list[str]:
+        lines = b"".join(chunks).decode().splitlines()
+        records = [json.loads(line) for line in lines if line.startswith("{")]  # a torn line fails here
+        return [r["url.path"] for r in records if r.get("event.dataset") == "access"]
+
+    paths = [f"/nope/{'x' * 250}/{n}" for n in range(300)]
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        reader.submit(drain)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(base + "/healthz", timeout=1).close()
+                except urllib.error.HTTPError as err:
+                    err.close()
+                    break
+                except OSError:
+                    assert proc.poll() is None and time.monotonic() < deadline, b"".join(chunks).decode()[-3000:]
+                    time.sleep(0.1)
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                statuses = list(pool.map(lambda p: get(base + p)[0], paths))
+            assert set(statuses) == {404}
+            deadline = time.monotonic() + 10
+            while sorted(access_paths()) != sorted(paths) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            arrived_while_running = sorted(access_paths())
+            get(base + "/items/1")  # held, and written when the worker exits
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+    assert arrived_while_running == sorted(paths), "every line, whole, within the flush interval"
+    final = access_paths()
+    assert sorted(final) == sorted([*paths, "/items/1"]), "each line once, the last one written at exit"
