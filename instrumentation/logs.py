@@ -354,8 +354,9 @@ def access_record(
 #: of one server share its stdout; a longer write can be split and interleaved with another
 #: worker's, which breaks both lines. A batch of access lines is written in pieces up to this size.
 PIPE_BUF = 4096
-#: Access lines a buffer holds before it writes them, whatever its interval.
-ACCESS_BUFFER_LINES = 64
+#: Access lines a buffer holds before it writes them, whatever its interval (256 read 0.862 of bare
+#: against 0.851 for 64 in a 20-round side-by-side Flask run; ~100 KB of lines at most).
+ACCESS_BUFFER_LINES = 256
 
 
 class AccessLineBuffer:

@@ -205,7 +205,7 @@ def test_uvicorn_workers_are_aggregated_through_multiprocess_mode(tmp_path: Path
 def test_held_access_lines_of_two_workers_on_one_pipe_arrive_whole_and_once(server: str) -> None:
     """Access lines are held and written in batches: both workers share the server's stderr pipe,
     so a batch is written in pieces of at most PIPE_BUF bytes, which the kernel keeps whole. Lines
-    ~400 bytes long make every batch of 64 several pieces. The lines of a running server arrive
+    ~400 bytes long make every batch several pieces. The lines of a running server arrive
     within about a second (the flushing thread), the rest when it stops (at exit)."""
     port = free_port()
     cmd = gunicorn(port, "-w", "2") if server == "gunicorn" else uvicorn(port, "--workers", "2")
