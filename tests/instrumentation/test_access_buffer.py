@@ -251,8 +251,7 @@ def test_instrument_holds_access_lines_and_uninstrument_writes_them(
     service.get("/items/2")
     assert service.log_stream.getvalue() == "", "held"
     service.get("/boom")
-    written = service.log_stream.getvalue()
-    assert [line.count('"event.dataset":"access"') for line in written.splitlines()].count(1) == 3, "the 500 wrote all three"
+    assert service.log_stream.getvalue().count('"event.dataset":"access"') == 3, "the 500 wrote all three"
     service.get("/items/3")
     uninstrument(service.app)
     assert service.log_stream.getvalue().count('"event.dataset":"access"') == 4
