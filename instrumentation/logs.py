@@ -418,6 +418,15 @@ class AccessLineBuffer:
         pending.append((created, access))
         if len(pending) >= self.max_lines or access.status >= 500 or access.error_type is not None:
             self.flush()
+            return True
+        try:
+            # The interval holds without the thread too (uWSGI without --enable-threads never runs
+            # it): a request that finds the oldest held line due writes the batch.
+            due = created - pending[0][0] >= self.interval
+        except IndexError:  # another thread wrote them meanwhile
+            return True
+        if due:
+            self.flush()
         return True
 
     def flush(self) -> None:

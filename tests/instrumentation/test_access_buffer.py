@@ -102,6 +102,19 @@ def test_the_thread_writes_held_lines_within_the_interval() -> None:
     buffer.close()
 
 
+def test_a_request_that_finds_the_oldest_line_due_writes_the_batch() -> None:
+    """Where the thread never runs (uWSGI without --enable-threads), the interval still bounds the wait."""
+    logger, stream = _logger()
+    buffer = AccessLineBuffer(logger, 0.5)
+    buffer._stop.set()  # the flushing thread ends at once
+    buffer.add(_fields(1), 100.0)
+    buffer.add(_fields(2), 100.4)
+    assert stream.getvalue() == ""
+    buffer.add(_fields(3), 100.5)
+    assert stream.getvalue() == _unbuffered_text([(100.0, _fields(1)), (100.4, _fields(2)), (100.5, _fields(3))])
+    buffer.close()
+
+
 class _RecordingStream(io.StringIO):
     def __init__(self) -> None:
         super().__init__()
