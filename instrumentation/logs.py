@@ -287,28 +287,7 @@ def write_access_line(
     targets = direct_targets(logger)
     if targets is None:
         return False
-    if created is None:
-        created = time.time()
-    for handler in targets:
-        formatter: JsonFormatter = handler.formatter  # type: ignore[assignment]
-        # What StreamHandler.emit and flush do (both exact stdlib types here), under one hold of the
-        # handler's lock rather than three.
-        lock = handler.lock
-        if lock is not None:
-            lock.acquire()
-        try:
-            stream = handler.stream
-            stream.write(formatter.format_access(created, message, access) + handler.terminator)
-            if hasattr(stream, "flush"):
-                stream.flush()
-        except RecursionError:
-            raise
-        except Exception:
-            # As StreamHandler.emit: the handler reports it (stderr by default), the request goes on.
-            handler.handleError(access_record(logger, message, access, created))
-        finally:
-            if lock is not None:
-                lock.release()
+    _write_lines(logger, targets, [(time.time() if created is None else created, access)], message)
     return True
 
 
@@ -490,10 +469,22 @@ def _write_access_lines(logger: logging.Logger, items: list[tuple[float, AccessF
         for created, access in items:
             logger.handle(access_record(logger, None, access, created))
         return
+    _write_lines(logger, targets, items, None)
+
+
+def _write_lines(
+    logger: logging.Logger,
+    targets: list[logging.StreamHandler[Any]],
+    items: list[tuple[float, AccessFields]],
+    message: str | None,
+) -> None:
+    """What ``StreamHandler.emit`` and ``flush`` do for these lines (the handlers are exact stdlib
+    types here), under one hold of each handler's lock, in writes of at most ``PIPE_BUF`` bytes.
+    A failed write is reported by the handler (stderr by default) and never raised."""
     for handler in targets:
         formatter: JsonFormatter = handler.formatter  # type: ignore[assignment]
         terminator = handler.terminator
-        lines = [formatter.format_access(created, None, access) + terminator for created, access in items]
+        lines = [formatter.format_access(created, message, access) + terminator for created, access in items]
         lock = handler.lock
         if lock is not None:
             lock.acquire()
@@ -508,7 +499,7 @@ def _write_access_lines(logger: logging.Logger, items: list[tuple[float, AccessF
             raise
         except Exception:
             created, access = items[0]
-            handler.handleError(access_record(logger, None, access, created))
+            handler.handleError(access_record(logger, message, access, created))
         finally:
             if lock is not None:
                 lock.release()
