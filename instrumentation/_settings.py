@@ -82,6 +82,17 @@ def _bool(value: str | None) -> bool | None:
     raise ValueError(f"expected a boolean (true/false), got {value!r}")
 
 
+def _float(env: Mapping[str, str], name: str) -> float | None:
+    """The number in variable ``name``, None when unset or empty; a bad value names the variable."""
+    raw = env.get(name)
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
 def _ratio_from_otel(env: Mapping[str, str]) -> float | None:
     sampler = env.get("OTEL_TRACES_SAMPLER", "").strip().lower()
     if not sampler:
@@ -91,8 +102,8 @@ def _ratio_from_otel(env: Mapping[str, str]) -> float | None:
     if sampler in ("always_off", "parentbased_always_off"):
         return 0.0
     if sampler in ("traceidratio", "parentbased_traceidratio"):
-        arg = env.get("OTEL_TRACES_SAMPLER_ARG")
-        return float(arg) if arg else 1.0
+        arg = _float(env, "OTEL_TRACES_SAMPLER_ARG")
+        return 1.0 if arg is None else arg
     return None  # a sampler we do not model (jaeger_remote, xray): keep the default
 
 
@@ -154,8 +165,8 @@ def resolve_settings(
         traces_on = not sdk_disabled and e.get("OTEL_TRACES_EXPORTER", "").strip().lower() != "none"
 
     ratio = sample_ratio
-    if ratio is None and e.get("OBS_TRACES_SAMPLE_RATIO"):
-        ratio = float(e["OBS_TRACES_SAMPLE_RATIO"])
+    if ratio is None:
+        ratio = _float(e, "OBS_TRACES_SAMPLE_RATIO")
     if ratio is None:
         ratio = _ratio_from_otel(e)
     ratio = 1.0 if ratio is None else ratio
@@ -174,13 +185,13 @@ def resolve_settings(
 
     timeout = otlp_timeout
     if timeout is None:
-        raw_timeout = e.get("OBS_OTLP_TIMEOUT")
-        timeout = float(raw_timeout) if raw_timeout else 5.0
+        raw_timeout = _float(e, "OBS_OTLP_TIMEOUT")
+        timeout = 5.0 if raw_timeout is None else raw_timeout
 
     flush_interval = access_log_flush_interval
     if flush_interval is None:
-        raw_interval = e.get("OBS_ACCESS_LOG_FLUSH_INTERVAL")
-        flush_interval = float(raw_interval) if raw_interval else DEFAULT_ACCESS_LOG_FLUSH_INTERVAL
+        raw_interval = _float(e, "OBS_ACCESS_LOG_FLUSH_INTERVAL")
+        flush_interval = DEFAULT_ACCESS_LOG_FLUSH_INTERVAL if raw_interval is None else raw_interval
     if not 0.0 <= flush_interval <= 3600.0:  # NaN fails too
         raise ValueError(
             f"access_log_flush_interval (OBS_ACCESS_LOG_FLUSH_INTERVAL) must be within [0, 3600] seconds, "

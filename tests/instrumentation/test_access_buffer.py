@@ -286,7 +286,7 @@ def test_the_interval_is_a_second_by_default_and_read_from_the_environment() -> 
     assert resolve_settings(env={"OBS_ACCESS_LOG_FLUSH_INTERVAL": "5"}, access_log_flush_interval=0).access_log_flush_interval == 0
 
 
-@pytest.mark.parametrize("raw", ["-1", "nan", "7200", "inf"])
+@pytest.mark.parametrize("raw", ["-1", "nan", "7200", "inf", "1s"])
 def test_a_bad_interval_names_the_setting(raw: str) -> None:
     with pytest.raises(ValueError, match="OBS_ACCESS_LOG_FLUSH_INTERVAL"):
         resolve_settings(env={"OBS_ACCESS_LOG_FLUSH_INTERVAL": raw})

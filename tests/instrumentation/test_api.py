@@ -137,6 +137,16 @@ def test_invalid_settings_fail_loudly() -> None:
         resolve_settings(env={"OBS_ACCESS_LOG": "maybe"})
 
 
+@pytest.mark.parametrize(
+    "variable",
+    ["OBS_TRACES_SAMPLE_RATIO", "OTEL_TRACES_SAMPLER_ARG", "OBS_OTLP_TIMEOUT", "OBS_ACCESS_LOG_FLUSH_INTERVAL"],
+)
+def test_a_number_that_is_not_one_names_its_variable(variable: str) -> None:
+    env = {variable: "5s", "OTEL_TRACES_SAMPLER": "traceidratio"}
+    with pytest.raises(ValueError, match=f"{variable} must be a number, got '5s'"):
+        resolve_settings(env=env)
+
+
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/livez"])
 def test_health_checks_are_excluded_by_default(make_service: ServiceFactory, framework: str, path: str) -> None:
     service = make_service(framework)
