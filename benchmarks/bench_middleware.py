@@ -285,9 +285,14 @@ def measure_round(
         return [future.result() for future in futures]
 
 
+def paired_ratios(values: Sequence[float], reference: Sequence[float]) -> list[float]:
+    """``values[r] / reference[r]`` for each round ``r``."""
+    return [v / ref for v, ref in zip(values, reference, strict=True)]
+
+
 def paired_median(values: Sequence[float], reference: Sequence[float]) -> float:
     """Median over rounds of ``values[r] / reference[r]``."""
-    return statistics.median(v / ref for v, ref in zip(values, reference, strict=True))
+    return statistics.median(paired_ratios(values, reference))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -357,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "rps": rps, "ratio": ratio, "added_us": added, "cpu_us": cpu_us, "added_cpu_us": cpu_us - bare_cpu,
                 "cpu_ratio": cpu_ratio,
             }  # fmt: skip
-            spread = statistics.stdev(r / b for r, b in zip(results[framework][config], results[framework]["bare"], strict=True))
+            spread = statistics.stdev(paired_ratios(results[framework][config], results[framework]["bare"]))
             summary[framework][config]["ratio_stdev"] = spread
             print(
                 f"  {config:17s} {rps:10.1f} {ratio:8.2f} {added:+8.1f} {cpu_us:11.1f} {cpu_us - bare_cpu:+8.1f}"
