@@ -507,6 +507,8 @@ def _write_lines(
 
 def _pieces(lines: list[str]) -> list[str]:
     """``lines`` joined into writes of at most ``PIPE_BUF`` bytes (a longer line is a write of its own)."""
+    if len(lines) == 1:  # each line at once (no buffer): one write, nothing to measure
+        return lines
     pieces: list[str] = []
     piece: list[str] = []
     size = 0
