@@ -127,12 +127,20 @@ class Telemetry:
     # --- request start ------------------------------------------------------------------------
 
     def begin(
-        self, raw_method: str, raw_path: str, scheme: str, carrier: Mapping[str, str] | None, hook_arg: Any
+        self,
+        raw_method: str,
+        raw_path: str,
+        scheme: str,
+        carrier: Mapping[str, str] | None,
+        hook_arg: Any,
+        request_type: type[Request] = Request,
     ) -> Request | None:
+        """The request's state (of ``request_type``, a ``Request`` subclass a server wrapper may
+        extend), with its span started and attached; None if the instrumentation failed."""
         req: Request | None = None
         try:
             method = _METHODS.get(raw_method) or normalize_method(raw_method)
-            req = Request(method, clean_path(raw_path), time_ns())
+            req = request_type(method, clean_path(raw_path), time_ns())
             tracer = self.tracer
             if tracer is not None:
                 # The context the span starts in: the propagated one, else the current one (read once

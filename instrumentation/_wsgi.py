@@ -54,30 +54,51 @@ def record_exception(sender: Any, exception: BaseException, **extra: Any) -> Non
     record_route()
 
 
-class _Body:
-    """The response iterable; the request is finished when the server closes it (WSGI spec)."""
+class _Exchange(Request):
+    """One WSGI request: its telemetry state, the ``start_response`` the app is given (``__call__``)
+    and the response iterable the server gets back (``__iter__``/``close``).
 
-    __slots__ = ("_done", "_environ", "_inner", "_middleware", "_req")
+    One object per request where a closure (a function and five cells) and a body wrapper were
+    three, allocated for every request and dropped at its end. The request is finished when the
+    server closes the body (WSGI spec), once.
+    """
 
-    def __init__(self, inner: Iterable[bytes], middleware: ObsWSGIMiddleware, req: Request, environ: dict[str, Any]):
-        self._inner = inner
-        self._middleware = middleware
-        self._req = req
-        self._environ = environ
-        self._done = False
+    __slots__ = ("body", "environ", "middleware", "server_start_response")
+
+    body: Iterable[bytes]
+    environ: dict[str, Any]
+    middleware: ObsWSGIMiddleware | None  # None once finished
+    server_start_response: StartResponse
+
+    def __call__(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        try:
+            self.status = int(status[:3])
+            # The rule of the request Flask is handling in this context, if it is this one.
+            ctx = REQUEST_CONTEXT.get(None) if REQUEST_CONTEXT is not None else None
+            if ctx is not None and ctx.request.environ is self.environ:
+                rule = ctx.request.url_rule
+                self.route = rule.rule if rule is not None else None
+        except ValueError:
+            self.status = 500
+        except Exception:
+            middleware = self.middleware
+            if middleware is not None:
+                middleware.telemetry.count_error("response")
+        return self.server_start_response(status, headers, exc_info)
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._inner)
+        return iter(self.body)
 
     def close(self) -> None:
         try:
-            close = getattr(self._inner, "close", None)
+            close = getattr(self.body, "close", None)
             if close is not None:
                 close()
         finally:
-            if not self._done:
-                self._done = True
-                self._middleware.finish(self._req, self._environ)
+            middleware = self.middleware
+            if middleware is not None:
+                self.middleware = None
+                middleware.finish(self, self.environ)
 
 
 class ObsWSGIMiddleware:
@@ -104,7 +125,6 @@ class ObsWSGIMiddleware:
         if self.excluded is not None and self.excluded(path):
             return self.app(environ, start_response)
         telemetry = self.telemetry
-        request_context = REQUEST_CONTEXT
         carrier: dict[str, str] | None = None
         if self.tracing:
             traceparent = environ.get("HTTP_TRACEPARENT")
@@ -117,35 +137,26 @@ class ObsWSGIMiddleware:
                 if baggage is not None:
                     carrier["baggage"] = baggage
         req = telemetry.begin(
-            environ.get("REQUEST_METHOD", "GET"), path, environ.get("wsgi.url_scheme", "http"), carrier, environ
-        )
+            environ.get("REQUEST_METHOD", "GET"), path, environ.get("wsgi.url_scheme", "http"), carrier, environ,
+            _Exchange,
+        )  # fmt: skip
         if req is None:
             return self.app(environ, start_response)
-
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            try:
-                req.status = int(status[:3])
-                # The rule of the request Flask is handling in this context, if it is this one.
-                ctx = request_context.get(None) if request_context is not None else None
-                if ctx is not None and ctx.request.environ is environ:
-                    rule = ctx.request.url_rule
-                    req.route = rule.rule if rule is not None else None
-            except ValueError:
-                req.status = 500
-            except Exception:
-                telemetry.count_error("response")
-            return start_response(status, headers, exc_info)
-
+        exchange: _Exchange = req  # type: ignore[assignment]  # begin made it of that class
+        exchange.environ = environ
+        exchange.middleware = self
+        exchange.server_start_response = start_response
         try:
-            body = self.app(environ, start)
+            exchange.body = self.app(environ, exchange)
         except BaseException as exc:
-            req.error = exc
-            self.finish(req, environ)
+            exchange.error = exc
+            exchange.middleware = None
+            self.finish(exchange, environ)
             raise
         finally:
             # The context ends with the call: body iteration happens in the server's own frame.
-            telemetry.detach(req)
-        return _Body(body, self, req, environ)
+            telemetry.detach(exchange)
+        return exchange
 
     def finish(self, req: Request, environ: dict[str, Any]) -> None:
         if req.error is None:
