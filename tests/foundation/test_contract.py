@@ -81,6 +81,33 @@ def test_every_match_of_a_rule_holds_one_of_its_clues(rule: contract.RedactionRu
     assert any(clue in found for clue in rule.clues), (rule.name, found)
 
 
+_DETECTED = [r for r in contract.REDACTION_RULES if r.detector]
+
+
+@pytest.mark.parametrize("rule", _DETECTED, ids=lambda r: r.name)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_rules_detector_finds_a_match_exactly_where_its_pattern_does(
+    rule: contract.RedactionRule, data: st.DataObject
+) -> None:
+    """The hot path asks the detector whether a text can match: a miss where the pattern matches
+    would leak, a find where it does not would only cost time (both are checked)."""
+    pattern, detector = rule.compiled(), rule.compiled_detector()
+    match = data.draw(st.from_regex(rule.pattern, fullmatch=True))
+    # Around a match, and texts near one: the pattern's own characters, cut and mixed with others.
+    near = data.draw(st.text(alphabet=st.sampled_from("+0123456789 ().-/ax"), max_size=40))
+    for text in (match, f"/api/{match}/x", near, near + match[: len(match) // 2]):
+        assert (detector.search(text) is None) == (pattern.search(text) is None), (rule.name, text)
+
+
+@pytest.mark.parametrize(
+    "text", ["/items/42", "/api/courses/1234/lessons/5678", "call +44 20 7946 0958", "(555) 123-4567", "+1234567890"]
+)
+def test_the_phone_detector_agrees_on_the_usual_texts(text: str) -> None:
+    (phone,) = [r for r in _DETECTED if r.name == "phone"]
+    assert (phone.compiled_detector().search(text) is None) == (phone.compiled().search(text) is None)
+
+
 @pytest.mark.parametrize("rule", contract.REDACTION_RULES, ids=lambda r: r.name)
 def test_clues_of_case_insensitive_rules_are_lower_case(rule: contract.RedactionRule) -> None:
     assert all(clue == clue.lower() for clue in rule.clues) or not rule.ignore_case
