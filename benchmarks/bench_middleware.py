@@ -11,6 +11,7 @@ configuration adds per request (1e6/rps_cfg - 1e6/rps_bare), with the server's C
     .venv/bin/python benchmarks/bench_middleware.py --quick         # 2 s x 3 rounds
     .venv/bin/python benchmarks/bench_middleware.py --duration 10 --rounds 5 --framework flask
     .venv/bin/python benchmarks/bench_middleware.py --framework flask --configs bare,obs --concurrent --rounds 15
+    .venv/bin/python benchmarks/bench_middleware.py --framework flask --configs bare,obs --alternate --rounds 40 --duration 1
 
 ``--concurrent`` measures every configuration of a round at the same time: all servers share core 0
 (the scheduler gives each an equal share of it) and their wrk clients share core 1. Each round's
@@ -20,6 +21,13 @@ seconds apart do not on a shared VM: there one round's Flask ratio for the same 
 evict each other's caches when they take turns, and how many take turns changes the ratio: the
 same Flask build read 0.84-0.85 with bare and obs alone and 0.85-0.88 with six configurations.
 Compare runs with the same configurations; ``--configs bare,obs`` is the conservative reading.
+
+``--alternate`` keeps the issue's setup (one server on core 0 at a time) and pairs conditions more
+tightly than a plain sequential round: each configuration is measured there and back (bare, obs,
+obs, bare), so a drift within the round weighs on both alike. On this VM the machine's speed
+changes within a second, so its per-round spread stays large (0.12 for Flask bare and obs with
+1-s measurements): it needs many short rounds (``--rounds 40 --duration 1``). Two such runs read
+0.853 and 0.87 where the concurrent reading was 0.83-0.85.
 
 The same file is the app factory the servers import (``BENCH_CONFIG`` picks the configuration).
 """
@@ -277,7 +285,12 @@ def measure_round(
     running: dict[str, tuple[str, int]], order: Sequence[str], duration: float, args: argparse.Namespace
 ) -> list[tuple[float, float]]:
     """(requests/s, CPU us per request) of each configuration in ``order``: one after the other, or
-    all at once with ``--concurrent``."""
+    all at once with ``--concurrent``; with ``--alternate``, one after the other and back (ABBA),
+    each configuration's two measurements averaged."""
+    if args.alternate:
+        there = [measure(*running[config], duration, args.connections) for config in order]
+        back = [measure(*running[config], duration, args.connections) for config in reversed(order)][::-1]
+        return [((a[0] + b[0]) / 2, (a[1] + b[1]) / 2) for a, b in zip(there, back, strict=True)]
     if not args.concurrent:
         return [measure(*running[config], duration, args.connections) for config in order]
     with ThreadPoolExecutor(max_workers=len(order)) as pool:
@@ -304,8 +317,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ",".join(CONFIGS).replace("%", "%%"))
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--json", type=Path, help="also write the medians here")
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--concurrent", action="store_true", help="measure a round's configurations at the same time (see above)"
+    )
+    mode.add_argument(
+        "--alternate", action="store_true", help="one server at a time, there and back in each round (see above)"
     )
     args = parser.parse_args(argv)
     for tool in ("wrk", "taskset"):
@@ -342,7 +359,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     for framework in frameworks:
         bare = statistics.median(results[framework]["bare"])
-        how = ", configurations of a round measured concurrently" if args.concurrent else ""
+        how = (
+            ", configurations of a round measured concurrently" if args.concurrent
+            else ", each configuration measured there and back (ABBA) in a round" if args.alternate
+            else ""
+        )  # fmt: skip
         print(
             f"{framework} ({'uvicorn' if framework == 'fastapi' else 'gunicorn sync, 1 worker'}), median of {rounds} rounds"
             f"{how} (req/s, cpu: medians; x bare: median of the per-round ratios):"
