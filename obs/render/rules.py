@@ -298,6 +298,7 @@ def slo_recordings(sli: RuleFile, meta: RuleFile, platform: Platform, service: S
     total = f"{COUNT}{_matchers(service, slo)}"
     rules = sli.group(f"{platform.name}-slo-sli-{service.name}-{slo.name}")
     written = [rules]
+    bad_5m = ""  # bad events per second over the 5m slice, recorded for the SLO-window ratio
     for window in recording_windows(slo):
         sli.record(rules, TOTAL(window), f"sum(rate({total}[{window}]))", labels, where)
         if isinstance(slo.sli, LatencySLI):
@@ -311,6 +312,8 @@ def slo_recordings(sli: RuleFile, meta: RuleFile, platform: Platform, service: S
                 where,
             )
             sli.record(rules, ERROR(window), f"1 - {GOOD(window)}{sel}", labels, where)
+            if window == SLICE_WINDOW:
+                bad_5m = f"sum(rate({total}[{window}])) - sum(rate({good}[{window}]))"
         else:
             status_matcher = STATUS + '=~"' + slo.sli.error_status_regex + '"'
             errors = f"{COUNT}{_matchers(service, slo, status_matcher)}"
@@ -323,10 +326,14 @@ def slo_recordings(sli: RuleFile, meta: RuleFile, platform: Platform, service: S
                 labels,
                 where,
             )
+            if window == SLICE_WINDOW:
+                bad_5m = f"sum(rate({errors}[{window}])) or vector(0)"
         sli.record(rules, BURN(window), f"{ERROR(window)}{sel} / {_num(_budget(slo))}", labels, where)
-    # The SLO-window ratio weighs every 5m slice by its traffic: bad events over all events.
-    five = SLICE_WINDOW
-    sli.record(rules, ERRORS_5M, f"{ERROR(five)}{sel} * {TOTAL(five)}{sel}", labels, where)
+    # The SLO-window ratio weighs every 5m slice by its traffic: bad events over all events. The
+    # bad events are counted, not derived from the slice's ratio: a slice without requests has the
+    # ratio 0/0 = NaN, and one NaN in sum_over_time would leave the whole window's figures NaN
+    # for as long as the window (a quiet night hid the budget for 30 days).
+    sli.record(rules, ERRORS_5M, bad_5m, labels, where)
 
     w = slo.window
     rules = meta.group(f"{platform.name}-slo-meta-{service.name}-{slo.name}")
@@ -337,7 +344,7 @@ def slo_recordings(sli: RuleFile, meta: RuleFile, platform: Platform, service: S
     meta.record(
         rules,
         ERROR(w),
-        f"sum_over_time({ERRORS_5M}{sel}[{w}]) / sum_over_time({TOTAL(five)}{sel}[{w}])",
+        f"sum_over_time({ERRORS_5M}{sel}[{w}]) / sum_over_time({TOTAL(SLICE_WINDOW)}{sel}[{w}])",
         labels,
         where,
     )
@@ -413,6 +420,30 @@ def recording_test(service: Service, slo: SLO) -> dict[str, Any]:
     }
 
 
+def quiet_recording_test(service: Service, slo: SLO) -> dict[str, Any]:
+    """A promtool case for the SLO-window recordings: 15 minutes without a request, then healthy
+    traffic, leave the whole budget (a slice without requests adds no bad events, not NaN)."""
+    quiet, minutes = 15, 45
+    labels = f'{{{SVC}="{service.name}", {SLO_LABEL}="{slo.name}", {TEAM}="{service.team}"}}'
+    expected = {ERROR(slo.window): 0.0, PERIOD_BURN: 0.0, PERIOD_REMAINING: 1.0}
+    return {
+        "name": f"recordings [{service.name}/{slo.name}]: a quiet stretch leaves the whole budget",
+        "interval": "1m",
+        "input_series": [
+            {"series": x.selector, "values": x.values}
+            for x in _slo_series(service, slo, [0.0] * (minutes - quiet), 10.0, quiet_minutes=quiet)
+        ],
+        "promql_expr_test": [
+            {
+                "expr": f"abs({name}{_slo_selector(service, slo)} - {_num(value)}) < bool 1e-9",
+                "eval_time": f"{minutes}m",
+                "exp_samples": [{"labels": labels, "value": 1}],
+            }
+            for name, value in expected.items()
+        ],
+    }
+
+
 def _slo_alert(platform: Platform, service: Service, slo: SLO, window: SLOAlertWindow) -> Alert:
     sel = _slo_selector(service, slo)
     long_w, short_w = window.long_window, window.short_window
@@ -460,16 +491,19 @@ def _slo_alert(platform: Platform, service: Service, slo: SLO, window: SLOAlertW
     )
 
 
-def _slo_series(service: Service, slo: SLO, burns: Sequence[float], rps: float) -> tuple[Series, ...]:
+def _slo_series(
+    service: Service, slo: SLO, burns: Sequence[float], rps: float, quiet_minutes: int = 0
+) -> tuple[Series, ...]:
     """Traffic at ``rps`` requests per second; during minute ``m`` (from m to m+1) bad requests
-    burn the budget at ``burns[m]`` times the sustainable rate."""
+    burn the budget at ``burns[m]`` times the sustainable rate. The first ``quiet_minutes`` (before
+    those) have no request at all: every counter stays where it is."""
     per_minute = rps * 60
     budget = _budget(slo)
     route = f'{ROUTE}="/slo-probe"'
     base = f'{SVC}="{service.name}", {TEAM}="{service.team}", job="{service.name}", instance="{service.name}:{service.port}", http_request_method="GET", {route}'
 
     def counter(step: Callable[[float], float]) -> str:
-        values, total = [0.0], 0.0
+        values, total = [0.0] * (1 + quiet_minutes), 0.0
         for burn in burns:
             total += step(burn)
             values.append(total)
@@ -1399,6 +1433,7 @@ def rule_files(platform: Platform, env: Environment) -> list[RuleFile]:
             slo = RuleFile(f"slo-{service.name}-{s.name}", test_step=f"{SLO_TEST_STEP_MINUTES}m")
             slo_recordings(slo, slo, platform, service, s)
             slo.expr_tests.append(recording_test(service, s))
+            slo.expr_tests.append(quiet_recording_test(service, s))
             rules = slo.group(f"{p}-slo-alerts-{service.name}-{s.name}")
             for alert in slo_alerts(platform, service, s):
                 slo.alert(rules, alert)
