@@ -109,6 +109,20 @@ def _host_port(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
+#: Days Prometheus keeps beyond the longest SLO window (its default, 15 days, is shorter than a 28-
+#: or 30-day window: sum_over_time over the window would cover half of it, without any sign).
+RETENTION_MARGIN_DAYS = 5
+#: Prometheus's own default retention, kept when no SLO needs more.
+DEFAULT_RETENTION_DAYS = 15
+
+
+def prometheus_retention_days(platform: Platform) -> int:
+    """Days of TSDB retention: the longest SLO window plus a margin, at least Prometheus's default."""
+    windows = [slo.window_seconds for service in platform.services for slo in service.slos]
+    longest = -(-max(windows, default=0) // 86400)  # whole days, rounded up
+    return max(DEFAULT_RETENTION_DAYS, longest + RETENTION_MARGIN_DAYS)
+
+
 def _bind(path: str, target: str) -> dict[str, Any]:
     """A read-only bind mount of a file or folder another group writes (``path`` is relative to
     the environment's output folder; the compose file sits one level down)."""
@@ -289,6 +303,7 @@ class _Stack:
             command=[
                 f"--config.file={PROMETHEUS_DIR}/{config_path.name}",
                 "--storage.tsdb.path=/prometheus",
+                f"--storage.tsdb.retention.time={prometheus_retention_days(self.platform)}d",
                 f"--web.listen-address=:{port}",
                 # Grafana's datasources link exemplars to traces: Prometheus must keep them.
                 "--enable-feature=exemplar-storage",

@@ -407,3 +407,17 @@ def test_the_stack_runs_every_component_the_brief_names(built: Path) -> None:
         "blackbox-exporter",
     ):
         assert compose.IMAGES[key] in images, key
+
+
+def test_prometheus_keeps_the_longest_slo_window_and_a_margin(built: Path) -> None:
+    """The budget recordings sum over the SLO window: with Prometheus's default 15 days of data, a
+    30-day window would quietly cover half of itself."""
+    longest = max(slo.window_seconds for service in edu.services for slo in service.slos) // 86400
+    assert longest > compose.DEFAULT_RETENTION_DAYS  # the built-in platform needs the flag
+    command = _doc(built)["services"]["prometheus"]["command"]
+    assert f"--storage.tsdb.retention.time={longest + compose.RETENTION_MARGIN_DAYS}d" in command
+
+
+def test_without_a_long_slo_prometheus_keeps_its_default_retention() -> None:
+    services = tuple(replace(s, slos=()) for s in edu.services)
+    assert compose.prometheus_retention_days(replace(edu, services=services)) == compose.DEFAULT_RETENTION_DAYS
