@@ -4,7 +4,7 @@ There is no Logstash here to run ``--config.test_and_exit``, so rendered pipelin
 with :func:`parse` (the grammar of ``input {} filter {} output {}`` sections, plugins with
 ``key => value`` settings, ``if/else if/else`` blocks) and :func:`check` looks at what a parse alone
 cannot: plugins in the right section, ``mutate { gsub }`` in triples, conditionals on
-``[@metadata][input]`` only testing values an input actually sets.
+``[@metadata][...]`` only testing values an input actually sets (and not in a key the inputs own).
 
 Strings are written double-quoted and read back without escape processing, as Logstash does with
 its default ``config.support_escapes: false``: a regex keeps its backslashes byte for byte.
@@ -401,6 +401,9 @@ KNOWN_PLUGINS: Mapping[str, frozenset[str]] = {
 }
 
 _METADATA_TEST = re.compile(r'\[@metadata\]\[(\w+)\]\s*==\s*"([^"]*)"')
+#: Metadata keys Logstash's inputs own in ECS mode (v1, v8): beats, tcp and http write
+#: ``[@metadata][input][<plugin>][...]`` themselves, before ``add_field`` runs.
+ECS_OWNED_METADATA = frozenset({"input"})
 
 
 def check(pipeline: Pipeline) -> list[str]:
@@ -426,7 +429,13 @@ def check(pipeline: Pipeline) -> list[str]:
         if isinstance(add, Hash):
             for key, value in add.items:
                 m = re.fullmatch(r"\[@metadata\]\[(\w+)\]", key)
-                if m and isinstance(value, str):
+                if m and m.group(1) in ECS_OWNED_METADATA:
+                    problems.append(
+                        f"{plugin.name} input adds {key}, where inputs in ECS mode write their own metadata "
+                        "([@metadata][input][beats][host][ip], ...): the value is merged into theirs, and a "
+                        "test for it never matches; use a key of your own ([@metadata][obs_input])"
+                    )
+                elif m and isinstance(value, str):
                     set_by_inputs.add((m.group(1), value))
     for cond in pipeline.conditions():
         for m in _METADATA_TEST.finditer(cond):

@@ -38,8 +38,15 @@ TCP_PORT = 5000
 PYTHON_DEFAULT_LINE = "^%{LOGLEVEL:fallback_level}:%{DATA:fallback_logger}:%{GREEDYDATA:fallback_message}$"
 
 
+#: Which input an event came through, for the filters. Not ``[@metadata][input]``: in ECS mode
+#: (``pipeline.ecs_compatibility: v8``) the inputs write their own metadata under it
+#: (``[@metadata][input][beats][host][ip]``) before ``add_field`` runs, so a test for a plain value
+#: there never matches.
+INPUT_METADATA = "[@metadata][obs_input]"
+
+
 def _metadata_input(name: str) -> lc.Hash:
-    return hash_({"[@metadata][input]": name})
+    return hash_({INPUT_METADATA: name})
 
 
 def inputs() -> Section:
@@ -74,7 +81,7 @@ def filters(platform: Platform, env: Environment) -> Section:
             gsub.extend((_field(name), rule.pattern, contract.REDACTED))
     body: tuple[Node, ...] = (
         If(
-            (('[@metadata][input] == "beats"', (Plugin("json", lc.settings(source=MESSAGE)),)),),
+            ((f'{INPUT_METADATA} == "beats"', (Plugin("json", lc.settings(source=MESSAGE)),)),),
             comment="Lift the record's fields; a line that is not JSON keeps `message` and is tagged _jsonparsefailure.",
         ),
         If(

@@ -58,9 +58,15 @@ def test_settings_keep_events_through_outages_and_rejections(built: Path) -> Non
 
 CHECK_CASES = [
     pytest.param(
-        'input { tcp { port => 1 } }\nfilter { if [@metadata][input] == "beats" { json { source => "message" } } }\noutput { elasticsearch { } }\n',
+        'input { tcp { port => 1 } }\nfilter { if [@metadata][obs_input] == "beats" { json { source => "message" } } }\noutput { elasticsearch { } }\n',
         "tests a value no input sets",
         id="branch on an input nobody declares",
+    ),
+    pytest.param(
+        'input { beats { port => 1 add_field => { "[@metadata][input]" => "beats" } } }\n'
+        'filter { if [@metadata][input] == "beats" { json { source => "message" } } }\noutput { elasticsearch { } }\n',
+        "where inputs in ECS mode write their own metadata",
+        id="input marked in the key ECS-mode inputs own",
     ),
     pytest.param(
         'input { tcp { port => 1 } }\nfilter { mutate { gsub => ["message", "x"] } }\noutput { elasticsearch { } }\n',
@@ -176,7 +182,7 @@ def test_redaction_leaves_no_personal_data(built: Path, sample: str) -> None:
 
 def test_field_references_name_contract_fields(built: Path) -> None:
     text = (built / "prod" / logstash.PIPELINE_PATH).read_text()
-    refs = set(re.findall(r"\[([a-z@][a-z_.@]*)\]", text)) - {"@metadata", "tags", "data_stream", "input", "type", "dataset", "namespace"}
+    refs = set(re.findall(r"\[([a-z@][a-z_.@]*)\]", text)) - {"@metadata", "tags", "data_stream", "obs_input", "type", "dataset", "namespace"}
     assert refs <= set(contract.LOG_FIELD_INDEX), refs - set(contract.LOG_FIELD_INDEX)
 
 
