@@ -137,6 +137,10 @@ def _healthy(*names: str) -> dict[str, Any]:
     return {name: {"condition": "service_healthy"} for name in names}
 
 
+def _completed(*names: str) -> dict[str, Any]:
+    return {name: {"condition": "service_completed_successfully"} for name in names}
+
+
 def _started(*names: str) -> dict[str, Any]:
     return {name: {"condition": "service_started"} for name in names}
 
@@ -532,7 +536,9 @@ class _Stack:
             volumes=mounts,
             ports=[f"{p}:{p}" for p in ports],
             expose=ports,
-            depends_on=_healthy("elasticsearch"),
+            # The templates first: a stream written before them is made from Elasticsearch's built-in
+            # logs-*-* template (dynamic mappings, a policy that never deletes) and stays so.
+            depends_on={**_healthy("elasticsearch"), **_completed("elasticsearch-setup")},
         )
 
     def add_fluentd(self) -> None:
@@ -548,7 +554,7 @@ class _Stack:
             ],
             ports=[f"{port}:{port}", f"{port}:{port}/udp"],
             expose=[port],
-            depends_on=_healthy("elasticsearch"),
+            depends_on={**_healthy("elasticsearch"), **_completed("elasticsearch-setup")},  # as logstash
         )
 
     # --- exporters -------------------------------------------------------------------------------

@@ -421,3 +421,12 @@ def test_prometheus_keeps_the_longest_slo_window_and_a_margin(built: Path) -> No
 def test_without_a_long_slo_prometheus_keeps_its_default_retention() -> None:
     services = tuple(replace(s, slos=()) for s in edu.services)
     assert compose.prometheus_retention_days(replace(edu, services=services)) == compose.DEFAULT_RETENTION_DAYS
+
+
+@pytest.mark.parametrize("writer", ["logstash", "fluentd"])
+def test_log_writers_start_after_the_index_templates_are_in_place(built: Path, writer: str) -> None:
+    """A data stream written before its template exists is made from Elasticsearch's built-in
+    logs-*-* template, with dynamic mappings and a policy that never deletes, and stays so."""
+    depends = _doc(built)["services"][writer]["depends_on"]
+    assert depends["elasticsearch-setup"] == {"condition": "service_completed_successfully"}
+    assert depends["elasticsearch"] == {"condition": "service_healthy"}
