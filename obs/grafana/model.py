@@ -624,6 +624,15 @@ def _panel_json(panel: Panel, ident: int, placement: Placement) -> dict[str, Any
     if panel.kind == "table":
         # Instant table queries carry a useless Time column; hide it so the values read first.
         data["transformations"] = [{"id": "organize", "options": {"excludeByName": {"Time": True}}}]
+        if panel.thresholds or any(t.thresholds for t in panel.targets):
+            # A table colours cells by thresholds only in a colour cell type: without it the
+            # thresholds are kept and nothing is coloured. The numbers only: labels stay plain.
+            data["fieldConfig"].setdefault("overrides", []).append(
+                {
+                    "matcher": {"id": "byType", "options": "number"},
+                    "properties": [{"id": "custom.cellOptions", "value": {"type": "color-background"}}],
+                }
+            )
     data.pop("repeatDirection", None)
     data.pop("transparent", None)
     return data

@@ -120,6 +120,20 @@ def test_per_query_thresholds_become_overrides_by_ref_id() -> None:
     ]
 
 
+@pytest.mark.parametrize("coloured", [True, False])
+def test_a_table_with_thresholds_colours_its_number_cells(coloured: bool) -> None:
+    """Grafana's table applies thresholds only in a colour cell type: without one, a table whose
+    description promises orange and red shows neither."""
+    thresholds = {"thresholds": Thresholds.below(7, 21)} if coloured else {}
+    panel = table("t", Target("up", instant=True, format="table"), description="d", unit="d", **thresholds)
+    overrides = _dashboard(panel).to_json()["panels"][0]["fieldConfig"].get("overrides", [])
+    colour = {
+        "matcher": {"id": "byType", "options": "number"},
+        "properties": [{"id": "custom.cellOptions", "value": {"type": "color-background"}}],
+    }
+    assert (colour in overrides) is coloured
+
+
 @pytest.mark.parametrize(
     ("thresholds", "expected"),
     [
