@@ -697,7 +697,13 @@ def latency_alert(platform: Platform, service: Service) -> Alert:
 
 def instrumentation_alert(platform: Platform, service: Service) -> Alert:
     name = "InstrumentationMissing"
-    expr = f'up{{job="{service.name}"}} == 1\nunless on (job, instance) group by (job, instance) ({COUNT}{{job="{service.name}"}})'
+    # target_info is exported from instrument() on, before any request: an idle service (a quiet
+    # night, a bridge nobody called since its restart) has it and no request series yet.
+    info = contract.TARGET_INFO.name
+    expr = (
+        f'up{{job="{service.name}"}} == 1\nunless on (job, instance) group by (job, instance) '
+        f'({COUNT}{{job="{service.name}"}} or {info}{{job="{service.name}"}})'
+    )
     instance = f"{service.name}:{service.port}"
     up = Series(
         f'up{{job="{service.name}", instance="{instance}", {SVC}="{service.name}", {TEAM}="{service.team}"}}',
@@ -711,7 +717,7 @@ def instrumentation_alert(platform: Platform, service: Service) -> Alert:
         severity=Severity.TICKET,
         summary=f"{service.name} on {{{{$labels.instance}}}} is up but exports no HTTP metrics",
         description=(
-            f"Prometheus scrapes {{{{$labels.instance}}}} but finds no {DURATION} series: the obs instrumentation "
+            f"Prometheus scrapes {{{{$labels.instance}}}} but finds neither {info} nor {DURATION} series: the obs instrumentation "
             f'is not installed or not reached, so the SLOs of {service.name} are blind. Call instrumentation.instrument(app, service_name="{service.name}").'
         ),
         panel=links.ServicePanel.TARGET_UP,
@@ -726,6 +732,18 @@ def instrumentation_alert(platform: Platform, service: Service) -> Alert:
             fires=(Fires(value=1, labels={"job": service.name, "instance": instance}),),
         ),
         AlertTest("healthy: up and counting requests", (up, Series(req, "0+60x60")), "40m"),
+        AlertTest(
+            "healthy: instrumented, idle since its start (no request series yet)",
+            (
+                up,
+                Series(
+                    f'{info}{{job="{service.name}", instance="{instance}", service_name="{service.name}", '
+                    f'service_version="1.0.0", deployment_environment="prod"}}',
+                    "1x60",
+                ),
+            ),
+            "40m",
+        ),
         AlertTest(
             "blip: no requests yet for the first 10m after a restart",
             (up, Series(req, "_x9 0+60x50")),
