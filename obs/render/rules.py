@@ -86,6 +86,9 @@ POSTGRES_LONG_TRANSACTION_SECONDS = 300  # long transactions hold locks and stop
 REDIS_MEMORY_RATIO = 0.9  # above this, Redis evicts or refuses writes (sessions, the bridge's queue)
 TLS_EXPIRY_DAYS = 14  # two weeks: enough for a manual renewal when automation failed
 FILESYSTEM_HORIZON_HOURS = 4  # predicted full within 4h: page, someone must act before it is full
+#: ...and less than this fraction free already (node-mixin's critical rule): a large one-off write
+#: on a mostly empty disk extrapolates to "full" too, and must not wake anyone.
+FILESYSTEM_FREE_RATIO = 0.15
 MEMORY_AVAILABLE_RATIO = 0.1  # below 10% available the kernel starts reclaiming hard / OOM-killing
 
 TEST_MINUTES_MARGIN = 2
@@ -1061,11 +1064,14 @@ def node_alerts(platform: Platform, job: Job) -> list[Alert]:
     fs = f'{lab}, device="/dev/sda1", fstype="ext4", mountpoint="/"'
     gib = 1024.0**3
     horizon = FILESYSTEM_HORIZON_HOURS * 3600
+    real_fs = 'fstype!~"tmpfs|overlay|squashfs"'
     filling = component_alert(
         platform,
         name="NodeFilesystemFillingUp",
         expr=(
-            f'predict_linear(node_filesystem_avail_bytes{{{sel}, fstype!~"tmpfs|overlay|squashfs"}}[1h], {horizon}) < 0\n'
+            f"predict_linear(node_filesystem_avail_bytes{{{sel}, {real_fs}}}[1h], {horizon}) < 0\n"
+            f"and on (instance, device, mountpoint) node_filesystem_avail_bytes{{{sel}, {real_fs}}}"
+            f" / node_filesystem_size_bytes{{{sel}, {real_fs}}} < {_num(FILESYSTEM_FREE_RATIO)}\n"
             f"and on (instance, device, mountpoint) node_filesystem_readonly{{{sel}}} == 0"
         ),
         severity=Severity.PAGE,
@@ -1075,7 +1081,8 @@ def node_alerts(platform: Platform, job: Job) -> list[Alert]:
         + f"{FILESYSTEM_HORIZON_HOURS}h",
         description=(
             f"At the rate of the last hour, {{{{$labels.mountpoint}}}} ({{{{$labels.device}}}}) on {{{{$labels.instance}}}} "
-            f"is full within {FILESYSTEM_HORIZON_HOURS}h (predicted {{{{ $value | humanize1024 }}}}B free then). Databases and logs stop writing when it is."
+            f"is full within {FILESYSTEM_HORIZON_HOURS}h (predicted {{{{ $value | humanize1024 }}}}B free then), with less than "
+            f"{FILESYSTEM_FREE_RATIO:.0%} free already. Databases and logs stop writing when it is full."
         ),
         dashboard_uid=links.NODE_UID,
         panel=links.NodePanel.FILESYSTEM,
@@ -1088,6 +1095,7 @@ def node_alerts(platform: Platform, job: Job) -> list[Alert]:
     avail_bad = [100 * gib - i * gib for i in range(minutes + 1)]
     predicted = avail_bad[minutes] - 240 * gib
     ro = Series(f"node_filesystem_readonly{{{fs}}}", f"0x{minutes}")
+    size = Series(f"node_filesystem_size_bytes{{{fs}}}", f"{_num(1024 * gib)}x{minutes}")  # 1 TiB
     fire_labels = {
         "job": job.name,
         "instance": job.instance,
@@ -1097,14 +1105,26 @@ def node_alerts(platform: Platform, job: Job) -> list[Alert]:
     }
     filling = filling.with_tests(
         AlertTest(
-            "losing 1GiB a minute from 100GiB",
-            (Series(f"node_filesystem_avail_bytes{{{fs}}}", compress(avail_bad)), ro),
+            "losing 1GiB a minute from 100GiB of 1TiB",
+            (Series(f"node_filesystem_avail_bytes{{{fs}}}", compress(avail_bad)), size, ro),
             f"{minutes}m",
             fires=(Fires(value=predicted, labels=fire_labels),),
         ),
         AlertTest(
             "healthy: steady free space",
-            (Series(f"node_filesystem_avail_bytes{{{fs}}}", f"{_num(100 * gib)}x{minutes}"), ro),
+            (Series(f"node_filesystem_avail_bytes{{{fs}}}", f"{_num(100 * gib)}x{minutes}"), size, ro),
+            f"{minutes}m",
+        ),
+        AlertTest(
+            "healthy: a big write (3GiB a minute) on a disk still more than 15% free",
+            (
+                Series(
+                    f"node_filesystem_avail_bytes{{{fs}}}",
+                    compress([600 * gib - i * 3 * gib for i in range(minutes + 1)]),
+                ),
+                size,
+                ro,
+            ),
             f"{minutes}m",
         ),
         AlertTest(
@@ -1118,6 +1138,7 @@ def node_alerts(platform: Platform, job: Job) -> list[Alert]:
                         + [70 * gib] * (minutes - 69)
                     ),
                 ),
+                size,
                 ro,
             ),
             f"{minutes}m",
