@@ -14,7 +14,7 @@ from typing import Any
 
 from obs import contract
 from obs.artifacts import Artifact, Outcome, RenderContext
-from obs.formats.conventions import stream_pattern
+from obs.formats.conventions import data_stream
 from obs.model import Environment, Platform
 from obs.schemas import validate_file
 
@@ -40,8 +40,11 @@ def component_name(platform: Platform) -> str:
     return f"logs-{platform.name}@mappings"
 
 
-def policy_name(platform: Platform, log_class: str) -> str:
-    return f"logs-{platform.name}.{log_class}"
+def policy_name(platform: Platform, env: Environment, log_class: str) -> str:
+    """The ILM policy and index template of a log class in an environment: named like its data
+    stream, so that environments sharing one cluster (the model has one ``elasticsearch_url``)
+    each keep their own retention instead of the last one applied."""
+    return data_stream(platform, log_class, env)
 
 
 def _insert(properties: dict[str, Any], dotted: str, mapping: Mapping[str, Any]) -> None:
@@ -85,14 +88,15 @@ def component_template(platform: Platform) -> dict[str, Any]:
     }
 
 
-def index_template(platform: Platform, log_class: str) -> dict[str, Any]:
+def index_template(platform: Platform, env: Environment, log_class: str) -> dict[str, Any]:
     return {
-        "_meta": {"managed_by": "obs", "log_class": log_class},
-        "index_patterns": [stream_pattern(platform, log_class)],
+        "_meta": {"managed_by": "obs", "log_class": log_class, "environment": env.name},
+        # The environment's own stream only: templates of one priority must not overlap.
+        "index_patterns": [data_stream(platform, log_class, env)],
         "data_stream": {},
         "priority": TEMPLATE_PRIORITY,
         "composed_of": [component_name(platform)],
-        "template": {"settings": {"index.lifecycle.name": policy_name(platform, log_class)}},
+        "template": {"settings": {"index.lifecycle.name": policy_name(platform, env, log_class)}},
     }
 
 
@@ -126,8 +130,9 @@ def render(ctx: RenderContext) -> Iterable[Artifact]:
     platform, env = ctx.platform, ctx.env
     yield Artifact(f"{COMPONENT_DIR}/{component_name(platform)}.json", component_template(platform))
     for log_class in contract.LOG_CLASSES:
-        yield Artifact(f"{ILM_DIR}/{policy_name(platform, log_class)}.json", ilm_policy(platform, env, log_class))
-        yield Artifact(f"{INDEX_TEMPLATE_DIR}/{policy_name(platform, log_class)}.json", index_template(platform, log_class))
+        name = policy_name(platform, env, log_class)
+        yield Artifact(f"{ILM_DIR}/{name}.json", ilm_policy(platform, env, log_class))
+        yield Artifact(f"{INDEX_TEMPLATE_DIR}/{name}.json", index_template(platform, env, log_class))
 
 
 SCHEMAS: Mapping[str, str] = {

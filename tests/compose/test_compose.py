@@ -145,7 +145,7 @@ def test_check_fails_on_a_schema_violation(
         "logstash/pipeline/obs.conf",
         "fluentd/fluent.conf",
         "kibana/saved_objects.ndjson",
-        "elasticsearch/ilm/logs-edu.audit.json",
+        "elasticsearch/ilm/logs-edu.audit-prod.json",
         "exporters/blackbox/blackbox.yml",
         "exporters/postgres/queries.yaml",
         "exporters/redis/redis.env",  # an env_file, not a volume

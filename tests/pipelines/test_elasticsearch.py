@@ -67,17 +67,36 @@ def test_every_contract_field_is_mapped_with_its_contract_type() -> None:
 )
 def test_retention_comes_from_the_model_per_class_and_environment(built: Path, env: str, log_class: str, days: int) -> None:
     assert edu.log_retention(edu.environment(env))[log_class] == days
-    policy = json.loads((built / env / es.ILM_DIR / f"logs-edu.{log_class}.json").read_text())
+    policy = json.loads((built / env / es.ILM_DIR / f"logs-edu.{log_class}-{env}.json").read_text())
     assert policy["policy"]["phases"]["delete"]["min_age"] == f"{days}d"
 
 
 @pytest.mark.parametrize("log_class", contract.LOG_CLASSES)
 def test_each_log_class_is_a_data_stream_with_its_policy(log_class: str) -> None:
-    template = es.index_template(edu, log_class)
+    template = es.index_template(edu, edu.environment("prod"), log_class)
     assert template["data_stream"] == {}
-    assert template["index_patterns"] == [f"logs-edu.{log_class}-*"]
-    assert template["template"]["settings"]["index.lifecycle.name"] == f"logs-edu.{log_class}"
+    assert template["index_patterns"] == [f"logs-edu.{log_class}-prod"]
+    assert template["template"]["settings"]["index.lifecycle.name"] == f"logs-edu.{log_class}-prod"
     assert template["priority"] > 100
+
+
+def test_environments_sharing_a_cluster_keep_their_own_policies_and_templates(built: Path) -> None:
+    """One elasticsearch_url serves every environment: with shared names, applying dev after prod
+    gave prod's audit logs dev's 30 days instead of 400."""
+    names: dict[str, set[str]] = {}
+    for env in edu.environments:
+        for folder in (es.ILM_DIR, es.INDEX_TEMPLATE_DIR):
+            names.setdefault(folder, set())
+            written = {p.stem for p in (built / env.name / folder).glob("*.json")}
+            assert not written & names[folder], (env.name, folder, written & names[folder])
+            names[folder] |= written
+    patterns = [
+        json.loads(p.read_text())["index_patterns"]
+        for env in edu.environments
+        for p in (built / env.name / es.INDEX_TEMPLATE_DIR).glob("*.json")
+    ]
+    flat = [pattern for group in patterns for pattern in group]
+    assert len(flat) == len(set(flat)) and not any("*" in pattern for pattern in flat), flat
 
 
 def test_the_fluentd_and_logstash_streams_fall_under_the_templates() -> None:
@@ -87,7 +106,9 @@ def test_the_fluentd_and_logstash_streams_fall_under_the_templates() -> None:
     for env in edu.environments:
         for log_class in contract.LOG_CLASSES:
             stream = data_stream(edu, log_class, env)
-            # An index pattern is a glob with `*` over any characters: same shape as one tag part.
+            assert es.index_template(edu, env, log_class)["index_patterns"] == [stream]
+            # Kibana's data views span the environments: an index pattern is a glob with `*` over
+            # any characters, the same shape as one tag part.
             assert tag_matches(stream_pattern(edu, log_class).replace("*", "**"), stream)
 
 
@@ -117,7 +138,7 @@ def test_check_reports_a_template_pointing_at_a_missing_policy(built: Path, tmp_
     import shutil
 
     shutil.copytree(built / "prod", tmp_path / "prod")
-    (tmp_path / "prod" / es.ILM_DIR / "logs-edu.audit.json").unlink()
+    (tmp_path / "prod" / es.ILM_DIR / "logs-edu.audit-prod.json").unlink()
     outcomes = list(es.check(tmp_path / "prod"))
     failed = [o for o in outcomes if o.status == "failed"]
-    assert any("logs-edu.audit" in o.detail for o in failed), outcomes
+    assert any("logs-edu.audit-prod" in o.detail for o in failed), outcomes
