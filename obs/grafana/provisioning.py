@@ -206,7 +206,9 @@ def dashboard_providers(teams: list[str]) -> dict[str, Any]:
                 "folder": team,
                 "folderUid": f"obs-{team}",
                 "type": "file",
-                "disableDeletion": True,
+                # The files are the source: a dashboard whose file is gone (a service removed, a uid
+                # changed) is deleted too; Grafana keeps it, stale, when this is true.
+                "disableDeletion": False,
                 # Generated dashboards are edited in code: UI changes are discarded on reload.
                 "allowUiUpdates": False,
                 "updateIntervalSeconds": 60,

@@ -60,6 +60,8 @@ def test_dashboards_land_in_a_folder_per_team(built: Path) -> None:
         (team, f"{prov.DASHBOARDS_MOUNT}/{team}") for team in ("integrations", "learning", "platform")
     }
     assert all(p["allowUiUpdates"] is False and p["type"] == "file" for p in providers)
+    # A dashboard whose file is gone goes too: Grafana keeps it, stale, under disableDeletion.
+    assert all(p["disableDeletion"] is False for p in providers)
 
 
 def test_the_infra_teams_dashboards_land_in_its_folder_whatever_its_name() -> None:
