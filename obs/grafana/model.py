@@ -557,6 +557,9 @@ def _sdk_panel(panel: Panel) -> Any:
             .calculate(False)
             .color(sdk_heatmap.HeatmapColorOptions().mode(_heatmap_color_mode()).scheme("Oranges").steps(64))
             .y_axis(sdk_heatmap.YAxisConfig().unit(panel.unit))
+            # A cell holds a count of requests: without its own unit it inherits the buckets' (the
+            # panel's "s"), and the tooltip and legend read 72 requests as "1.2 min".
+            .cell_values(sdk_heatmap.CellValues().unit("short"))
             .cell_gap(1)
             .show_legend()
             .exemplars_color("rgba(255,0,255,0.7)")
