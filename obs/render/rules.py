@@ -647,9 +647,15 @@ def slo_alerts(platform: Platform, service: Service, slo: SLO) -> list[Alert]:
 # --- services -----------------------------------------------------------------------------------
 
 
+def _latency_slo(service: Service) -> SLO | None:
+    """The latency SLO whose threshold the p99 alert uses: the loosest, if there are several."""
+    slos = [s for s in service.slos if isinstance(s.sli, LatencySLI)]
+    return max(slos, key=lambda s: s.sli.threshold_seconds) if slos else None  # type: ignore[union-attr]
+
+
 def _latency_threshold(service: Service) -> float:
-    thresholds = [s.sli.threshold_seconds for s in service.slos if isinstance(s.sli, LatencySLI)]
-    return float(max(thresholds)) if thresholds else HIGH_LATENCY_DEFAULT_SECONDS
+    slo = _latency_slo(service)
+    return float(slo.sli.threshold_seconds) if slo is not None else HIGH_LATENCY_DEFAULT_SECONDS  # type: ignore[union-attr]
 
 
 def _bucket_above(threshold: float) -> tuple[float, float]:
@@ -666,7 +672,11 @@ def _bucket_above(threshold: float) -> tuple[float, float]:
 def latency_alert(platform: Platform, service: Service) -> Alert:
     threshold = _latency_threshold(service)
     name = "LatencyP99High"
-    expr = f'histogram_quantile(0.99, sum by (le) (rate({BUCKET}{{{SVC}="{service.name}"}}[5m]))) > {_num(threshold)}'
+    slo = _latency_slo(service)
+    # The routes the latency SLO leaves out (a report export, slow by design) are left out here
+    # too: otherwise they raise this ticket while the SLO they were excluded from is healthy.
+    selector = _matchers(service, slo) if slo is not None else f'{{{SVC}="{service.name}"}}'
+    expr = f"histogram_quantile(0.99, sum by (le) (rate({BUCKET}{selector}[5m]))) > {_num(threshold)}"
     base = f'{SVC}="{service.name}", job="{service.name}", {STATUS}="200"'
     lower, upper = _bucket_above(threshold)
     fast_le = contract.HTTP_DURATION_BUCKETS[0]
@@ -695,7 +705,25 @@ def latency_alert(platform: Platform, service: Service) -> Alert:
         panel=links.ServicePanel.LATENCY_PERCENTILES,
         for_="10m",
     )
-    return alert.with_tests(*threshold_cases(signals, alert.for_, Fires(value=p99), window_minutes=5))
+    cases = list(threshold_cases(signals, alert.for_, Fires(value=p99), window_minutes=5))
+    if slo is not None and slo.exclude_routes:
+        # Half the requests slow, all on the excluded route: p99 over everything would fire.
+        minutes = 40
+        slow, fast = f'{base}, {ROUTE}="{slo.exclude_routes[0]}"', f'{base}, {ROUTE}="/slo-probe"'
+        steady, idle = f"0+{_num(per_minute)}x{minutes}", f"0x{minutes}"
+        bounds = [contract.format_bucket(b) for b in (fast_le, lower, upper)] + ["+Inf"]
+        cases.append(
+            AlertTest(
+                "healthy: the slow requests are on a route the latency SLO leaves out",
+                tuple(
+                    Series(f'{BUCKET}{{{labels}, le="{le}"}}', values)
+                    for le, slow_values in zip(bounds, (idle, idle, steady, steady), strict=True)
+                    for labels, values in ((fast, steady), (slow, slow_values))
+                ),
+                f"{minutes}m",
+            )
+        )
+    return alert.with_tests(*cases)
 
 
 def instrumentation_alert(platform: Platform, service: Service) -> Alert:
