@@ -50,15 +50,26 @@ class EnvRef(str):
 
 
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
-#: What may follow a single ``$`` in a written provisioning value: an environment reference.
-ENV_REFERENCE = re.compile(r"\$\{[A-Z][A-Z0-9_]*\}")
+#: What may follow a single ``$`` in a written provisioning value: an environment reference,
+#: ``$NAME`` (group 1: the name). Not ``${NAME}``: Grafana (11.x, ``values.interpolateValue``)
+#: expands that form first and then runs ``os.ExpandEnv`` over the result, so a ``$`` inside the
+#: variable's value (a password ``Pa$sw0rd``) is expanded again and lost; ``$NAME`` is expanded once.
+ENV_REFERENCE = re.compile(r"\$([A-Z][A-Z0-9_]*)(?![A-Za-z0-9_])")
+#: The braced form, refused by the checks for the reason above.
+BRACED_ENV_REFERENCE = re.compile(r"(?<!\$)\$\{[A-Z][A-Z0-9_]*\}")
 
 
 def env_var(name: str) -> EnvRef:
-    """``${NAME}``: Grafana replaces it with its environment variable when it reads the file."""
+    """``$NAME``: Grafana replaces it with its environment variable when it reads the file (a
+    whole value: nothing may follow the name)."""
     if not _ENV_NAME.match(name):
         raise ValueError(f"{name!r} is not an upper-case environment variable name")
-    return EnvRef(f"${{{name}}}")
+    return EnvRef(f"${name}")
+
+
+def env_references(text: str) -> list[str]:
+    """The environment variables a written provisioning text refers to (``$$`` escapes skipped)."""
+    return ENV_REFERENCE.findall(text.replace("$$", ""))
 
 
 def escape_dollars(value: Any) -> Any:

@@ -349,9 +349,8 @@ class _Stack:
             "GF_SERVER_ROOT_URL": self.platform.grafana_url,
             "GF_SECURITY_ADMIN_PASSWORD__FILE": f"/run/secrets/{GRAFANA_ADMIN_SECRET}",
         }
-        for ref in sorted(set(provisioning.ENV_REFERENCE.findall(yaml.safe_dump(datasources)))):
-            var = ref[2:-1]
-            if ref == own:
+        for var in sorted(set(provisioning.env_references(yaml.safe_dump(datasources)))):
+            if f"${var}" == own:
                 environment[var] = f"http://prometheus:{prometheus_port}"
             elif var.startswith("OBS_PROMETHEUS_URL_"):
                 # Another environment's Prometheus: the user's, or a name that fails loudly when queried.

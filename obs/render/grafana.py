@@ -90,9 +90,14 @@ def _check_datasources(data: Any) -> list[str]:
         for key, value in (ds.get("secureJsonData") or {}).items():
             if not (isinstance(value, str) and provisioning.ENV_REFERENCE.fullmatch(value)):
                 problems.append(
-                    f"datasource {name}: secureJsonData.{key} is a literal secret; write ${{VAR}} and set VAR in Grafana's environment"
+                    f"datasource {name}: secureJsonData.{key} is a literal secret; write $VAR and set VAR in Grafana's environment"
                 )
         for path, text in _strings(ds):
+            for braced in provisioning.BRACED_ENV_REFERENCE.findall(text.replace("$$", "")):
+                problems.append(
+                    f"datasource {name}: {path} has {braced!r}: Grafana expands the braced form and then the value "
+                    f"again, so a $ inside the variable's value is lost; write ${braced[2:-1]}"
+                )
             for bad in provisioning.unescaped_dollars(text):
                 problems.append(
                     f"datasource {name}: {path} has {bad!r}: Grafana expands a single $ as an environment variable (write $$)"

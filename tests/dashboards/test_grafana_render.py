@@ -120,8 +120,9 @@ def test_traces_open_their_logs_and_logs_open_their_trace(built: Path) -> None:
 def test_secrets_and_environment_urls_are_environment_references(built: Path) -> None:
     text = (built / "prod" / prov.DATASOURCES_PATH).read_text()
     es = _datasources(built)[prov.ELASTICSEARCH_UID]
-    assert es["secureJsonData"] == {"basicAuthPassword": "${OBS_ELASTICSEARCH_PASSWORD}"}
-    assert _datasources(built)["prometheus-staging"]["url"] == "${OBS_PROMETHEUS_URL_STAGING}"
+    # $NAME, not ${NAME}: Grafana expands the braced form, then the result again ("Pa$sw0rd" -> "Pa").
+    assert es["secureJsonData"] == {"basicAuthPassword": "$OBS_ELASTICSEARCH_PASSWORD"}
+    assert _datasources(built)["prometheus-staging"]["url"] == "$OBS_PROMETHEUS_URL_STAGING"
     assert "password" not in text.replace("basicAuthPassword", "")
 
 
@@ -130,12 +131,17 @@ def test_secrets_and_environment_urls_are_environment_references(built: Path) ->
     [
         ("${__value.raw}", "$${__value.raw}"),
         ("a$b$$c", "a$$b$$$$c"),
-        (prov.env_var("SECRET"), "${SECRET}"),
-        ({"k": ["$x", prov.env_var("Y")]}, {"k": ["$$x", "${Y}"]}),
+        (prov.env_var("SECRET"), "$SECRET"),
+        ({"k": ["$x", prov.env_var("Y")]}, {"k": ["$$x", "$Y"]}),
     ],
 )
 def test_literal_dollars_are_escaped_and_environment_references_are_not(value: Any, escaped: Any) -> None:
     assert prov.escape_dollars(value) == escaped
+
+
+def test_environment_references_are_read_past_escaped_dollars() -> None:
+    text = "url: $OBS_A\nlink: $${__value.raw} and $$LITERAL\npassword: $OBS_B\n"
+    assert prov.env_references(text) == ["OBS_A", "OBS_B"]
 
 
 def test_check_passes_on_the_build(built: Path) -> None:
@@ -187,6 +193,12 @@ BREAKAGES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         "literal secret",
         lambda d: d["datasources"][4]["secureJsonData"].update(basicAuthPassword="hunter2"),
         "literal secret",
+    ),
+    (
+        "datasources",
+        "braced environment reference",
+        lambda d: d["datasources"][4]["secureJsonData"].update(basicAuthPassword="${OBS_ELASTICSEARCH_PASSWORD}"),
+        "a $ inside the variable's value is lost; write $OBS_ELASTICSEARCH_PASSWORD",
     ),
     (
         "datasources",
