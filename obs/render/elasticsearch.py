@@ -62,6 +62,9 @@ def mappings(platform: Platform) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     for f in contract.LOG_FIELDS:
         _insert(properties, f.name, _ES_TYPES[f.type])
+    # A data stream's @timestamp may not ignore malformed values: Elasticsearch >= 8.11 turns the
+    # index-wide setting off for it silently, older 8.x refuse to create the stream. Said here.
+    properties["@timestamp"] = {**properties["@timestamp"], "ignore_malformed": False}
     extras = sorted({extra for s in platform.services for extra in s.log_fields})
     for extra in extras:
         _insert(properties, extra, _ES_TYPES["keyword"])

@@ -142,3 +142,11 @@ def test_check_reports_a_template_pointing_at_a_missing_policy(built: Path, tmp_
     outcomes = list(es.check(tmp_path / "prod"))
     failed = [o for o in outcomes if o.status == "failed"]
     assert any("logs-edu.audit-prod" in o.detail for o in failed), outcomes
+
+
+def test_the_timestamp_of_a_data_stream_never_ignores_malformed_values() -> None:
+    """The index-wide ignore_malformed may not reach a data stream's @timestamp: Elasticsearch
+    8.11+ switches it off there silently, 8.8-8.10 refuse to create the stream."""
+    template = es.component_template(edu)
+    assert template["template"]["settings"]["index.mapping.ignore_malformed"] is True
+    assert template["template"]["mappings"]["properties"]["@timestamp"] == {"type": "date", "ignore_malformed": False}
