@@ -456,8 +456,14 @@ def render_template(template: str, labels: Mapping[str, str], value: float, wher
     return _TEMPLATE.sub(expand, template)
 
 
+#: The always-firing dead man's switch (rendered when ``Platform.heartbeat_url`` is set): routed
+#: to the heartbeat alone, and left out of "what fires now" views.
+WATCHDOG = "Watchdog"
+
+
 __all__ = [
     "ANNOTATIONS",
+    "WATCHDOG",
     "Alert",
     "AlertTest",
     "Fires",

@@ -44,6 +44,8 @@ platform = Platform(
     runbook_base_url="https://runbooks.edu.example.org",
     # The audit trail and ticket bot: every alert of every team, resolved notices included.
     alert_webhook_url="http://alert-log:9095/alerts",
+    # The dead man's switch: pages the platform team when the Watchdog's pings stop.
+    heartbeat_url="https://heartbeat.edu.example.org/ping/obs-edu",
     # Runs Prometheus, Alertmanager, the node exporters and the blackbox probes; owns PostgreSQL and Redis.
     infra_team="platform",
     teams=(_team("learning"), _team("integrations"), _team("web"), _team("platform")),

@@ -605,6 +605,14 @@ class Platform:
         "(Alertmanager 0.25 reads no webhook URL from a file), so it must not contain credentials.",
         default=DEFAULT_ALERT_WEBHOOK_URL,
     )
+    heartbeat_url: str = doc(
+        "External dead man's switch (healthchecks.io, an Opsgenie or PagerDuty heartbeat, Cronitor) that "
+        "Alertmanager calls every minute with the always-firing Watchdog alert. The service pages when the calls "
+        "stop: the one alert that still reaches someone when Prometheus, Alertmanager or the path between them is "
+        "down. Written into alertmanager.yml as is (Alertmanager 0.25 reads no webhook URL from a file). "
+        "Empty: no Watchdog.",
+        default="",
+    )
     infra_team: str = doc(
         "Team that owns the shared infrastructure jobs (node exporters, blackbox probes, Prometheus, Alertmanager) "
         "and gets their alerts. Must be one of teams when teams are declared.",
@@ -659,6 +667,8 @@ class Platform:
         if self.runbook_base_url:
             _check_url(self.runbook_base_url, "runbook_base_url", "https://runbooks.example.org")
         _check_url(self.alert_webhook_url, "alert_webhook_url", DEFAULT_ALERT_WEBHOOK_URL)
+        if self.heartbeat_url:
+            _check_url(self.heartbeat_url, "heartbeat_url", "https://hc-ping.com/<uuid>")
         if urlsplit(self.alert_webhook_url).username is not None:
             raise ModelError(
                 "alert_webhook_url",

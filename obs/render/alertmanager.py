@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from obs import contract
-from obs.alerting import Severity
+from obs.alerting import WATCHDOG, Severity
 from obs.artifacts import Artifact, Outcome, RenderContext
 from obs.errors import ToolNotFoundError
 from obs.model import DependencyKind, Environment, Platform, Team
@@ -43,6 +43,8 @@ CONFIG_PATH = "alertmanager/alertmanager.yml"
 ROUTES_TEST_PATH = "alertmanager/routes-test.yml"
 
 LOG_RECEIVER = "alert-log"
+#: Receives the always-firing Watchdog alert (Platform.heartbeat_url) every minute, and nothing else.
+HEARTBEAT_RECEIVER = "heartbeat"
 
 #: Alerts that show a service's users are hurt; a dependency's down alert explains them.
 SYMPTOM_ALERTS: tuple[str, ...] = ("HighErrorRate", "LatencyP99High")
@@ -196,6 +198,22 @@ def config(platform: Platform, env: Environment) -> dict[str, Any]:
     # `url`, not `url_file`: Alertmanager 0.25 (Debian 12) rejects url_file in webhook_configs.
     log_hook = {"url": platform.alert_webhook_url, "send_resolved": True}
     receivers: list[dict[str, Any]] = [{"name": LOG_RECEIVER, "webhook_configs": [log_hook]}]
+    heartbeat: list[dict[str, Any]] = []
+    if platform.heartbeat_url:
+        receivers.append(
+            {"name": HEARTBEAT_RECEIVER, "webhook_configs": [{"url": platform.heartbeat_url, "send_resolved": False}]}
+        )
+        # First and final: the Watchdog pings the heartbeat every minute and reaches no one else.
+        heartbeat.append(
+            {
+                "receiver": HEARTBEAT_RECEIVER,
+                "matchers": [f'alertname="{WATCHDOG}"'],
+                "group_by": ["alertname"],
+                "group_wait": "0s",
+                "group_interval": "1m",
+                "repeat_interval": "1m",
+            }
+        )
     for team in teams:
         receivers.extend(_team_receivers(team, env))
     return {
@@ -206,7 +224,7 @@ def config(platform: Platform, env: Environment) -> dict[str, Any]:
             "group_wait": "30s",
             "group_interval": "5m",
             "repeat_interval": "4h",
-            "routes": [{"receiver": LOG_RECEIVER, "continue": True}, *team_routes],
+            "routes": [*heartbeat, {"receiver": LOG_RECEIVER, "continue": True}, *team_routes],
         },
         "inhibit_rules": inhibit_rules(platform),
         "receivers": receivers,
@@ -257,13 +275,12 @@ def route_cases(platform: Platform, env: Environment) -> list[RouteCase]:
             contract.TEAM_LABEL: alert.team,
             "severity": alert.severity.value,
         }
-        cases.append(
-            RouteCase(
-                f"{alert.name} of {alert.service} ({alert.severity.value})",
-                labels,
-                receivers_for(platform.team(alert.team), env, alert.severity),
-            )
+        expected = (
+            [HEARTBEAT_RECEIVER]
+            if alert.name == WATCHDOG
+            else receivers_for(platform.team(alert.team), env, alert.severity)
         )
+        cases.append(RouteCase(f"{alert.name} of {alert.service} ({alert.severity.value})", labels, expected))
     return cases
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from obs import contract, links
 from obs.alerting import (
+    WATCHDOG,
     Alert,
     AlertTest,
     Fires,
@@ -1417,7 +1418,44 @@ def self_alerts(platform: Platform, prom: Job, am: Job) -> list[Alert]:
         ": routing and receivers are those of the previous configuration.",
         links.AlertsPanel.NOTIFICATIONS,
     )
-    return [rule_failures, notif, reload_p, am_notif, reload_a]
+    alerts = [rule_failures, notif, reload_p, am_notif, reload_a]
+    if platform.heartbeat_url:
+        alerts.append(watchdog_alert(platform, prom))
+    return alerts
+
+
+def watchdog_alert(platform: Platform, prom: Job) -> Alert:
+    """The dead man's switch: fires while Prometheus scrapes itself and evaluates rules, and reaches
+    the external heartbeat only through Alertmanager. When the pings stop, the outside service pages:
+    Prometheus, Alertmanager or the path between them is down, and no other alert can say so."""
+    labels = f'job="{prom.name}", instance="{prom.instance}", {SVC}="{prom.service}", {TEAM}="{prom.team}"'
+    alert = component_alert(
+        platform,
+        name=WATCHDOG,
+        expr=f'up{{job="{prom.name}"}} == 1',
+        severity=Severity.INFO,
+        service=prom.service,
+        team=prom.team,
+        summary="The alerting pipeline is alive (dead man's switch: always firing)",
+        description=(
+            "Always firing while Prometheus evaluates its rules; Alertmanager sends it to the heartbeat service "
+            "every minute, which pages when it stops arriving. Never silence it."
+        ),
+        dashboard_uid=links.ALERTS_UID,
+        panel=links.AlertsPanel.NOTIFICATIONS,
+        runbook_base=prom.runbook_base,
+        for_="0s",
+    )
+    up = f"up{{{labels}}}"
+    return alert.with_tests(
+        AlertTest(
+            "always firing while Prometheus runs",
+            (Series(up, "1x20"),),
+            "10m",
+            fires=(Fires(value=1, labels={"job": prom.name, "instance": prom.instance}),),
+        ),
+        AlertTest("silent when Prometheus cannot even scrape itself", (Series(up, "0x20"),), "10m"),
+    )
 
 
 # --- custom alerts ------------------------------------------------------------------------------

@@ -79,6 +79,7 @@ EDU_ALERTS = {
     ("PrometheusRuleEvaluationFailures", "prometheus", "page"), ("PrometheusNotificationsFailing", "prometheus", "page"),
     ("PrometheusConfigReloadFailed", "prometheus", "ticket"),
     ("AlertmanagerNotificationsFailing", "alertmanager", "page"), ("AlertmanagerConfigReloadFailed", "alertmanager", "ticket"),
+    ("Watchdog", "prometheus", "info"),
 }  # fmt: skip
 
 

@@ -186,3 +186,32 @@ def test_amtool_rejects_a_broken_configuration_with_its_own_message(edu_out: Pat
     (outcome,) = alertmanager.check(env_dir)
     assert outcome.status == "failed"
     assert 'undefined receiver "learning-chats"' in outcome.detail
+
+
+def test_the_watchdog_pings_the_heartbeat_every_minute_and_reaches_no_one_else(edu_out: Path) -> None:
+    """The dead man's switch: when the pings stop, the outside service pages. It must come first
+    and stop there, or the always-firing alert would fill the log and the teams' channels."""
+    from obs.builtin import platform as edu
+
+    config = config_of(edu_out, "prod")
+    first = config["route"]["routes"][0]
+    assert first == {
+        "receiver": alertmanager.HEARTBEAT_RECEIVER,
+        "matchers": ['alertname="Watchdog"'],
+        "group_by": ["alertname"],
+        "group_wait": "0s",
+        "group_interval": "1m",
+        "repeat_interval": "1m",
+    }
+    (heartbeat,) = [r for r in config["receivers"] if r["name"] == alertmanager.HEARTBEAT_RECEIVER]
+    assert heartbeat["webhook_configs"] == [{"url": edu.heartbeat_url, "send_resolved": False}]
+    cases = yaml.safe_load((edu_out / "prod" / alertmanager.ROUTES_TEST_PATH).read_text())["cases"]
+    (watchdog,) = [c for c in cases if c["labels"]["alertname"] == "Watchdog"]
+    assert watchdog["receivers"] == [alertmanager.HEARTBEAT_RECEIVER]
+
+
+def test_without_a_heartbeat_url_there_is_no_watchdog() -> None:
+    files = render(small_platform(), groups=["rules", "alertmanager"]).files
+    config = yaml.safe_load(files["prod/alertmanager/alertmanager.yml"])
+    assert alertmanager.HEARTBEAT_RECEIVER not in {r["name"] for r in config["receivers"]}
+    assert not any(b"Watchdog" in data for data in files.values())

@@ -96,6 +96,10 @@ def test_the_alerting_fields_load_from_yaml() -> None:
             {"alert_webhook_url": "alert-log:9095"},
             "alert_webhook_url: 'alert-log:9095' is not an http(s) URL (e.g. 'http://alert-log:9095/alerts')",
         ),
+        (
+            {"heartbeat_url": "hc-ping.com/abc"},
+            "heartbeat_url: 'hc-ping.com/abc' is not an http(s) URL (e.g. 'https://hc-ping.com/<uuid>')",
+        ),
         ({"runbook_base_url": 42}, "runbook_base_url: 42 is not a string (quote it in YAML)"),
         (
             {"teams": [{"name": "core", "chat_channel": "#core", "chat_webhook_url_file": "core-slack"}]},
