@@ -95,6 +95,21 @@ _SLACK_TEXT = (
 )
 
 
+
+def _first_annotation(name: str) -> str:
+    """The group's common ``name`` annotation, else its first alert's: grouped alerts that differ
+    in it (the 1h and 6h burn alerts, one alert per disk) have no common value, and a page with an
+    empty summary or runbook is what on-call gets at 3 a.m. otherwise."""
+    return f"{{{{ with .CommonAnnotations.{name} }}}}{{{{ . }}}}{{{{ else }}}}{{{{ (index .Alerts 0).Annotations.{name} }}}}{{{{ end }}}}"
+
+
+_PAGER_DESCRIPTION = (
+    "{{ .CommonLabels.alertname }} {{ .CommonLabels.service }}: "
+    "{{ with .CommonAnnotations.summary }}{{ . }}{{ else }}{{ (index .Alerts 0).Annotations.summary }}"
+    "{{ if gt (len .Alerts) 1 }} (first of {{ len .Alerts }} alerts){{ end }}{{ end }}"
+)
+
+
 def _team_receivers(team: Team, env: Environment) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if _pages(team, env):
@@ -105,11 +120,12 @@ def _team_receivers(team: Team, env: Environment) -> list[dict[str, Any]]:
                     {
                         "routing_key_file": team.pager_key_file,
                         "send_resolved": True,
-                        "description": "{{ .CommonLabels.alertname }} {{ .CommonLabels.service }}: {{ .CommonAnnotations.summary }}",
+                        "description": _PAGER_DESCRIPTION,
                         "details": {
-                            "runbook_url": "{{ .CommonAnnotations.runbook_url }}",
-                            "dashboard_url": "{{ .CommonAnnotations.dashboard_url }}",
+                            "runbook_url": _first_annotation("runbook_url"),
+                            "dashboard_url": _first_annotation("dashboard_url"),
                             "firing": "{{ .Alerts.Firing | len }}",
+                            "summaries": "{{ range .Alerts.Firing }}{{ .Annotations.summary }}; {{ end }}",
                         },
                     }
                 ],

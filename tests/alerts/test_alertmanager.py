@@ -215,3 +215,61 @@ def test_without_a_heartbeat_url_there_is_no_watchdog() -> None:
     config = yaml.safe_load(files["prod/alertmanager/alertmanager.yml"])
     assert alertmanager.HEARTBEAT_RECEIVER not in {r["name"] for r in config["receivers"]}
     assert not any(b"Watchdog" in data for data in files.values())
+
+
+def _grouped_page(common: dict[str, str]) -> dict[str, Any]:
+    """Alertmanager's notification data for two ErrorBudgetBurn alerts (1h and 6h) grouped together."""
+
+    def alert(summary: str, dashboard: str, fingerprint: str) -> dict[str, Any]:
+        return {
+            "status": "firing", "labels": {"alertname": "ErrorBudgetBurn", "service": "backend", "severity": "page"},
+            "annotations": {"summary": summary, "runbook_url": "https://rb/backend#errorbudgetburn", "dashboard_url": dashboard},
+            "startsAt": "2026-11-27T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": fingerprint,
+        }  # fmt: skip
+
+    return {
+        "receiver": "learning-pager", "status": "firing",
+        "alerts": [alert("burning 15.2x", "https://g/d/1", "a"), alert("burning 6.4x", "https://g/d/2", "b")],
+        "groupLabels": {"alertname": "ErrorBudgetBurn"},
+        "commonLabels": {"alertname": "ErrorBudgetBurn", "service": "backend", "severity": "page"},
+        "commonAnnotations": common, "externalURL": "http://am", "version": "4", "groupKey": "k", "truncatedAlerts": 0,
+    }  # fmt: skip
+
+
+@amtool
+@pytest.mark.parametrize(
+    ("common", "summary", "dashboard"),
+    [
+        ({"runbook_url": "https://rb/backend#errorbudgetburn"}, "burning 15.2x (first of 2 alerts)", "https://g/d/1"),
+        (
+            {"summary": "burning", "runbook_url": "https://rb/backend#errorbudgetburn", "dashboard_url": "https://g/d/0"},
+            "burning",
+            "https://g/d/0",
+        ),
+    ],
+)
+def test_a_page_of_grouped_alerts_that_differ_still_says_what_and_where(
+    edu_out: Path, tmp_path: Path, common: dict[str, str], summary: str, dashboard: str
+) -> None:
+    """Grouped alerts with different summaries have no common one: the page falls back to the
+    first alert's instead of arriving blank (rendered by amtool, as Alertmanager would)."""
+    import json
+    import subprocess
+
+    (pager,) = [r for r in config_of(edu_out, "prod")["receivers"] if r["name"] == "learning-pager"]
+    pd = pager["pagerduty_configs"][0]
+    (tmp_path / "none.tmpl").write_text('{{ define "none" }}{{ end }}')
+    (tmp_path / "data.json").write_text(json.dumps(_grouped_page(common)))
+
+    def render(text: str) -> str:
+        done = subprocess.run(
+            ["amtool", "template", "render", f"--template.glob={tmp_path / 'none.tmpl'}",
+             f"--template.data={tmp_path / 'data.json'}", f"--template.text={text}"],
+            capture_output=True, text=True, timeout=30, check=True,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    assert render(pd["description"]) == f"ErrorBudgetBurn backend: {summary}"
+    assert render(pd["details"]["runbook_url"]) == "https://rb/backend#errorbudgetburn"
+    assert render(pd["details"]["dashboard_url"]) == dashboard
+    assert render(pd["details"]["summaries"]) == "burning 15.2x; burning 6.4x;"
