@@ -88,8 +88,10 @@ def latency_quantile(q: float, service: str = SERVICE_VAR) -> str:
 
 
 def latency_heatmap(service: str = SERVICE_VAR) -> str:
+    """Requests per second in each bucket. A rate, not ``increase``: a cell spans one step, and
+    ``increase`` over the wider ``$__rate_interval`` would count each request in several cells."""
     buckets = selector(BUCKETS, _svc(service), match={ROUTE: ROUTE_VAR})
-    return f"sum by (le) (increase({buckets}[{RATE}]))"
+    return f"sum by (le) (rate({buckets}[{RATE}]))"
 
 
 def in_flight(service: str = SERVICE_VAR) -> str:

@@ -261,8 +261,9 @@ def service_dashboard(platform: Platform, env: Environment, service: Service) ->
         Target(q.latency_heatmap(), "{{le}}", exemplar=True, format="heatmap"),
         id=P.LATENCY_HEATMAP,
         unit="s",
+        cell_unit="reqps",
         description=(
-            "How many requests finished in each duration bucket over time. A second band appearing above the usual one "
+            "Requests per second finishing in each duration bucket over time. A second band appearing above the usual one "
             "is a slow path (one route or one dependency). Exemplar dots open the trace of a request in that band."
         ),
     )

@@ -144,6 +144,8 @@ class Panel:
     legend: Literal["list", "table"] = "list"
     #: Stat panels: draw the sparkline behind the number.
     sparkline: bool = False
+    #: Heatmaps: the unit of a cell's value (``unit`` is the y axis's, the buckets').
+    cell_unit: str = "short"
 
     def __post_init__(self) -> None:
         # Refuse at construction what the lint would refuse later: the message names the panel
@@ -327,9 +329,12 @@ def stat(title: str, *targets: Target, description: str, unit: str, **options: A
     return Panel("stat", title, description, unit, tuple(targets), **options)
 
 
-def heatmap(title: str, *targets: Target, description: str, unit: str = "s", **options: Any) -> Panel:
-    """A latency heatmap from histogram buckets (``format="heatmap"`` targets), exemplars on."""
-    return Panel("heatmap", title, description, unit, tuple(targets), **options)
+def heatmap(
+    title: str, *targets: Target, description: str, unit: str = "s", cell_unit: str = "short", **options: Any
+) -> Panel:
+    """A latency heatmap from histogram buckets (``format="heatmap"`` targets), exemplars on:
+    ``unit`` for the buckets (y axis), ``cell_unit`` for what a cell counts."""
+    return Panel("heatmap", title, description, unit, tuple(targets), cell_unit=cell_unit, **options)
 
 
 def table(title: str, *targets: Target, description: str, unit: str, **options: Any) -> Panel:
@@ -557,9 +562,9 @@ def _sdk_panel(panel: Panel) -> Any:
             .calculate(False)
             .color(sdk_heatmap.HeatmapColorOptions().mode(_heatmap_color_mode()).scheme("Oranges").steps(64))
             .y_axis(sdk_heatmap.YAxisConfig().unit(panel.unit))
-            # A cell holds a count of requests: without its own unit it inherits the buckets' (the
-            # panel's "s"), and the tooltip and legend read 72 requests as "1.2 min".
-            .cell_values(sdk_heatmap.CellValues().unit("short"))
+            # A cell holds requests, not a duration: without its own unit it inherits the buckets'
+            # (the panel's "s"), and the tooltip and legend read 72 requests as "1.2 min".
+            .cell_values(sdk_heatmap.CellValues().unit(panel.cell_unit))
             .cell_gap(1)
             .show_legend()
             .exemplars_color("rgba(255,0,255,0.7)")

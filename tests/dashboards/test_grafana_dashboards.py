@@ -255,7 +255,8 @@ def test_latency_panels_carry_exemplars_and_links_to_slow_traces() -> None:
         and heat["targets"][0]["format"] == "heatmap"
     )
     # The y axis is durations; the cells are counts of requests, not durations.
-    assert heat["options"]["yAxis"]["unit"] == "s" and heat["options"]["cellValues"]["unit"] == "short"
+    assert heat["options"]["yAxis"]["unit"] == "s" and heat["options"]["cellValues"]["unit"] == "reqps"
+    assert heat["targets"][0]["expr"].startswith("sum by (le) (rate(")  # per second: no cell counts a request twice
     percentiles = by_id[links.ServicePanel.LATENCY_PERCENTILES]
     assert any(t.get("exemplar") for t in percentiles["targets"])
     (slow,) = percentiles["fieldConfig"]["defaults"]["links"]
