@@ -6,13 +6,34 @@ from __future__ import annotations
 import json
 from urllib.parse import quote, urlencode
 
-from obs import links
-from obs.grafana import Link
+from obs import contract, links
+from obs.grafana import Link, Variable, query_variable
 from obs.grafana.provisioning import ELASTICSEARCH_UID
-from obs.model import Platform
+from obs.model import Environment, Platform
 
 #: Grafana expands these in link URLs: the dashboard's time range in epoch milliseconds.
 FROM_MS, TO_MS = "${__from}", "${__to}"
+
+#: The environment whose logs and traces the links open: the one the picked Prometheus reports.
+ENVIRONMENT_VARIABLE = "environment"
+ENVIRONMENT = f"${{{ENVIRONMENT_VARIABLE}}}"
+_ENV_LOG_FIELD = contract.LOG_FIELD_INDEX["service.environment"].name
+_ENV_SPAN_TAG = "deployment.environment"
+
+
+def environment_variable(env: Environment) -> Variable:
+    """Hidden: the environment the selected Prometheus's services report (``target_info``), so that
+    the logs and traces links open that environment's only, whichever Prometheus is picked. One
+    Elasticsearch and one Jaeger hold every environment."""
+    info = contract.TARGET_INFO
+    return query_variable(
+        ENVIRONMENT_VARIABLE,
+        "Environment of the logs and traces",
+        f"label_values({info.name}, {info.labels[2]})",
+        default=env.name,
+        hidden=True,
+        description="Filled from the selected Prometheus: the logs and traces links open this environment only.",
+    )
 
 
 def dashboard(title: str, uid: str, panel: int | None = None, **variables: str) -> Link:
@@ -42,7 +63,8 @@ def logs(title: str, lucene: str) -> Link:
 
 
 def service_logs_query(service: str, extra: str = "") -> str:
-    query = f'service.name:"{service}"'
+    """Lucene for a service's lines in the dashboard's environment (see ``environment_variable``)."""
+    query = f'service.name:"{service}" AND {_ENV_LOG_FIELD}:"{ENVIRONMENT}"'
     return f"{query} AND {extra}" if extra else query
 
 
@@ -54,7 +76,8 @@ def traces(
     tags: dict[str, str] | None = None,
     min_duration: str = "",
 ) -> Link:
-    """Jaeger's search for a service's traces in the range on screen (Jaeger wants microseconds)."""
+    """Jaeger's search for a service's traces in the range on screen (Jaeger wants microseconds),
+    in the dashboard's environment (the ``deployment.environment`` resource attribute)."""
     params = [
         ("service", service),
         ("start", f"{FROM_MS}000"),
@@ -62,8 +85,7 @@ def traces(
         ("limit", "20"),
         ("lookback", "custom"),
     ]
-    if tags:
-        params.append(("tags", json.dumps(tags, separators=(",", ":"))))
+    params.append(("tags", json.dumps({**(tags or {}), _ENV_SPAN_TAG: ENVIRONMENT}, separators=(",", ":"))))
     if min_duration:
         params.append(("minDuration", min_duration))
     query = urlencode(params, safe="${}.:", quote_via=quote)
@@ -74,4 +96,13 @@ def trace(platform: Platform, title: str = "Open trace in Jaeger", value: str = 
     return Link(title, f"{platform.jaeger_url.rstrip('/')}/trace/{value}")
 
 
-__all__ = ["dashboard", "logs", "service_logs_query", "trace", "traces"]
+__all__ = [
+    "ENVIRONMENT",
+    "ENVIRONMENT_VARIABLE",
+    "dashboard",
+    "environment_variable",
+    "logs",
+    "service_logs_query",
+    "trace",
+    "traces",
+]

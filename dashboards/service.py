@@ -325,6 +325,7 @@ def service_dashboard(platform: Platform, env: Environment, service: Service) ->
                 all_value=".*",
                 default="$__all",
             ),
+            nav.environment_variable(env),
         ),
         links=(
             logs_link,

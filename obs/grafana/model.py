@@ -192,6 +192,8 @@ class Variable:
     all_value: str = ""
     description: str = ""
     regex: str = ""
+    #: Not shown on the dashboard: a value the dashboard works out for its links and queries.
+    hidden: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,8 +378,12 @@ def query_variable(
     multi: bool = False,
     include_all: bool = False,
     all_value: str = "",
+    description: str = "",
+    hidden: bool = False,
 ) -> Variable:
-    return Variable(name, "query", label, query, default, multi, include_all, all_value)
+    return Variable(
+        name, "query", label, query, default, multi, include_all, all_value, description=description, hidden=hidden
+    )
 
 
 def custom_variable(
@@ -454,6 +460,10 @@ def _variable(v: Variable) -> cogbuilder.Builder[sdk_models.VariableModel]:
     )
     if v.all_value:
         query = query.all_value(v.all_value)
+    if v.description:
+        query = query.description(v.description)
+    if v.hidden:
+        query = query.hide(sdk_models.VariableHide.HIDE_VARIABLE)
     return query.current(current) if current else query
 
 

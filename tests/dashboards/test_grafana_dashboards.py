@@ -7,6 +7,7 @@ import dataclasses
 import re
 from enum import IntEnum
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -194,7 +195,7 @@ def test_the_environment_is_picked_by_the_prometheus_datasource_and_defaults_to_
 def test_service_dashboard_is_templated_by_service_and_route() -> None:
     data = dashboards_json()["obs-svc-backend"]
     variables = {v["name"]: v for v in data["templating"]["list"]}
-    assert set(variables) == {"datasource", "service", "route"}
+    assert set(variables) == {"datasource", "service", "route", "environment"}
     assert variables["service"]["current"]["value"] == "backend"
     assert variables["route"]["allValue"] == ".*" and variables["route"]["includeAll"] is True
     request_rate = panels_by_id(data)[links.ServicePanel.REQUEST_RATE]
@@ -468,3 +469,26 @@ def test_the_foundation_sdk_reads_back_every_generated_dashboard_without_loss(ui
         k: (v, read_back[k]) for k, v in _leaves(emitted).items() if k in read_back and read_back[k] != v
     }
     assert changed == {}
+
+
+def test_logs_and_traces_links_open_the_environment_the_picked_prometheus_reports() -> None:
+    """One Elasticsearch and one Jaeger hold every environment: a prod dashboard's links must not
+    show dev's lines. The environment comes from the picked Prometheus (target_info), hidden."""
+    data = dashboards_json()["obs-svc-backend"]
+    variables = {v["name"]: v for v in data["templating"]["list"]}
+    env = variables["environment"]
+    assert env["query"] == "label_values(target_info, deployment_environment)" or env["query"].get("query") == (
+        "label_values(target_info, deployment_environment)"
+    )
+    assert env["hide"] == 2 and env["datasource"]["uid"] == "${datasource}"
+    assert env["current"]["value"] == "prod"
+    urls = [
+        link["url"]
+        for panel in panels_by_id(data).values()
+        for link in [*(panel.get("fieldConfig", {}).get("defaults", {}).get("links") or []), *(panel.get("links") or [])]
+    ] + [link["url"] for link in data.get("links") or []]
+    logs = [u for u in urls if u.startswith("/explore")]
+    traces = [u for u in urls if "/search?" in u]
+    assert logs and traces
+    assert all("service.environment" in unquote(u) and "${environment}" in unquote(u) for u in logs), logs
+    assert all('"deployment.environment":"${environment}"' in unquote(u) for u in traces), traces
