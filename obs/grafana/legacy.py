@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import string
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -142,9 +143,21 @@ def normalize(data: dict[str, Any]) -> dict[str, Any]:
     """Grafana 11 shape: datasource objects, a ``datasource`` variable, ``annotations.list``."""
     out = dict(data)
     for panel in iter_panels(out):
+        if panel.get("type") == "text":
+            # grafanalib writes a text panel's unused datasource, description and queries as null
+            # and []: Grafana ignores them, so they are dropped rather than reported.
+            for key in ("datasource", "description", "targets"):
+                if not panel.get(key):
+                    panel.pop(key, None)
         if "datasource" in panel:
             panel["datasource"] = _datasource(panel["datasource"])
-        for target in panel.get("targets") or []:
+        targets = panel.get("targets") or []
+        used = {t.get("refId") for t in targets}
+        free = (letter for letter in string.ascii_uppercase if letter not in used)
+        for target in targets:
+            if not target.get("refId"):
+                # grafanalib's ElasticsearchTarget (and others) leave it empty; Grafana names them A, B, ...
+                target["refId"] = next(free, "Z")
             if target.get("datasource") is None:
                 # grafanalib writes `null`: the query uses the panel's datasource, so say so.
                 target.pop("datasource", None)

@@ -14,6 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from obs.grafana.layout import GRID_WIDTH, Placement
+from obs.grafana.provisioning import ALERTMANAGER_UID, ELASTICSEARCH_UID, JAEGER_UID
+
+#: The datasources every environment provisions under one fixed uid: a panel may name them directly
+#: (they hold every environment); Prometheus is per environment and goes through the variable.
+SHARED_DATASOURCES = {"elasticsearch": ELASTICSEARCH_UID, "jaeger": JAEGER_UID, "alertmanager": ALERTMANAGER_UID}
 
 #: Panel types whose options carry a legend that must be shown.
 LEGEND_TYPES = frozenset({"timeseries", "state-timeline", "bargauge", "heatmap"})
@@ -42,6 +47,14 @@ def _name(panel: Mapping[str, Any]) -> str:
 
 def _is_variable(uid: Any) -> bool:
     return isinstance(uid, str) and uid.startswith("$")
+
+
+def _usable_datasource(ref: Any) -> bool:
+    """A template variable, or one of the shared datasources under its provisioned uid."""
+    if not isinstance(ref, Mapping):
+        return False
+    uid = ref.get("uid")
+    return _is_variable(uid) or SHARED_DATASOURCES.get(str(ref.get("type"))) == uid
 
 
 def lint(dashboard: Mapping[str, Any]) -> list[Problem]:
@@ -91,24 +104,28 @@ def lint(dashboard: Mapping[str, Any]) -> list[Problem]:
 def _lint_panel(panel: Mapping[str, Any], bad: Any) -> None:
     if not str(panel.get("title") or "").strip():
         bad(panel, "has no title")
+    if panel.get("type") == "text":
+        return  # its content is what it says: no query, unit or datasource
     if not str(panel.get("description") or "").strip():
         bad(panel, "has no description: say what it means and what to do next")
     defaults = (panel.get("fieldConfig") or {}).get("defaults") or {}
     if not defaults.get("unit"):
         bad(panel, "has no unit (fieldConfig.defaults.unit)")
     datasource = panel.get("datasource")
-    if not isinstance(datasource, Mapping) or not _is_variable(datasource.get("uid")):
+    if not _usable_datasource(datasource):
+        shared = ", ".join(f"{t} (uid {u!r})" for t, u in SHARED_DATASOURCES.items())
         bad(
             panel,
-            f"datasource {datasource!r} is not a template variable such as {{'uid': '${{datasource}}'}}",
+            f"datasource {datasource!r} is not a template variable such as {{'uid': '${{datasource}}'}} "
+            f"nor a shared datasource under its provisioned uid: {shared}",
         )
     targets = panel.get("targets") or []
     if not targets:
         bad(panel, "has no query")
     for target in targets:
         ds = target.get("datasource")
-        if ds is not None and (not isinstance(ds, Mapping) or not _is_variable(ds.get("uid"))):
-            bad(panel, f"query {target.get('refId')} uses datasource {ds!r}, not a template variable")
+        if ds is not None and not _usable_datasource(ds):
+            bad(panel, f"query {target.get('refId')} uses datasource {ds!r}, not a template variable or a shared datasource")
     if panel.get("type") in LEGEND_TYPES:
         legend = (panel.get("options") or {}).get("legend") or {}
         shown = legend.get("showLegend", legend.get("show"))
@@ -116,4 +133,4 @@ def _lint_panel(panel: Mapping[str, Any], bad: Any) -> None:
             bad(panel, "hides its legend: series cannot be told apart")
 
 
-__all__ = ["LEGEND_TYPES", "Problem", "iter_panels", "lint"]
+__all__ = ["LEGEND_TYPES", "SHARED_DATASOURCES", "Problem", "iter_panels", "lint"]

@@ -158,3 +158,53 @@ def test_preview_finds_a_legacy_dashboard_by_uid(tmp_path: Path) -> None:
     platform = dataclasses.replace(edu, dashboard_dirs=(str(tmp_path / "legacy"),))
     data = dashboard_json(platform, platform.environments[0], "learning-queue")
     assert data["panels"][0]["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+
+
+def _logs_module(folder: Path, *, datasource: str = "Elasticsearch logs", uid_override: str = "") -> Path:
+    """A grafanalib dashboard of the kind docs/dashboards.md promises: a text panel and a panel on
+    the shared Elasticsearch datasource (Lucene, not PromQL)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "logs.dashboard.py"
+    override = f"\ndashboard.panels[1].dataSource = {{'type': 'elasticsearch', 'uid': {uid_override!r}}}" if uid_override else ""
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            from grafanalib.core import Dashboard, GridPos, Text, TimeSeries
+            from grafanalib.elasticsearch import CountMetricAgg, DateHistogramGroupBy, ElasticsearchTarget
+
+            dashboard = Dashboard(
+                title="Backend logs",
+                uid="learning-logs",
+                panels=[
+                    Text(title="Read me", content="Error lines of backend.", gridPos=GridPos(h=3, w=24, x=0, y=0)),
+                    TimeSeries(
+                        title="Error lines",
+                        description="Error log lines per minute: a jump is worth opening the logs.",
+                        dataSource={datasource!r},
+                        unit="short",
+                        targets=[ElasticsearchTarget(query='service.name:"backend" AND log.level:error',
+                                                     metricAggs=[CountMetricAgg()], bucketAggs=[DateHistogramGroupBy()])],
+                        gridPos=GridPos(h=8, w=24, x=0, y=3),
+                    ),
+                ],
+            ).auto_panel_ids()
+            """
+        )
+        + override
+    )
+    return path
+
+
+def test_text_panels_and_elasticsearch_panels_pass_as_the_docs_promise(tmp_path: Path) -> None:
+    _logs_module(tmp_path / "legacy" / "learning")
+    data = json.loads(_build(tmp_path)["prod/grafana/dashboards/learning/learning-logs.json"])
+    text, errors = data["panels"]
+    assert text["type"] == "text" and "datasource" not in text and "targets" not in text
+    assert errors["datasource"] == {"type": "elasticsearch", "uid": ELASTICSEARCH_UID}
+
+
+def test_an_elasticsearch_panel_must_use_the_provisioned_uid(tmp_path: Path) -> None:
+    """A hard-wired uid that no environment provisions would show an error panel to on-call."""
+    _logs_module(tmp_path / "legacy" / "learning", uid_override="my-es")
+    with pytest.raises(RenderError, match=r"panel 2 'Error lines': datasource .*'my-es'.* nor a shared datasource"):
+        _build(tmp_path)
