@@ -272,10 +272,10 @@ class _Stack:
             service["expose"] = [str(p) for p in ports]
         self.services[name] = service
 
-    def https_note(self, what: str, url: str) -> None:
+    def https_note(self, what: str, url: str, also: str = "") -> None:
         if urlparse(url).scheme == "https":
             self.limitations.append(
-                f"{what} is {url}: the generated configs reach it over TLS on port {_url_host_port(url, 0)[1]}, "
+                f"{what} is {url}: the generated configs reach it over TLS on port {_url_host_port(url, 0)[1]}{also}, "
                 "which this stack does not terminate; put a TLS proxy in front of it under that name, "
                 "or build a platform whose URL is http:// for a local stack"
             )
@@ -385,7 +385,12 @@ class _Stack:
         config = self.need(jaeger.CONFIG_PATH)
         self.need(jaeger.STRATEGIES_PATH)
         query = int(config["extensions"]["jaeger_query"]["http"]["endpoint"].rsplit(":", 1)[1])
-        self.https_note("jaeger_url", self.platform.jaeger_url)
+        # The collector's OTLP export follows jaeger_url's scheme too: TLS to <host>:4317, where
+        # Jaeger here listens in plaintext; until then spans wait in the collector's disk queue.
+        endpoint, _ = otel_collector.jaeger_endpoint(self.platform)
+        self.https_note(
+            "jaeger_url", self.platform.jaeger_url, f" and the collector exports spans to {endpoint} over TLS"
+        )
         self.add(
             "jaeger",
             "jaeger",

@@ -297,6 +297,8 @@ def test_hosts_and_ports_come_from_the_model() -> None:
 def test_https_urls_the_stack_cannot_serve_are_listed(built: Path) -> None:
     (note,) = _doc(built)[compose.LIMITATIONS_KEY]
     assert edu.jaeger_url in note and "443" in note
+    # The collector's OTLP export is on 4317, over TLS as well: spans would not arrive either.
+    assert "the collector exports spans to jaeger.edu.example.org:4317 over TLS" in note
 
 
 def test_otlp_ports_are_the_conventions(built: Path) -> None:
