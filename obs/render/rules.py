@@ -300,14 +300,20 @@ def slo_recordings(sli: RuleFile, meta: RuleFile, platform: Platform, service: S
     labels = recording_labels(service, slo)
     sel = _slo_selector(service, slo)
     total = f"{COUNT}{_matchers(service, slo)}"
+    five = SLICE_WINDOW
+    if isinstance(slo.sli, LatencySLI):
+        le_matcher = 'le="' + slo.sli.le + '"'
+        good = f"{BUCKET}{_matchers(service, slo, le_matcher)}"
+        bad_5m = f"sum(rate({total}[{five}])) - sum(rate({good}[{five}]))"
+    else:
+        status_matcher = STATUS + '=~"' + slo.sli.error_status_regex + '"'
+        errors = f"{COUNT}{_matchers(service, slo, status_matcher)}"
+        bad_5m = f"sum(rate({errors}[{five}])) or vector(0)"
     rules = sli.group(f"{platform.name}-slo-sli-{service.name}-{slo.name}")
     written = [rules]
-    bad_5m = ""  # bad events per second over the 5m slice, recorded for the SLO-window ratio
     for window in recording_windows(slo):
         sli.record(rules, TOTAL(window), f"sum(rate({total}[{window}]))", labels, where)
         if isinstance(slo.sli, LatencySLI):
-            le_matcher = 'le="' + slo.sli.le + '"'
-            good = f"{BUCKET}{_matchers(service, slo, le_matcher)}"
             sli.record(
                 rules,
                 GOOD(window),
@@ -316,11 +322,7 @@ def slo_recordings(sli: RuleFile, meta: RuleFile, platform: Platform, service: S
                 where,
             )
             sli.record(rules, ERROR(window), f"1 - {GOOD(window)}{sel}", labels, where)
-            if window == SLICE_WINDOW:
-                bad_5m = f"sum(rate({total}[{window}])) - sum(rate({good}[{window}]))"
         else:
-            status_matcher = STATUS + '=~"' + slo.sli.error_status_regex + '"'
-            errors = f"{COUNT}{_matchers(service, slo, status_matcher)}"
             # `or vector(0)`: a service that never failed has no 5xx series at all, and its error
             # ratio is 0, not absent (the budget panel would otherwise be empty).
             sli.record(
@@ -330,8 +332,6 @@ def slo_recordings(sli: RuleFile, meta: RuleFile, platform: Platform, service: S
                 labels,
                 where,
             )
-            if window == SLICE_WINDOW:
-                bad_5m = f"sum(rate({errors}[{window}])) or vector(0)"
         sli.record(rules, BURN(window), f"{ERROR(window)}{sel} / {_num(_budget(slo))}", labels, where)
     # The SLO-window ratio weighs every 5m slice by its traffic: bad events over all events. The
     # bad events are counted, not derived from the slice's ratio: a slice without requests has the
@@ -348,7 +348,7 @@ def slo_recordings(sli: RuleFile, meta: RuleFile, platform: Platform, service: S
     meta.record(
         rules,
         ERROR(w),
-        f"sum_over_time({ERRORS_5M}{sel}[{w}]) / sum_over_time({TOTAL(SLICE_WINDOW)}{sel}[{w}])",
+        f"sum_over_time({ERRORS_5M}{sel}[{w}]) / sum_over_time({TOTAL(five)}{sel}[{w}])",
         labels,
         where,
     )
@@ -390,7 +390,6 @@ def recording_test(service: Service, slo: SLO) -> dict[str, Any]:
     it, and every ratio says so."""
     burn, minutes = 0.5, 30
     budget = _budget(slo)
-    labels = f'{{{SVC}="{service.name}", {SLO_LABEL}="{slo.name}", {TEAM}="{service.team}"}}'
     expected = {
         OBJECTIVE: slo.objective,
         ERROR_BUDGET: budget,
@@ -405,40 +404,42 @@ def recording_test(service: Service, slo: SLO) -> dict[str, Any]:
     }
     if isinstance(slo.sli, LatencySLI):
         expected[GOOD("30m")] = 1 - burn * budget
-    return {
-        "name": f"recordings [{service.name}/{slo.name}]: half the budget burning leaves half of it",
-        "interval": "1m",
-        "input_series": [
-            {"series": x.selector, "values": x.values}
-            for x in _slo_series(service, slo, [burn] * minutes, 10.0)
-        ],
-        "promql_expr_test": [
-            {
-                # promtool 2.42 compares floats exactly; 1 means "equal within 1e-9".
-                "expr": f"abs({name}{_slo_selector(service, slo)} - {_num(value)}) < bool 1e-9",
-                "eval_time": f"{minutes}m",
-                "exp_samples": [{"labels": labels, "value": 1}],
-            }
-            for name, value in expected.items()
-        ],
-    }
+    return _recordings_case(
+        service,
+        slo,
+        "half the budget burning leaves half of it",
+        _slo_series(service, slo, [burn] * minutes, 10.0),
+        minutes,
+        expected,
+    )
 
 
 def quiet_recording_test(service: Service, slo: SLO) -> dict[str, Any]:
     """A promtool case for the SLO-window recordings: 15 minutes without a request, then healthy
     traffic, leave the whole budget (a slice without requests adds no bad events, not NaN)."""
     quiet, minutes = 15, 45
+    return _recordings_case(
+        service,
+        slo,
+        "a quiet stretch leaves the whole budget",
+        _slo_series(service, slo, [0.0] * (minutes - quiet), 10.0, quiet_minutes=quiet),
+        minutes,
+        {ERROR(slo.window): 0.0, PERIOD_BURN: 0.0, PERIOD_REMAINING: 1.0},
+    )
+
+
+def _recordings_case(
+    service: Service, slo: SLO, what: str, series: Sequence[Series], minutes: int, expected: Mapping[str, float]
+) -> dict[str, Any]:
+    """A promtool case: after ``minutes`` of ``series``, each recording reads its expected value."""
     labels = f'{{{SVC}="{service.name}", {SLO_LABEL}="{slo.name}", {TEAM}="{service.team}"}}'
-    expected = {ERROR(slo.window): 0.0, PERIOD_BURN: 0.0, PERIOD_REMAINING: 1.0}
     return {
-        "name": f"recordings [{service.name}/{slo.name}]: a quiet stretch leaves the whole budget",
+        "name": f"recordings [{service.name}/{slo.name}]: {what}",
         "interval": "1m",
-        "input_series": [
-            {"series": x.selector, "values": x.values}
-            for x in _slo_series(service, slo, [0.0] * (minutes - quiet), 10.0, quiet_minutes=quiet)
-        ],
+        "input_series": [{"series": x.selector, "values": x.values} for x in series],
         "promql_expr_test": [
             {
+                # promtool 2.42 compares floats exactly; 1 means "equal within 1e-9".
                 "expr": f"abs({name}{_slo_selector(service, slo)} - {_num(value)}) < bool 1e-9",
                 "eval_time": f"{minutes}m",
                 "exp_samples": [{"labels": labels, "value": 1}],
@@ -654,11 +655,6 @@ def _latency_slo(service: Service) -> SLO | None:
     return max(slos, key=lambda s: s.sli.threshold_seconds) if slos else None  # type: ignore[union-attr]
 
 
-def _latency_threshold(service: Service) -> float:
-    slo = _latency_slo(service)
-    return float(slo.sli.threshold_seconds) if slo is not None else HIGH_LATENCY_DEFAULT_SECONDS  # type: ignore[union-attr]
-
-
 def _bucket_above(threshold: float) -> tuple[float, float]:
     """The histogram bucket (lower, upper] just above ``threshold``, to build slow requests."""
     bounds = list(contract.HTTP_DURATION_BUCKETS)
@@ -671,9 +667,9 @@ def _bucket_above(threshold: float) -> tuple[float, float]:
 
 
 def latency_alert(platform: Platform, service: Service) -> Alert:
-    threshold = _latency_threshold(service)
-    name = "LatencyP99High"
     slo = _latency_slo(service)
+    threshold = float(slo.sli.threshold_seconds) if slo is not None else HIGH_LATENCY_DEFAULT_SECONDS  # type: ignore[union-attr]
+    name = "LatencyP99High"
     # The routes the latency SLO leaves out (a report export, slow by design) are left out here
     # too: otherwise they raise this ticket while the SLO they were excluded from is healthy.
     selector = _matchers(service, slo) if slo is not None else f'{{{SVC}="{service.name}"}}'
