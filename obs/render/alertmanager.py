@@ -95,18 +95,18 @@ _SLACK_TEXT = (
 )
 
 
+def _first_annotation(name: str, first_note: str = "") -> str:
+    """The group's common ``name`` annotation, else its first alert's followed by ``first_note``:
+    grouped alerts that differ in it (the 1h and 6h burn alerts, one alert per disk) have no common
+    value, and a page with an empty summary or runbook is what on-call gets at 3 a.m. otherwise."""
+    return (
+        f"{{{{ with .CommonAnnotations.{name} }}}}{{{{ . }}}}"
+        f"{{{{ else }}}}{{{{ (index .Alerts 0).Annotations.{name} }}}}{first_note}{{{{ end }}}}"
+    )
 
-def _first_annotation(name: str) -> str:
-    """The group's common ``name`` annotation, else its first alert's: grouped alerts that differ
-    in it (the 1h and 6h burn alerts, one alert per disk) have no common value, and a page with an
-    empty summary or runbook is what on-call gets at 3 a.m. otherwise."""
-    return f"{{{{ with .CommonAnnotations.{name} }}}}{{{{ . }}}}{{{{ else }}}}{{{{ (index .Alerts 0).Annotations.{name} }}}}{{{{ end }}}}"
 
-
-_PAGER_DESCRIPTION = (
-    "{{ .CommonLabels.alertname }} {{ .CommonLabels.service }}: "
-    "{{ with .CommonAnnotations.summary }}{{ . }}{{ else }}{{ (index .Alerts 0).Annotations.summary }}"
-    "{{ if gt (len .Alerts) 1 }} (first of {{ len .Alerts }} alerts){{ end }}{{ end }}"
+_PAGER_DESCRIPTION = "{{ .CommonLabels.alertname }} {{ .CommonLabels.service }}: " + _first_annotation(
+    "summary", "{{ if gt (len .Alerts) 1 }} (first of {{ len .Alerts }} alerts){{ end }}"
 )
 
 

@@ -141,6 +141,13 @@ def _completed(*names: str) -> dict[str, Any]:
     return {name: {"condition": "service_completed_successfully"} for name in names}
 
 
+def _after_index_templates() -> dict[str, Any]:
+    """What a log writer (logstash, fluentd) waits for: Elasticsearch, and the templates in it. A
+    stream written before its template is made from the built-in logs-*-* template (dynamic
+    mappings, a policy that never deletes) and stays so."""
+    return {**_healthy("elasticsearch"), **_completed("elasticsearch-setup")}
+
+
 def _started(*names: str) -> dict[str, Any]:
     return {name: {"condition": "service_started"} for name in names}
 
@@ -540,9 +547,7 @@ class _Stack:
             volumes=mounts,
             ports=[f"{p}:{p}" for p in ports],
             expose=ports,
-            # The templates first: a stream written before them is made from Elasticsearch's built-in
-            # logs-*-* template (dynamic mappings, a policy that never deletes) and stays so.
-            depends_on={**_healthy("elasticsearch"), **_completed("elasticsearch-setup")},
+            depends_on=_after_index_templates(),
         )
 
     def add_fluentd(self) -> None:
@@ -558,7 +563,7 @@ class _Stack:
             ],
             ports=[f"{port}:{port}", f"{port}:{port}/udp"],
             expose=[port],
-            depends_on={**_healthy("elasticsearch"), **_completed("elasticsearch-setup")},  # as logstash
+            depends_on=_after_index_templates(),
         )
 
     # --- exporters -------------------------------------------------------------------------------
