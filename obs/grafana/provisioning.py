@@ -67,9 +67,18 @@ def env_var(name: str) -> EnvRef:
     return EnvRef(f"${name}")
 
 
+def _without_escapes(text: str) -> str:
+    return text.replace("$$", "")  # Grafana's escaped literal $: never a reference
+
+
 def env_references(text: str) -> list[str]:
     """The environment variables a written provisioning text refers to (``$$`` escapes skipped)."""
-    return ENV_REFERENCE.findall(text.replace("$$", ""))
+    return ENV_REFERENCE.findall(_without_escapes(text))
+
+
+def braced_references(text: str) -> list[str]:
+    """The ``${NAME}`` references in a written provisioning text (refused: see ``ENV_REFERENCE``)."""
+    return BRACED_ENV_REFERENCE.findall(_without_escapes(text))
 
 
 def escape_dollars(value: Any) -> Any:
@@ -87,8 +96,9 @@ def escape_dollars(value: Any) -> Any:
 
 
 def unescaped_dollars(value: str) -> list[str]:
-    """Single ``$`` uses in a written value that are not environment references (empty: fine)."""
-    rest = ENV_REFERENCE.sub("", value.replace("$$", ""))
+    """Single ``$`` uses in a written value that are not environment references (empty: fine).
+    Braced references are left to ``braced_references``, whose fix is not ``$$``."""
+    rest = BRACED_ENV_REFERENCE.sub("", ENV_REFERENCE.sub("", _without_escapes(value)))
     return [rest[i : i + 20] for i in range(len(rest)) if rest[i] == "$"]
 
 
@@ -246,9 +256,12 @@ __all__ = [
     "dashboard_path",
     "dashboard_providers",
     "datasources",
+    "BRACED_ENV_REFERENCE",
     "ENV_REFERENCE",
     "EnvRef",
     "env_var",
+    "braced_references",
+    "env_references",
     "escape_dollars",
     "log_index_pattern",
     "prometheus_uid",

@@ -93,7 +93,7 @@ def _check_datasources(data: Any) -> list[str]:
                     f"datasource {name}: secureJsonData.{key} is a literal secret; write $VAR and set VAR in Grafana's environment"
                 )
         for path, text in _strings(ds):
-            for braced in provisioning.BRACED_ENV_REFERENCE.findall(text.replace("$$", "")):
+            for braced in provisioning.braced_references(text):
                 problems.append(
                     f"datasource {name}: {path} has {braced!r}: Grafana expands the braced form and then the value "
                     f"again, so a $ inside the variable's value is lost; write ${braced[2:-1]}"

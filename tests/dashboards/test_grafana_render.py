@@ -284,3 +284,10 @@ def test_a_uid_used_twice_stops_the_build(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(grafana, "dashboards", lambda platform, env: (one, one))
     with pytest.raises(RenderError, match="'obs-twice' of dashboards \\(obs-twice\\) is already used"):
         render(edu, groups=["grafana"])
+
+
+def test_a_braced_reference_gets_its_own_fix_not_the_dollar_escape() -> None:
+    # "${OBS_X}" is an environment reference in the wrong form: the fix is $OBS_X, not $${OBS_X}.
+    assert prov.braced_references("url: ${OBS_X}, link: $${__value.raw}") == ["${OBS_X}"]
+    assert prov.unescaped_dollars("${OBS_X}") == []
+    assert prov.unescaped_dollars("${__value.raw}") == ["${__value.raw}"]
