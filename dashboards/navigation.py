@@ -18,7 +18,6 @@ FROM_MS, TO_MS = "${__from}", "${__to}"
 ENVIRONMENT_VARIABLE = "environment"
 ENVIRONMENT = f"${{{ENVIRONMENT_VARIABLE}}}"
 _ENV_LOG_FIELD = contract.LOG_FIELD_INDEX["service.environment"].name
-_ENV_SPAN_TAG = "deployment.environment"
 
 
 def environment_variable(env: Environment) -> Variable:
@@ -29,7 +28,7 @@ def environment_variable(env: Environment) -> Variable:
     return query_variable(
         ENVIRONMENT_VARIABLE,
         "Environment of the logs and traces",
-        f"label_values({info.name}, {info.labels[2]})",
+        f"label_values({info.name}, {contract.TARGET_INFO_ENVIRONMENT_LABEL})",
         default=env.name,
         hidden=True,
         description="Filled from the selected Prometheus: the logs and traces links open this environment only.",
@@ -85,7 +84,7 @@ def traces(
         ("limit", "20"),
         ("lookback", "custom"),
     ]
-    params.append(("tags", json.dumps({**(tags or {}), _ENV_SPAN_TAG: ENVIRONMENT}, separators=(",", ":"))))
+    params.append(("tags", json.dumps({**(tags or {}), contract.ENVIRONMENT_RESOURCE_ATTRIBUTE: ENVIRONMENT}, separators=(",", ":"))))
     if min_duration:
         params.append(("minDuration", min_duration))
     query = urlencode(params, safe="${}.:", quote_via=quote)

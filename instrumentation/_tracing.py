@@ -10,6 +10,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
+from obs.contract import ENVIRONMENT_RESOURCE_ATTRIBUTE
+
 from ._settings import InstrumentationSettings
 
 _log = logging.getLogger("obs.instrumentation")
@@ -18,7 +20,7 @@ _log = logging.getLogger("obs.instrumentation")
 def build_resource(settings: InstrumentationSettings) -> Resource:
     attributes: dict[str, str] = {
         "service.name": settings.service_name,
-        "deployment.environment": settings.environment,
+        ENVIRONMENT_RESOURCE_ATTRIBUTE: settings.environment,
     }
     if settings.service_version:
         attributes["service.version"] = settings.service_version

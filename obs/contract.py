@@ -157,11 +157,16 @@ LOG_RECORDS_DROPPED = Metric(
     "Log records dropped because the shipping buffer was full or the receiver was down.",
     ("sink",),
 )
+#: The OpenTelemetry resource attribute naming the environment: on every span (a process tag in
+#: Jaeger, which the dashboards' trace searches filter on) and, as a label, on target_info.
+ENVIRONMENT_RESOURCE_ATTRIBUTE = "deployment.environment"
+#: target_info's label for it (the dashboards read the picked Prometheus's environment from it).
+TARGET_INFO_ENVIRONMENT_LABEL = "deployment_environment"
 TARGET_INFO = Metric(
     "target_info",
     "gauge",
     "Target metadata (OpenTelemetry resource attributes).",
-    ("service_name", "service_version", "deployment_environment"),
+    ("service_name", "service_version", TARGET_INFO_ENVIRONMENT_LABEL),
 )
 PROCESS_METRICS = (
     Metric("process_resident_memory_bytes", "gauge", "Resident memory size in bytes."),
@@ -520,6 +525,7 @@ __all__ = [
     "BLACKBOX_METRICS",
     "ECS_VERSION",
     "ENVIRONMENT_LABEL",
+    "ENVIRONMENT_RESOURCE_ATTRIBUTE",
     "HEALTH_ROUTES",
     "HTTP_DURATION_BUCKETS",
     "HTTP_METRIC_LABELS",
@@ -554,6 +560,7 @@ __all__ = [
     "SPAN_ID_FIELD",
     "STATUS_LABEL",
     "TARGET_INFO",
+    "TARGET_INFO_ENVIRONMENT_LABEL",
     "TEAM_LABEL",
     "TRACE_ID_FIELD",
     "UNMATCHED_ROUTE",
