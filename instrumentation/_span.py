@@ -61,7 +61,7 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.propagation import _SPAN_KEY
-from opentelemetry.trace.span import DEFAULT_TRACE_STATE
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE, TraceState
 from opentelemetry.trace.status import Status, StatusCode
 from opentelemetry.util import types
 
@@ -186,20 +186,35 @@ class ServerSpan(trace.Span, ReadableSpan):
     that: every write checks that the span has not ended.
     """
 
-    __slots__ = ("_dropped_events", "_event_list", "_link_list", "_on_end_metrics", "_own", "_shared", "_user_attributes")
+    __slots__ = (
+        "_ctx", "_dropped_events", "_event_list", "_flags", "_link_list", "_on_end_metrics", "_own", "_shared",
+        "_span_id", "_trace_id", "_trace_state", "_user_attributes",
+    )  # fmt: skip
 
     def __init__(
         self,
         name: str,
-        context: SpanContext,
+        trace_id: int,
+        span_id: int,
+        flags: TraceFlags,
+        trace_state: TraceState,
         parent: SpanContext | None,
         attributes: dict[str, types.AttributeValue],
         start_time: int,
         shared: _Shared,
         on_end_metrics: Callable[[], None] | None = None,
+        context: SpanContext | None = None,
     ) -> None:
         self._name = name
-        self._context = context
+        # The span context is made when something asks for it (``_context``), usually the exporter:
+        # held as a field, it is one more object the garbage collector tracks for every span
+        # waiting in the batch processor's queue (a SpanContext is a tuple subclass that holds a
+        # TraceState, so the collector never stops tracking it). ``context``: one made already.
+        self._trace_id = trace_id
+        self._span_id = span_id
+        self._flags = flags
+        self._trace_state = trace_state
+        self._ctx = context
         self._parent = parent
         # While recording, ReadableSpan's _attributes/_events/_links are these same objects.
         self._own = self._attributes = attributes
@@ -226,17 +241,30 @@ class ServerSpan(trace.Span, ReadableSpan):
 
     # --- read ----------------------------------------------------------------------------------
 
+    @property  # ReadableSpan's field, made on first read
+    def _context(self) -> SpanContext:
+        ctx = self._ctx
+        if ctx is None:
+            # Only spans of the fast path come without one: ids valid by construction (see FAST_CONTEXT).
+            ctx = self._ctx = _new_tuple(
+                SpanContext, (self._trace_id, self._span_id, False, self._flags, self._trace_state, True)
+            )
+        return ctx
+
+    @_context.setter
+    def _context(self, context: SpanContext) -> None:
+        self._trace_id, self._span_id = context.trace_id, context.span_id
+        self._flags, self._trace_state = context.trace_flags, context.trace_state
+        self._ctx = context
+
     def get_span_context(self) -> SpanContext:
-        return self._context  # type: ignore[return-value]  # always set: __init__ takes one
+        return self._context
 
     def log_ids(self) -> tuple[str | None, str | None]:
-        """``sampled_ids`` of this span's context, read by index where the layout allows."""
-        ctx: SpanContext = self._context  # type: ignore[assignment]  # always set: __init__ takes one
-        if FAST_CONTEXT:  # read by index: no property calls on the hot path
-            if not ctx[3] & _SAMPLED:
-                return None, None
-            return format(ctx[0], "032x"), format(ctx[1], "016x")
-        return sampled_ids(ctx)
+        """``sampled_ids`` of this span's context, from its ids (no context made for it)."""
+        if not self._flags & _SAMPLED:
+            return None, None
+        return format(self._trace_id, "032x"), format(self._span_id, "016x")
 
     def is_recording(self) -> bool:
         return self._end_time is None
@@ -412,9 +440,8 @@ class ServerSpan(trace.Span, ReadableSpan):
         if self._on_end_metrics is not None:
             self._on_end_metrics()
         batch = self._shared.batch
-        ctx: SpanContext = self._context  # type: ignore[assignment]  # always set: __init__ takes one
-        # What BatchSpanProcessor.on_end checks (its flags read by index, see FAST_CONTEXT).
-        if batch is not None and (ctx[3] & _SAMPLED if FAST_CONTEXT else ctx.trace_flags.sampled):
+        # What BatchSpanProcessor.on_end checks (context.trace_flags.sampled).
+        if batch is not None and self._flags & _SAMPLED:
             # BatchProcessor.emit, for the case it has nothing else to do.
             queue = batch._queue
             if not batch._shutdown and batch._pid == _PROCESS[0] and len(queue) < batch._max_queue_size:
@@ -561,22 +588,28 @@ class LeanSpans:
                 span_id = getrandbits(64)
         else:
             span_id = self._id_generator.generate_span_id()
-        flags = (_SAMPLED if sampled else 0) | (_RANDOM if random_ids else 0)
-        if self._fast_context:
-            state = trace_state if trace_state is not None else DEFAULT_TRACE_STATE
-            context: SpanContext = _new_tuple(SpanContext, (trace_id, span_id, False, _TRACE_FLAGS[flags], state, True))
-        else:
-            context = SpanContext(trace_id, span_id, False, _TRACE_FLAGS[flags], trace_state)
+        trace_flags = _TRACE_FLAGS[(_SAMPLED if sampled else 0) | (_RANDOM if random_ids else 0)]
+        state = trace_state if trace_state is not None else DEFAULT_TRACE_STATE
+        # A sampled span of the fast path makes its context when asked (see ServerSpan.__init__).
+        context: SpanContext | None = None
+        if not self._fast_context:
+            context = SpanContext(trace_id, span_id, False, trace_flags, trace_state)
         tracer_metrics = self._tracer_metrics
         on_end_metrics = tracer_metrics.start_span(parent_or_none, decision) if tracer_metrics is not None else None
         if decision is _DROP:
             # NonRecordingSpan.__init__ only stores the context: no Python call for it here.
             unsampled: UnsampledSpan = _new_object(UnsampledSpan)
-            unsampled._context = context
+            unsampled._context = (
+                context if context is not None
+                else _new_tuple(SpanContext, (trace_id, span_id, False, trace_flags, state, True))
+            )  # fmt: skip
             return unsampled
         if sampler_attributes:
             attributes = {**sampler_attributes, **attributes}
-        return ServerSpan(name, context, parent_or_none, attributes, start_time, self._shared, on_end_metrics)
+        return ServerSpan(
+            name, trace_id, span_id, trace_flags, state, parent_or_none, attributes, start_time, self._shared,
+            on_end_metrics, context,
+        )  # fmt: skip
 
 
 def _parent_based_ratio_bound(sampler: Any) -> int | None:
