@@ -109,6 +109,7 @@ ACCESS_CASES = {
     "error without message": AccessFields("GET", "/x", 500, 5, "/x", None, None, "KeyError", None),
     "escapes": AccessFields("_OTHER", '/q/"{name}"', 200, 0, "/q/\u2028\t\n\u0001é漢", None, None),
     "trace id without span id": AccessFields("GET", "/x", 200, 5, "/x", "c" * 32, None),
+    "ids someone else made": AccessFields("GET", "/x", 200, 5, "/x", 'a"\\b', "\n"),
 }  # fmt: skip
 
 
@@ -122,6 +123,32 @@ def test_access_lines_take_a_fast_path_with_exactly_the_generic_encoding(fields:
     generic = formatter._encoder.encode(formatter.build_record(record))
     assert formatter.format(record) == generic
     assert json.loads(generic) == formatter.build_record(record)
+
+
+@pytest.mark.parametrize(
+    "created",
+    [1_700_000_000.0, 1_700_000_000.001, 1_700_000_000.0015, 1_700_000_000.5, 1_700_000_000.999, 1_700_000_000.9999999,
+     1_764_201_599.9995, 0.25, 86_399.123],
+)  # fmt: skip
+def test_timestamps_carry_the_milliseconds_logging_gives_the_record(created: float) -> None:
+    """The milliseconds are looked up in a table on the hot path: the same digits as the record's
+    ``msecs`` (truncated, never rounded up into the next second), at every edge of a second."""
+    record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 1, "m", (), None)
+    record.created = created
+    msecs = int((created - int(created)) * 1000)  # LogRecord.__init__'s formula
+    expected = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(created))) + f".{msecs:03d}Z"
+    formatter = JsonFormatter("svc", "1", "prod")
+    assert formatter.build_record(record)["@timestamp"] == expected
+    line = json.loads(formatter.format_access(created, None, ACCESS_CASES["ok, sampled"]))
+    assert line["@timestamp"] == expected
+    assert formatter._timestamp(created + 1.0).startswith(time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(int(created) + 1)))
+
+
+@pytest.mark.parametrize("fields", ACCESS_CASES.values(), ids=ACCESS_CASES.keys())
+def test_an_access_line_ends_with_what_the_handler_asks_for(fields: AccessFields) -> None:
+    formatter = JsonFormatter("svc", "1", "prod")
+    assert formatter.format_access(5.5, None, fields, "\r\n") == formatter.format_access(5.5, None, fields) + "\r\n"
+    assert formatter.format_access(5.5, None, fields).endswith("}")
 
 
 def test_the_encoded_middles_a_formatter_keeps_change_no_line(monkeypatch: pytest.MonkeyPatch) -> None:
