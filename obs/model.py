@@ -70,6 +70,27 @@ def _check_url(value: str, path: str, example: str) -> None:
         raise ModelError(path, f"{value!r} is not an http(s) URL", f"e.g. {example!r}")
 
 
+def _check_endpoint(value: str, path: str, example: str) -> None:
+    """A gRPC endpoint given as an http(s) URL with a port and nothing after it."""
+    parts = urlsplit(value) if isinstance(value, str) else None
+    try:
+        port = parts.port if parts is not None else None
+    except ValueError:
+        port = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or port is None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.username is not None
+    ):
+        raise ModelError(
+            path, f"{value!r} is not http(s)://host:port (the scheme says whether it is TLS)", f"e.g. {example!r}"
+        )
+
+
 def _check_file(value: str, path: str, example: str) -> None:
     if not isinstance(value, str) or not value.startswith("/"):
         raise ModelError(path, f"{value!r} is not an absolute path", f"e.g. {example!r}")
@@ -583,6 +604,12 @@ class Platform:
         "Base URL of Alertmanager (Grafana datasource).", default="http://alertmanager:9093"
     )
     jaeger_url: str = doc("Base URL of the Jaeger query UI.", default="http://jaeger:16686")
+    jaeger_otlp_endpoint: str = doc(
+        "Jaeger's OTLP/gRPC receiver, where the collector sends spans: http://host:port for plaintext, "
+        "https://host:port for TLS, e.g. 'http://jaeger-collector.tracing:4317'. The UI's ingress (jaeger_url) "
+        "rarely serves gRPC. Empty: jaeger_url's host on port 4317, with jaeger_url's scheme.",
+        default="",
+    )
     elasticsearch_url: str = doc("Base URL of Elasticsearch.", default="http://elasticsearch:9200")
     node_targets: tuple[str, ...] = doc("host:port of the node exporters.", default=("node-exporter:9100",))
     blackbox_address: str = doc("host:port of the blackbox exporter.", default="blackbox-exporter:9115")
@@ -669,6 +696,8 @@ class Platform:
         _check_url(self.alert_webhook_url, "alert_webhook_url", DEFAULT_ALERT_WEBHOOK_URL)
         if self.heartbeat_url:
             _check_url(self.heartbeat_url, "heartbeat_url", "https://hc-ping.com/<uuid>")
+        if self.jaeger_otlp_endpoint:
+            _check_endpoint(self.jaeger_otlp_endpoint, "jaeger_otlp_endpoint", "http://jaeger-collector.tracing:4317")
         if urlsplit(self.alert_webhook_url).username is not None:
             raise ModelError(
                 "alert_webhook_url",

@@ -392,16 +392,30 @@ class _Stack:
         config = self.need(jaeger.CONFIG_PATH)
         self.need(jaeger.STRATEGIES_PATH)
         query = int(config["extensions"]["jaeger_query"]["http"]["endpoint"].rsplit(":", 1)[1])
-        # The collector's OTLP export follows jaeger_url's scheme too: TLS to <host>:4317, where
-        # Jaeger here listens in plaintext; until then spans wait in the collector's disk queue.
         endpoint, _ = otel_collector.jaeger_endpoint(self.platform)
-        self.https_note(
-            "jaeger_url", self.platform.jaeger_url, f" and the collector exports spans to {endpoint} over TLS"
-        )
+        aliases = [host]
+        if not self.platform.jaeger_otlp_endpoint:
+            # The collector's OTLP export follows jaeger_url's scheme too: TLS to <host>:4317, where
+            # Jaeger here listens in plaintext; until then spans wait in the collector's disk queue.
+            self.https_note(
+                "jaeger_url", self.platform.jaeger_url, f" and the collector exports spans to {endpoint} over TLS"
+            )
+        else:
+            self.https_note("jaeger_url", self.platform.jaeger_url)
+            self.https_note("jaeger_otlp_endpoint", self.platform.jaeger_otlp_endpoint)
+            otlp_host, otlp_port = _host_port(endpoint)
+            if otlp_host not in aliases:
+                aliases.append(otlp_host)
+            if otlp_port != OTLP_GRPC_PORT:
+                self.limitations.append(
+                    f"jaeger_otlp_endpoint is {self.platform.jaeger_otlp_endpoint}: Jaeger here receives OTLP/gRPC on "
+                    f"port {OTLP_GRPC_PORT} only, so the collector's spans wait in its disk queue; "
+                    f"build a platform whose endpoint uses port {OTLP_GRPC_PORT} for a local stack"
+                )
         self.add(
             "jaeger",
             "jaeger",
-            aliases=[host],
+            aliases=aliases,
             command=["--config", JAEGER_CONFIG],
             volumes=[
                 _bind(jaeger.CONFIG_PATH, JAEGER_CONFIG),

@@ -94,7 +94,11 @@ def policies(platform: Platform, env: Environment) -> list[dict[str, Any]]:
 
 
 def jaeger_endpoint(platform: Platform) -> tuple[str, bool]:
-    """host:port of Jaeger's OTLP/gRPC receiver, and whether the connection is plaintext."""
+    """host:port of Jaeger's OTLP/gRPC receiver, and whether the connection is plaintext:
+    ``jaeger_otlp_endpoint``, else jaeger_url's host on the OTLP/gRPC port with jaeger_url's scheme."""
+    if platform.jaeger_otlp_endpoint:
+        given = urlparse(platform.jaeger_otlp_endpoint)
+        return f"{given.hostname}:{given.port}", given.scheme == "http"
     parsed = urlparse(platform.jaeger_url)
     return f"{parsed.hostname}:{OTLP_GRPC_PORT}", parsed.scheme == "http"
 

@@ -301,6 +301,27 @@ def test_https_urls_the_stack_cannot_serve_are_listed(built: Path) -> None:
     assert "the collector exports spans to jaeger.edu.example.org:4317 over TLS" in note
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "aliases", "notes"),
+    [
+        ("http://jaeger-collector.tracing:4317", ["traces", "jaeger-collector.tracing"], []),
+        ("http://traces:4317", ["traces"], []),
+        ("https://otlp.example.org:4317", ["traces", "otlp.example.org"], ["jaeger_otlp_endpoint is https://otlp.example.org:4317: "]),
+        ("http://jaeger-collector:14317", ["traces", "jaeger-collector"], ["jaeger_otlp_endpoint is http://jaeger-collector:14317: Jaeger here receives"]),
+    ],
+)  # fmt: skip
+def test_the_otlp_endpoint_of_the_model_reaches_the_local_jaeger(endpoint: str, aliases: list[str], notes: list[str]) -> None:
+    """Under compose the collector's export must resolve to the Jaeger container, in plaintext on 4317;
+    what cannot is listed, never silently lost."""
+    platform = replace(edu, jaeger_url="http://traces:16686", jaeger_otlp_endpoint=endpoint)
+    doc = compose.document(platform, platform.environment("dev"))
+    assert doc["services"]["jaeger"]["networks"] == {"obs": {"aliases": sorted(aliases)}}
+    listed = doc.get(compose.LIMITATIONS_KEY, [])
+    assert len(listed) == len(notes)
+    for note, start in zip(listed, notes, strict=True):
+        assert note.startswith(start), note
+
+
 def test_otlp_ports_are_the_conventions(built: Path) -> None:
     from obs.formats.conventions import OTLP_GRPC_PORT, OTLP_HTTP_PORT
 

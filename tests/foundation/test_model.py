@@ -162,6 +162,17 @@ def test_the_model_is_immutable() -> None:
             lambda: Environment("prod", external_labels={"environment": "x"}),
             "environments[prod].external_labels[environment]: the environment label is set from the environment's name (remove it)",
         ),
+        *(
+            (
+                lambda value=value: edu(jaeger_otlp_endpoint=value),
+                f"jaeger_otlp_endpoint: {value!r} is not http(s)://host:port (the scheme says whether it is TLS) "
+                "(e.g. 'http://jaeger-collector.tracing:4317')",
+            )
+            for value in (
+                "jaeger-collector:4317", "http://jaeger-collector", "grpc://j:4317", "http://j:4317/v1/traces",
+                "http://j:99999", "https://user:pw@j:4317",
+            )
+        ),
         (
             lambda: Environment("prod", log_retention_days={"debug": 3}),
             "environments[prod].log_retention_days[debug]: 'debug' is not a log class (use one of access, application, audit)",

@@ -76,6 +76,23 @@ def test_export_to_jaeger_retries_from_a_disk_queue(built: Path) -> None:
     assert exporter["retry_on_failure"]["max_elapsed_time"] == "0s"
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [
+        ("", ("jaeger.edu.example.org:4317", False)),  # jaeger_url's host and scheme
+        ("http://jaeger-collector.tracing:4317", ("jaeger-collector.tracing:4317", True)),
+        ("https://otlp.jaeger.example.org:443/", ("otlp.jaeger.example.org:443", False)),
+    ],
+)
+def test_the_export_goes_where_jaeger_otlp_endpoint_says(endpoint: str, expected: tuple[str, bool]) -> None:
+    """The UI's ingress (jaeger_url) rarely serves gRPC: the receiver has a field of its own."""
+    from dataclasses import replace
+
+    platform = replace(edu, jaeger_otlp_endpoint=endpoint)
+    exporter = oc.config(platform, platform.environments[0])["exporters"]["otlp/jaeger"]
+    assert (exporter["endpoint"], exporter["tls"]["insecure"]) == expected
+
+
 def test_the_wiring_is_complete_in_every_environment(built: Path) -> None:
     for env in ENVIRONMENTS:
         assert collector_config.check(_config(built, env)) == []
