@@ -35,7 +35,7 @@ from obs import contract
 from obs.alerting import WATCHDOG, Severity
 from obs.artifacts import Artifact, Outcome, RenderContext
 from obs.errors import ToolNotFoundError
-from obs.model import DependencyKind, Environment, Platform, Team
+from obs.model import DependencyKind, Environment, Platform, Service, Team
 from obs.render import rules
 from obs.tools import run_tool
 
@@ -186,11 +186,12 @@ def inhibit_rules(platform: Platform) -> list[dict[str, Any]]:
     kinds: dict[str, str] = {d.name: d.kind.value for d in platform.dependencies}
     kinds.update({s.name: "service" for s in platform.services})
     for service in platform.instrumented_services:
-        for dep in service.depends_on:
+        for dep in upstream(platform, service):
             down = DOWN_ALERTS[kinds[dep]]
             rules_.append(
                 {
-                    # The dependency's owner is told; the errors it causes downstream are noise.
+                    # The dependency's owner is told; the errors it causes downstream are noise,
+                    # through the services in between too (bridge -> backend -> postgres).
                     "source_matchers": [_names_matcher(down), f'{contract.SERVICE_LABEL}="{dep}"'],
                     "target_matchers": [
                         _names_matcher(SYMPTOM_ALERTS),
@@ -200,6 +201,21 @@ def inhibit_rules(platform: Platform) -> list[dict[str, Any]]:
                 }
             )
     return rules_
+
+
+def upstream(platform: Platform, service: Service) -> list[str]:
+    """What ``service`` depends on, directly (first, in its order) or through other services."""
+    services = {s.name: s for s in platform.services}
+    found: list[str] = []
+    pending = list(service.depends_on)
+    while pending:
+        name = pending.pop(0)
+        if name in found or name == service.name:
+            continue
+        found.append(name)
+        if name in services:
+            pending.extend(services[name].depends_on)
+    return found
 
 
 def _names_matcher(names: Sequence[str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 from alert_platforms import small_platform
 
 from obs.build import render
+from obs.builtin import platform as edu
 from obs.model import Environment
 from obs.render import alertmanager
 from obs.tools import available
@@ -99,6 +101,8 @@ def test_a_page_inhibits_the_ticket_of_the_same_alert_and_service(edu_out: Path)
         ('alertname="RedisDown"', "redis", "backend"),
         ('alertname="RedisDown"', "redis", "bridge"),
         ('alertname="TargetDown"', "backend", "bridge"),
+        # Through the services in between: the bridge calls the backend, which needs PostgreSQL.
+        ('alertname="PostgresDown"', "postgres", "bridge"),
     ],
 )
 def test_a_dependency_down_inhibits_the_symptoms_of_the_services_that_depend_on_it(
@@ -114,12 +118,33 @@ def test_a_dependency_down_inhibits_the_symptoms_of_the_services_that_depend_on_
 
 def test_no_inhibition_where_there_is_no_dependency(edu_out: Path) -> None:
     rules = config_of(edu_out, "prod")["inhibit_rules"]
-    # The bridge does not use PostgreSQL: a PostgresDown must not hide the bridge's errors.
+    # The CMS depends on nothing of the platform, the backend on no other service: their errors
+    # are never hidden by another component's outage, nor by their own.
+    assert not [r for r in rules[1:] if 'service="cms"' in r["target_matchers"]]
     assert not [
         r
-        for r in rules
-        if 'alertname="PostgresDown"' in r["source_matchers"] and 'service="bridge"' in r["target_matchers"]
+        for r in rules[1:]
+        if 'service="backend"' in r["target_matchers"] and 'alertname="TargetDown"' in r["source_matchers"]
     ]
+
+
+@pytest.mark.parametrize(
+    ("depends_on", "expected"),
+    [
+        ({"a": ("b",), "b": ("c",), "c": ()}, {"a": ["b", "c"], "b": ["c"], "c": []}),
+        ({"a": ("b", "db"), "b": ("db", "a"), "c": ()}, {"a": ["b", "db"], "b": ["db", "a"], "c": []}),  # a cycle ends
+    ],
+)
+def test_upstream_follows_services_transitively_and_stops_at_cycles(
+    depends_on: dict[str, tuple[str, ...]], expected: dict[str, list[str]]
+) -> None:
+    platform = dataclasses.replace(
+        edu,
+        services=tuple(dataclasses.replace(edu.services[0], name=n, depends_on=d) for n, d in depends_on.items()),
+        dependencies=(dataclasses.replace(edu.dependencies[0], name="db"),),
+        environments=(Environment("prod"),),
+    )
+    assert {s.name: alertmanager.upstream(platform, s) for s in platform.services} == expected
 
 
 def test_the_symptom_alerts_inhibited_exist_in_the_rules(edu_out: Path) -> None:
