@@ -359,6 +359,32 @@ def alerts_dashboard(platform: Platform, env: Environment) -> Dashboard:
                 ),
             ),
             timeseries(
+                "Configuration reloads",
+                Target(
+                    "min by (instance) (prometheus_config_last_reload_successful)", "prometheus {{instance}}"
+                ),
+                Target(
+                    "min by (instance) (alertmanager_config_last_reload_successful)", "alertmanager {{instance}}"
+                ),
+                id=P.CONFIG_RELOADS,
+                unit="bool",
+                thresholds=Thresholds.below(0.5),
+                description=(
+                    "Whether the last configuration reload of Prometheus and Alertmanager succeeded (1) or failed (0). "
+                    "At 0 the previous rules, routes and receivers still run: the log names the line it rejected."
+                ),
+            ),
+            table(
+                "Targets per job",
+                Target("count by (job) (up)", instant=True, format="table"),
+                id=P.TARGETS_PER_JOB,
+                unit="short",
+                description=(
+                    "The scrape jobs Prometheus has targets for, with how many. A job missing here left service "
+                    "discovery or the scrape configuration (MetricsAbsent): nothing watches it."
+                ),
+            ),
+            timeseries(
                 "Pending and firing alerts",
                 Target("sum by (alertstate) (ALERTS)", "{{alertstate}}"),
                 unit="short",

@@ -82,6 +82,8 @@ class AlertsPanel(IntEnum):
     TARGETS_DOWN = 2
     RULE_FAILURES = 3
     NOTIFICATIONS = 4
+    CONFIG_RELOADS = 5
+    TARGETS_PER_JOB = 6
 
 
 def dashboard_url(grafana_url: str, uid: str, panel: int | None = None, **variables: str) -> str:

@@ -848,7 +848,7 @@ def target_alerts(platform: Platform, job: Job, jobs: Sequence[Job]) -> list[Ale
         summary=f"Prometheus has no target for job {job.name}",
         description=f"No up series for job {job.name} for 10m: the target left service discovery or the scrape configuration, so nothing watches it.",
         dashboard_uid=links.ALERTS_UID,
-        panel=links.AlertsPanel.TARGETS_DOWN,
+        panel=links.AlertsPanel.TARGETS_PER_JOB,
         runbook_base=job.runbook_base,
         for_="10m",
     )
@@ -1392,7 +1392,7 @@ def self_alerts(platform: Platform, prom: Job, am: Job) -> list[Alert]:
         p,
         plab,
         " and the old rules still run: the latest rule change is not live.",
-        links.AlertsPanel.RULE_FAILURES,
+        links.AlertsPanel.CONFIG_RELOADS,
     )
     am_notif = notifications_failing(
         am,
@@ -1412,7 +1412,7 @@ def self_alerts(platform: Platform, prom: Job, am: Job) -> list[Alert]:
         a,
         alab,
         ": routing and receivers are those of the previous configuration.",
-        links.AlertsPanel.NOTIFICATIONS,
+        links.AlertsPanel.CONFIG_RELOADS,
     )
     alerts = [rule_failures, notif, reload_p, am_notif, reload_a]
     if platform.heartbeat_url:
