@@ -49,6 +49,10 @@ BUFFER_TOTAL_LIMIT = "4GB"
 #: ``<RFC 3339 time> <stdout|stderr> <F|P> <the line>``.
 CRI_REGEXP = r"^(?<time>[^ ]+) (?<stream>stdout|stderr) (?<logtag>[FP]) (?<log>.*)$"
 CRI_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%N%:z"
+#: Longest line containerd and CRI-O write whole; longer ones are split into P pieces and an F one.
+CRI_MAX_LINE_BYTES = 16 * 1024
+#: Seconds a piece waits for the rest of its line.
+CRI_PARTIAL_FLUSH_SECONDS = 5
 
 
 def ruby_regex(pattern: str) -> str:
@@ -138,6 +142,28 @@ def sources(platform: Platform) -> list[Directive]:
 
 def filters(platform: Platform, env: Environment) -> list[Directive]:
     container = f"{CONTAINER_TAG_PREFIX}.**"
+    join_partials = Directive(
+        "filter",
+        container,
+        params=params(
+            ("@type", "concat"),
+            ("key", "log"),
+            ("use_partial_cri_logtag", True),
+            ("partial_cri_logtag_key", "logtag"),
+            ("partial_cri_stream_key", "stream"),
+            Param("stream_identity_key", "stream", comment="stdout's pieces never join stderr's."),
+            Param("separator", "", comment="The runtime cut the line mid-text: the pieces join as they are."),
+            Param(
+                "flush_interval",
+                str(CRI_PARTIAL_FLUSH_SECONDS),
+                comment="Pieces whose last (F) never comes (the container died) go to @ERROR, kept on disk.",
+            ),
+        ),
+        comment=(
+            f"The runtime writes a line longer than {CRI_MAX_LINE_BYTES // 1024} KiB as pieces tagged P and a last one\n"
+            "tagged F (fluent-plugin-concat, in the pinned image): one record again before its JSON is read."
+        ),
+    )
     parse_inner = Directive(
         "filter",
         container,
@@ -215,7 +241,7 @@ def filters(platform: Platform, env: Environment) -> list[Directive]:
             "partly succeeded, Elasticsearch refuses the copies (409 on create) instead of storing them twice."
         ),
     )
-    return [parse_inner, defaults_from_tag, enrich, redact, document_id]
+    return [join_partials, parse_inner, defaults_from_tag, enrich, redact, document_id]
 
 
 def _file_buffer(path: str) -> Directive:

@@ -244,6 +244,7 @@ def test_a_container_line_is_parsed_enriched_redacted_and_written(built: Path, s
     config = parsed(built, "prod")
     path = fc.route(config, f"container.{service}")
     assert [d.get("@type") for d in path] == [
+        "concat",
         "parser",
         "record_transformer",
         "record_transformer",
@@ -276,3 +277,22 @@ def test_a_value_fluentd_would_rewrite_inside_quotes_is_refused() -> None:
     config = fc.Config((fc.Directive("match", "**", params=(fc.Param("key", "a\\d # b"),)),))
     with pytest.raises(ValueError, match="backslash"):
         fc.render(config)
+
+
+def test_pieces_of_a_long_container_line_are_joined_before_the_json_is_read(built: Path) -> None:
+    """containerd and CRI-O split a line over 16 KiB into P pieces and a last F one: read alone, each
+    piece is broken JSON. fluent-plugin-concat (in the pinned image) joins them first, per stream,
+    with nothing between the pieces."""
+    from obs.render.compose import IMAGES
+
+    config = parsed(built, "prod")
+    (concat,) = [d for d in config.sections("filter") if d.type == "concat"]
+    tail = next(s for s in config.sections("source") if s.type == "tail")
+    regexp = tail.child("parse").get("expression") or ""  # type: ignore[union-attr]
+    assert {"logtag", "stream", "log"} <= set(re.findall(r"\(\?<(\w+)>", regexp)), "what the filter reads"
+    assert (concat.get("key"), concat.get("use_partial_cri_logtag")) == ("log", "true")
+    assert (concat.get("partial_cri_logtag_key"), concat.get("stream_identity_key")) == ("logtag", "stream")
+    assert concat.get("separator") == ""
+    assert "fluentd-kubernetes-daemonset:v1.17" in IMAGES["fluentd"], "the image whose Gemfile has the plugin"
+    path = fc.route(config, "container.backend")
+    assert path[0] is concat, "joined before the parser reads the JSON"
