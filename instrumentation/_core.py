@@ -191,6 +191,7 @@ class Telemetry:
     def finish(self, req: Request, route: str | None) -> None:
         """Close the span, observe the duration, write the access line. Never raises."""
         end = time_ns()
+        ended = end / 1e9  # the histogram's exemplar and the access line take seconds
         status = req.status or 500  # no response started: the server answers 500
         error = req.error
         label_route = route or UNMATCHED_ROUTE
@@ -223,7 +224,7 @@ class Telemetry:
                 child = metrics._durations.get((req.method, label_route, status))
                 if child is None:
                     child = metrics.duration_child(req.method, label_route, status)
-                child.observe((end - req.start) / 1e9, exemplar, end / 1e9)
+                child.observe((end - req.start) / 1e9, exemplar, ended)
                 active = req.active
                 if active is not None:
                     req.active = None
@@ -246,12 +247,12 @@ class Telemetry:
                     redact_text(str(error)) if error is not None else None,
                 ))  # fmt: skip
                 buffer = self.access_buffer  # held and written with the next batch when it can be
-                if (buffer is None or not buffer.add(fields, end / 1e9)) and not write_access_line(
-                    logger, None, fields, end / 1e9  # None: the usual message
+                if (buffer is None or not buffer.add(fields, ended)) and not write_access_line(
+                    logger, None, fields, ended  # None: the usual message
                 ):
                     # Logger.handle rather than info(): no caller lookup (a stack walk) for a line
                     # whose origin is always this function; filters and handlers run as usual.
-                    logger.handle(access_record(logger, None, fields, end / 1e9))
+                    logger.handle(access_record(logger, None, fields, ended))
             except Exception:
                 self.count_error("access_log")
 

@@ -17,6 +17,7 @@ import traceback
 import weakref
 from collections import deque
 from json.encoder import encode_basestring
+from math import trunc
 from typing import Any, NamedTuple
 
 from obs.contract import (
@@ -93,7 +94,7 @@ def _current_ids() -> tuple[str | None, str | None]:
     ctx = _current_span().get_span_context()
     if not ctx.is_valid:
         return None, None
-    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+    return "%032x" % ctx.trace_id, "%016x" % ctx.span_id  # noqa: UP031 - see _span.sampled_ids
 
 
 def _identity_from_env() -> tuple[str, str, str]:
@@ -157,12 +158,14 @@ class JsonFormatter(logging.Formatter):
         self._access_middles: dict[tuple[str | None, str, str, int], str] = {}
 
     def _timestamp(self, created: float) -> str:
-        second = int(created)
+        # int() as LogRecord truncates, by math.trunc: the same value for a float, half the cost
+        # of calling the int type (callgrind: 1.3k instructions against 0.6k).
+        second = trunc(created)
         if second != self._second:  # strftime is the costly part; it changes once a second
             self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
             self._second = second
         # LogRecord.msecs' milliseconds; a table lookup costs less than a ':03d' format spec.
-        ms = int((created - second) * 1000)
+        ms = trunc((created - second) * 1000)
         return f"{self._second_text}{_MILLIS[ms] if 0 <= ms < 1000 else f'{ms:03d}'}Z"
 
     def build_record(self, record: logging.LogRecord) -> dict[str, Any]:

@@ -163,6 +163,26 @@ def test_span_contexts_are_built_as_the_api_builds_them() -> None:
     assert isinstance(span, ServerSpan) and span.log_ids() == (format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"))
 
 
+@pytest.mark.parametrize(
+    ("trace_id", "span_id"),
+    [(1, 1), (2**64 - 1, 2**64 - 1), (2**128 - 1, 2**63), (0x0AF7651916CD43DD8448EB211C80319C, 0x00F067AA0BA902B7)],
+    ids=["smallest", "64-bit trace id", "largest", "leading zeros"],
+)
+def test_logged_ids_are_the_w3c_hex_of_the_span_ids(trace_id: int, span_id: int) -> None:
+    """Logs and exemplars carry the ids as traceparent does: 32 and 16 lowercase hex digits,
+    zero-padded (the hot path formats them printf-style, not with format())."""
+    from instrumentation._span import _TRACE_FLAGS, DEFAULT_TRACE_STATE, _Shared, sampled_ids
+
+    tracer = TracerProvider().get_tracer("t")
+    flags = _TRACE_FLAGS[int(TraceFlags.SAMPLED)]
+    span = ServerSpan("GET", trace_id, span_id, flags, DEFAULT_TRACE_STATE, None, {}, 1, _Shared(tracer))  # type: ignore[arg-type]
+    expected = (format(trace_id, "032x"), format(span_id, "016x"))
+    assert span.log_ids() == expected == sampled_ids(span.get_span_context())
+    assert len(expected[0]) == 32 and len(expected[1]) == 16
+    unsampled = ServerSpan("GET", trace_id, span_id, _TRACE_FLAGS[0], DEFAULT_TRACE_STATE, None, {}, 1, _Shared(tracer))  # type: ignore[arg-type]
+    assert unsampled.log_ids() == (None, None) == sampled_ids(unsampled.get_span_context())
+
+
 def test_the_sdks_own_span_metrics_count_lean_spans(monkeypatch: pytest.MonkeyPatch) -> None:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader

@@ -317,3 +317,32 @@ def test_the_in_flight_child_moves_the_gauge_it_came_from() -> None:
     active.inc()
     active.dec()
     assert registry.get_sample_value(HTTP_SERVER_ACTIVE.name, {METHOD_LABEL: "GET"}) == 1
+
+
+def test_flask_status_lines_are_read_by_their_code_whatever_the_reason_phrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The WSGI wrapper remembers the status lines it has parsed ("200 OK" -> 200), a bounded
+    number of them: an app that makes up a reason phrase per response must not grow it, and every
+    response is still counted under its code."""
+    from flask import Flask
+
+    from instrumentation import _wsgi
+
+    monkeypatch.setattr(_wsgi, "_STATUS_CODES", {})
+    app = Flask("statuses")
+
+    @app.get("/s/<int:n>")
+    def status(n: int) -> tuple[str, str]:
+        return "", f"{200 + n % 3} PHRASE {n}"
+
+    registry = CollectorRegistry()
+    instrument(app, service_name="statuses", registry=registry, traces=False, access_log=False)
+    try:
+        client = WsgiClient(app)
+        total = _wsgi._STATUS_CODES_MAX + 51
+        for n in range(total):
+            assert client.get(f"/s/{n}").status == 200 + n % 3
+        assert len(_wsgi._STATUS_CODES) == _wsgi._STATUS_CODES_MAX
+        counts = [registry.get_sample_value(COUNT, labels("GET", "/s/<int:n>", code)) for code in (200, 201, 202)]
+        assert counts == [len(range(start, total, 3)) for start in (0, 1, 2)]
+    finally:
+        uninstrument(app)
