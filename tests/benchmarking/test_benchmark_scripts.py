@@ -3,6 +3,7 @@ and the paired ratio that reports the targets is the median of per-round ratios.
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,21 @@ def test_a_round_measures_its_configurations_in_order_all_at_once_or_there_and_b
         assert got == [(2.0, 2.0), (3.0, 2.0), (1.0, 2.0)]
     if mode == "sequential":
         assert seen == ["http://b", "http://c", "http://a"]
+
+
+def test_a_target_is_met_only_when_the_interval_of_the_median_clears_it() -> None:
+    from benchmarks.bench_middleware import median_interval, target_verdict
+
+    steady = [0.90, 0.91, 0.92, 0.90, 0.91, 0.93, 0.92, 0.90, 0.91, 0.92]
+    assert target_verdict(steady, 0.85).startswith("met (")
+    assert target_verdict(steady, 0.95).startswith("MISSED (")
+    # The spread of this VM: a median above the line whose interval still crosses it.
+    noisy = [0.75, 0.98, 0.80, 0.95, 0.86, 0.92, 0.78, 0.99, 0.84, 0.90, 0.87, 0.81]
+    verdict = target_verdict(noisy, 0.85)
+    assert verdict.startswith("met on the median, not established"), verdict
+    assert target_verdict(noisy, 0.87).startswith("missed on the median, not established")
+    low, high = median_interval(noisy)
+    assert low <= statistics.median(noisy) <= high and low < 0.85 < high
+    assert median_interval(noisy) == (low, high), "seeded: a report can be reproduced from its rounds"
+    with pytest.raises(ValueError):
+        median_interval([0.9])
