@@ -3,9 +3,11 @@ and the paired ratio that reports the targets is the median of per-round ratios.
 
 from __future__ import annotations
 
+import re
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,40 @@ def test_a_target_is_met_only_when_the_interval_of_the_median_clears_it() -> Non
     assert median_interval(noisy) == (low, high), "seeded: a report can be reproduced from its rounds"
     with pytest.raises(ValueError):
         median_interval([0.9])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--configs", "bare,obs-metrics-only"], ["--base", "HEAD", "--config", "obs-notrace"]],
+    ids=["configurations of this tree", "this tree against a revision"],
+)
+def test_the_ab_benchmark_runs_each_arm_in_its_own_process_on_its_own_code(args: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_ab.py"), *args, "--rounds", "3", "--requests", "20"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    # arm, µs per request, ratio to the first arm, [interval], configuration @ tree
+    row = re.compile(r"^  (.+?)\s+([\d.]+)\s+([\d.]+)\s+\[([\d.]+), ([\d.]+)\]\s+(\S+) @ (.+)$")
+    rows = [m.groups() for m in map(row.match, done.stdout.splitlines()) if m]
+    assert len(rows) == 2, done.stdout
+    reference, other = rows
+    assert float(reference[2]) == 1.0, "the first arm is the reference"
+    assert float(other[1]) > 0 and float(other[3]) <= float(other[2]) <= float(other[4])
+    if "--base" in args:
+        assert reference[6] != str(ROOT) and reference[6].startswith(tempfile.gettempdir()), done.stdout
+        assert other[6] == str(ROOT)
+        assert not Path(reference[6]).exists(), "the exported revision is removed afterwards"
+    else:
+        assert (reference[5], other[5]) == ("bare", "obs-metrics-only")
+
+
+def test_the_ab_benchmark_refuses_what_it_cannot_measure() -> None:
+    script = str(ROOT / "benchmarks" / "bench_ab.py")
+    for args in ([], ["--configs", "bare,nope"], ["--base", "HEAD", "--configs", "bare,obs"]):
+        done = subprocess.run([sys.executable, script, *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+    done = subprocess.run(
+        [sys.executable, script, "--base", "no-such-revision"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0 and "no-such-revision" in done.stderr
