@@ -10,7 +10,7 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from exporters.prometheus import BearerToken, authorized
@@ -317,6 +317,39 @@ def test_the_in_flight_child_moves_the_gauge_it_came_from() -> None:
     active.inc()
     active.dec()
     assert registry.get_sample_value(HTTP_SERVER_ACTIVE.name, {METHOD_LABEL: "GET"}) == 1
+
+
+def test_the_in_flight_count_loses_no_update_between_threads_and_reads_live() -> None:
+    """In one process the count is kept outside the gauge's value (see ActiveChild): threads that
+    start and finish requests at once, with scrapes in between, must leave it exact."""
+    import threading
+
+    registry = CollectorRegistry()
+    metrics = HttpMetrics(registry)
+    active = metrics.active_child("POST")
+    seen: list[float] = []
+    threads, pairs = 8, 5_000
+    start = threading.Barrier(threads + 1, timeout=10)
+
+    def requests() -> None:
+        start.wait()
+        for _ in range(pairs):
+            active.inc()
+            active.dec()
+
+    workers = [threading.Thread(target=requests) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    start.wait()
+    while any(worker.is_alive() for worker in workers):
+        seen.append(registry.get_sample_value(HTTP_SERVER_ACTIVE.name, {METHOD_LABEL: "POST"}) or 0.0)
+    for worker in workers:
+        worker.join(timeout=30)
+    assert seen and all(0 <= value <= threads for value in seen)
+    assert registry.get_sample_value(HTTP_SERVER_ACTIVE.name, {METHOD_LABEL: "POST"}) == 0
+    active.inc()
+    assert registry.get_sample_value(HTTP_SERVER_ACTIVE.name, {METHOD_LABEL: "POST"}) == 1
+    assert "# TYPE " + HTTP_SERVER_ACTIVE.name + " gauge" in generate_latest(registry).decode()
 
 
 def test_flask_status_lines_are_read_by_their_code_whatever_the_reason_phrase(monkeypatch: pytest.MonkeyPatch) -> None:
