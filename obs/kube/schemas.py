@@ -214,8 +214,9 @@ def structural(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     out = {k: ({n: structural(s) for n, s in v.items()} if k == "properties" else structural(v)) for k, v in schema.items()}
-    if isinstance(out.get("pattern"), str):
-        out["pattern"] = python_regex(out["pattern"])
+    pattern = out.get("pattern")
+    if isinstance(pattern, str):
+        out["pattern"] = python_regex(pattern)
     if "properties" in out and "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
         out["additionalProperties"] = False
     return out
