@@ -26,7 +26,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util.types import AttributeValue
 
-from obs.contract import KNOWN_METHODS, UNMATCHED_ROUTE, normalize_method
+from obs.contract import KNOWN_METHODS, REDACTED, UNMATCHED_ROUTE, normalize_method
 
 from ._metrics import ActiveChild, HttpMetrics
 from ._redaction import clean_text, redact_path, redact_text
@@ -52,15 +52,31 @@ _SERVER = SpanKind.SERVER
 _INFO = logging.INFO
 
 
+#: A longer path is cut to at most this many characters, at a separator, before it is redacted:
+#: redaction then sees whole segments (an e-mail cut in half escapes its rule: ``…@example.c``),
+#: and its regexes never an unbounded text. 256 past ``MAX_PATH``: an e-mail (254 at most) that
+#: straddles ``MAX_PATH`` is whole in the window.
+REDACT_WINDOW = MAX_PATH + 256
+#: Where a path may be cut before redaction: no rule's match is made unmatchable by a cut there.
+_CUT_AT = ("/", ";", "&", ",", " ")
+
+
 def clean_path(raw: str) -> str:
-    """``url.path`` as recorded: bounded, valid UTF-8, personal data redacted."""
-    path = raw if len(raw) <= MAX_PATH else raw[:MAX_PATH]
+    """``url.path`` as recorded: valid UTF-8, personal data redacted, then bounded (redacted
+    first: a secret cut by the bound would no longer match its rule)."""
+    path = raw
+    if len(path) > REDACT_WINDOW:
+        cut = max(path.rfind(sep, 0, REDACT_WINDOW) for sep in _CUT_AT)
+        # One segment longer than the window: any cut could halve a secret, so none of it is kept.
+        path = path[:cut] if cut > 0 else REDACTED
     if not path.isascii():
         # Lone surrogates (undecodable bytes) would break protobuf and JSON encoding downstream.
         path = path.encode("utf-8", "replace").decode("utf-8")
     if "?" in path or "#" in path:  # servers pass the path alone; a raw target keeps its query
-        return redact_path(path)
-    return path if clean_text(path) else redact_text(path)
+        path = redact_path(path)
+    elif not clean_text(path):
+        path = redact_text(path)
+    return path if len(path) <= MAX_PATH else path[:MAX_PATH]
 
 
 class Request:

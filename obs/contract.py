@@ -424,13 +424,22 @@ class RedactionRule:
         return re.compile(self.detector or self.pattern)
 
 
+#: Keys whose values are credentials, in ``key=value`` and JSON-style text (one alternation, kept
+#: in the pattern subset every engine reads alike). ``(?:j|php)?sess(?:ion)?(?:[_-]?id)?`` covers
+#: ``session``, ``session_id``, Java's ``;jsessionid=`` path parameter and PHP's ``PHPSESSID``.
+_SECRET_KEYS = (
+    r"password|passwd|pwd|access_token|refresh_token|client_secret|secret|token|api[_-]?key"
+    r"|(?:j|php)?sess(?:ion)?(?:[_-]?id)?"
+)
+
 REDACTION_RULES: tuple[RedactionRule, ...] = (
     RedactionRule(
         "email",
-        r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
-        "E-mail addresses (students, parents, staff).",
-        ("alice.smith@school.example", "parent+1@mail.example.org"),
-        clues=("@",),
+        # "@" also percent-encoded once (%40) or twice (%2540): paths and logged URLs carry both.
+        r"[A-Za-z0-9._%+-]+(?:@|%40|%2540)[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+        "E-mail addresses (students, parents, staff), also percent-encoded once or twice.",
+        ("alice.smith@school.example", "parent+1@mail.example.org", "frank.pii%40example.com", "frank.pii%2540example.com"),
+        clues=("@", "%40", "%2540"),
     ),
     RedactionRule(
         "bearer_token",
@@ -447,11 +456,22 @@ REDACTION_RULES: tuple[RedactionRule, ...] = (
         clues=("eyJ",),
     ),
     RedactionRule(
+        "json_secret",
+        # The whole "key": value pair, the value a double- or single-quoted string (escapes
+        # included) or a bare token: JSON bodies and Python dict reprs in log messages.
+        rf"(?i)[\"'][a-z0-9_.-]*(?:{_SECRET_KEYS}|authorization|cookie)[\"']\s*:\s*"
+        r"(?:\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^,}\s]+)",
+        "JSON- and dict-style credentials in messages: \"password\": \"...\", 'token': '...'.",
+        ('{"user": "bob", "password": "hunter2"}', "{'api_key': 'abc123'}", '"client_secret":"s\\"3"'),
+        clues=('"', "'"),
+    ),
+    RedactionRule(
         "secret_param",
-        r"(?i)(password|passwd|token|api[_-]?key|secret|session|access_token|refresh_token)=[^&\s\"']+",
-        "key=value credentials in URLs, form bodies and messages.",
-        ("password=hunter2", "api_key=abc123"),
-        clues=("=",),
+        # "=" also percent-encoded once (%3D) or twice (%253D).
+        rf"(?i)(?:{_SECRET_KEYS})\s*(?:=|%3d|%253d)\s*[^&\s\"']+",
+        "key=value credentials in URLs, path parameters (;jsessionid=), form bodies and messages.",
+        ("password=hunter2", "api_key=abc123", "/shop;jsessionid=0AB12CD34", "password%3Dhunter2", "token%253Dabc"),
+        clues=("=", "%3d", "%253d"),
     ),
     RedactionRule(
         "url_credentials",
