@@ -29,11 +29,17 @@ _PROPAGATION_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
 
 
 class RouteResolver:
-    """The route template of a finished request, from the matched route left in the scope.
+    """The route template of a finished request, from what routing left in the scope.
 
-    - FastAPI 0.165 includes routers lazily: the matched ``APIRoute`` keeps its own path
-      (``/items/{id}``) and the full template (``/api/items/{id}``) is on the effective route
-      context FastAPI stores in ``scope["fastapi"]``; it is preferred when present.
+    - ``scope["route"]``: Starlette's router sets it for every route it matches; FastAPI's (0.16x)
+      only for its own ``APIRoute``/``APIWebSocketRoute``.
+    - FastAPI includes routers lazily: the matched route keeps its own path (``/items/{id}``) and the
+      full template (``/api/items/{id}``) is on the effective route context FastAPI stores in
+      ``scope["fastapi"]``; it is preferred when present.
+    - Anything else that matched (FastAPI's ``/docs`` and ``/openapi.json``, ``add_route``, plain
+      ``Route``/``WebSocketRoute``, a mount of static files or of a WSGI app) left only its
+      ``endpoint``: the app's routes are matched again, in order, as the router did. A request that
+      matched nothing left no endpoint and stays unmatched without that walk.
     - A mounted sub-application runs its own router, which replaces ``scope["route"]`` with a route
       relative to the mount (and grows ``root_path``): the mount prefixes are found once per route
       by matching the outer routes in order, as the router did.
@@ -46,9 +52,11 @@ class RouteResolver:
 
     def __call__(self, scope: Scope, root_path: str) -> str | None:
         route = scope.get("route")
-        if route is None:
-            return None
         inner = _template(scope, route)
+        if inner is None and route is None:
+            if "endpoint" not in scope:
+                return None  # nothing matched: an unmatched request costs no walk
+            return _walk(self._routes(), _probe(scope, root_path))
         if scope.get("root_path", "") == root_path:
             return inner
         key = (id(route), inner)
@@ -57,22 +65,72 @@ class RouteResolver:
             full = self._mounted[key] = self._with_prefix(scope, root_path, route, inner)
         return full
 
+    def _routes(self) -> list[Any]:
+        return list(getattr(getattr(self.app, "router", None), "routes", None) or [])
+
     def _with_prefix(self, scope: Scope, root_path: str, route: Any, inner: str | None) -> str:
         from starlette.routing import Mount
 
-        probe = {
-            "type": "http",
-            "path": scope["path"],
-            "root_path": root_path,
-            "method": scope.get("method", "GET"),
-            "headers": [],
-        }
-        routes = getattr(getattr(self.app, "router", None), "routes", None) or []
-        prefix = _mount_prefix(routes, probe)
+        prefix = _mount_prefix(self._routes(), _probe(scope, root_path))
         if isinstance(route, Mount) or inner is None:
             # The sub-application is not a router (static files, a WSGI app): one template for it.
             return prefix + "/{path:path}"
         return prefix + inner
+
+
+def _probe(scope: Scope, root_path: str) -> dict[str, Any]:
+    """A scope to match routes against again: the request's type, path, method and headers (a
+    ``Host`` route reads them), with the ``root_path`` the app was called with."""
+    return {
+        "type": scope.get("type", "http"),
+        "path": scope["path"],
+        "root_path": root_path,
+        "method": scope.get("method", "GET"),
+        "headers": scope.get("headers", []),
+    }
+
+
+def _flattened(routes: Any) -> list[Any]:
+    """``routes`` with FastAPI's included routers expanded into their routes (whose ``path`` is the
+    full template), through FastAPI's public ``iter_route_contexts`` where it has one."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:
+        return list(routes)
+    return list(iter_route_contexts(routes))
+
+
+def _walk(routes: Any, probe: dict[str, Any]) -> str | None:
+    """The template of the route a request went to, matching ``routes`` in order as the router
+    does (the first full match, else the first partial one, which answers 405)."""
+    from starlette.routing import Host, Match, Mount
+
+    partial: tuple[Any, dict[str, Any]] | None = None
+    for route in _flattened(routes):
+        try:
+            match, child = route.matches(dict(probe))
+        except Exception:
+            continue
+        if match is Match.FULL:
+            partial = (route, child)
+            break
+        if match is Match.PARTIAL and partial is None:
+            partial = (route, child)
+    if partial is None:
+        return None
+    route, child = partial
+    original = getattr(route, "original_route", route)
+    if isinstance(original, (Mount, Host)):
+        inner_routes = original.routes
+        inner = _walk(inner_routes, {**probe, **child}) if inner_routes else None
+        prefix = str(original.path) if isinstance(original, Mount) else ""
+        if inner is not None:
+            return prefix + inner
+        # A router that matched nothing inside is unmatched; any other app (static files, WSGI)
+        # serves the whole prefix.
+        return None if inner_routes else prefix + "/{path:path}"
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else None
 
 
 def _template(scope: Scope, route: Any) -> str | None:
@@ -129,9 +187,14 @@ class ObsASGIMiddleware:
         self.metrics_path = metrics_path if metrics_endpoint is not None else None
         self.metrics_endpoint = metrics_endpoint
         self.tracing = telemetry.tracer is not None
+        #: WebSocket sessions: the same spans and access lines, no request metrics (``_websocket``).
+        self.sessions = telemetry.without_metrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await self._websocket(scope, receive, send)
+                return
             if scope["type"] == "lifespan":
                 send = self._flushing_at_shutdown(send)
             await self.app(scope, receive, send)
@@ -169,6 +232,53 @@ class ObsASGIMiddleware:
             raise
         finally:
             self._finish(req, scope, root_path)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket session: one server span (``GET`` and the route template, as the handshake
+        is a GET) and an access line, with ``101`` once accepted, ``403`` when closed before that.
+        Not in the request duration histogram nor the in-flight gauge: a session lasting minutes
+        is not a request's latency, and would push every latency SLO over its threshold."""
+        path: str = scope["path"]
+        if self.excluded is not None and self.excluded(path):
+            await self.app(scope, receive, send)
+            return
+        telemetry = self.sessions
+        carrier: dict[str, str] | None = None
+        if self.tracing:
+            for key, value in scope["headers"]:
+                if key in _PROPAGATION_HEADERS:
+                    if carrier is None:
+                        carrier = {}
+                    carrier[key.decode("latin-1")] = bytes(value).decode("latin-1")
+        req = telemetry.begin("GET", path, scope.get("scheme", "ws"), carrier, scope)
+        if req is None:
+            await self.app(scope, receive, send)
+            return
+        root_path = scope.get("root_path", "")
+
+        async def send_status(message: Message) -> None:
+            kind = message["type"]
+            if kind == "websocket.accept":
+                req.status = 101
+            elif kind == "websocket.close" and not req.status:
+                req.status = 403  # refused before the handshake completed: the server answers 403
+            elif kind == "websocket.http.response.start":
+                req.status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        except BaseException as exc:
+            req.error = exc
+            raise
+        finally:
+            try:
+                route = self.routes(scope, root_path)
+            except Exception:
+                telemetry.count_error("response")
+                route = None
+            telemetry.finish(req, route)
+            telemetry.detach(req)
 
     def _flushing_at_shutdown(self, send: Send) -> Send:
         """``send`` for the lifespan scope, writing held access lines and exporting finished spans

@@ -9,6 +9,7 @@ request goes on.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import traceback
@@ -134,6 +135,14 @@ class Telemetry:
         runtime = otel_context._RUNTIME_CONTEXT
         self._runtime = runtime
         self._context_var = runtime._current_context if type(runtime) is ContextVarsRuntimeContext else None
+
+    def without_metrics(self) -> Telemetry:
+        """This app's telemetry for what is not a request (WebSocket sessions): the same tracer,
+        hooks and access log, no duration histogram or in-flight gauge."""
+        clone = copy.copy(self)
+        clone.metrics = None
+        clone.exemplars = False
+        return clone
 
     def count_error(self, stage: str) -> None:
         if self._errors is not None:
