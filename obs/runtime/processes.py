@@ -53,10 +53,12 @@ class ProcessError(ObsError):
 
 @dataclass(frozen=True, slots=True)
 class Readiness:
-    """How to tell that a started process serves: ``probe()`` returns True once it does."""
+    """How to tell that a started process serves: ``probe()`` returns True and, when ``log_text`` is
+    set, this run's log contains it (the log file is appended to across restarts; earlier runs do not count)."""
 
     what: str
-    probe: Callable[[], bool]
+    probe: Callable[[], bool] | None = None
+    log_text: str | None = None
 
 
 def http_ready(url: str, *, timeout: float = 1.0) -> Readiness:
@@ -88,6 +90,11 @@ def tcp_ready(port: int, host: str = "127.0.0.1", *, timeout: float = 1.0) -> Re
 def ready_when(probe: Callable[[], bool], what: str) -> Readiness:
     """Ready when ``probe()`` returns True (an exception counts as not yet)."""
     return Readiness(what, probe)
+
+
+def log_says(text: str) -> Readiness:
+    """Ready once the process has written ``text`` to its log in this run (e.g. "Application startup complete")."""
+    return Readiness(f"its log says {text!r}", log_text=text)
 
 
 def wait_until(predicate: Callable[[], T], *, timeout: float, what: str, interval: float = 0.1) -> T:
@@ -179,6 +186,8 @@ class ManagedProcess:
     cwd: Path | None = None
     user: str | None = None
     ready: Readiness | None = None
+    #: Where this run's output starts in the log file (earlier runs of the same name come before).
+    log_offset: int = 0
     started_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -192,13 +201,23 @@ class ManagedProcess:
     def running(self) -> bool:
         return self.popen.poll() is None
 
-    def log_tail(self, lines: int = 20) -> str:
-        """The last ``lines`` lines of the log file (what a failing server said last)."""
+    def log_text(self) -> str:
+        """What this run of the process has written to its log so far."""
         try:
-            data = self.log_path.read_bytes()[-64_000:]
+            with self.log_path.open("rb") as log:
+                log.seek(self.log_offset)
+                return log.read().decode(errors="replace")
         except OSError:
             return ""
-        return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last ``lines`` lines this run wrote (what a failing server said last)."""
+        return "\n".join(self.log_text()[-64_000:].splitlines()[-lines:])
+
+    def is_ready(self, ready: Readiness) -> bool:
+        if ready.log_text is not None and ready.log_text not in self.log_text():
+            return False
+        return ready.probe is None or ready.probe()
 
     def stop(self, grace: float = 5.0) -> int | None:
         """Send the stop signal to the process group, wait ``grace`` seconds, then SIGKILL the group.
@@ -374,6 +393,7 @@ class Supervisor:
         data_dir = self.data_dir(name)
         log_path = self.log_path(name)
         with log_path.open("ab") as log:
+            offset = log.tell()
             log.write(f"# obs supervisor: starting {shlex.join(argv)}\n".encode())
             log.flush()
 
@@ -388,7 +408,7 @@ class Supervisor:
                 child = self._spawner.submit(popen).result()
             except OSError as exc:
                 raise ProcessError(f"{name}: cannot start {argv[0]}: {exc}") from exc
-        return ManagedProcess(name, argv, data_dir, log_path, child, stop_signal, env, cwd, user, ready)
+        return ManagedProcess(name, argv, data_dir, log_path, child, stop_signal, env, cwd, user, ready, offset)
 
     def wait_ready(self, process: ManagedProcess, ready: Readiness, timeout: float = 30.0) -> None:
         """Poll ``ready`` until it passes; raise if the process exits first or ``timeout`` passes."""
@@ -401,7 +421,7 @@ class Supervisor:
                     f"last lines of {process.log_path}:\n{_indent(process.log_tail())}"
                 )
             try:
-                if ready.probe():
+                if process.is_ready(ready):
                     return
             except Exception:  # a probe that raises means "not yet"
                 pass
@@ -461,6 +481,7 @@ __all__ = [
     "Supervisor",
     "free_port",
     "http_ready",
+    "log_says",
     "parent_death_signal_supported",
     "ready_when",
     "tcp_ready",

@@ -1,0 +1,29 @@
+"""A program that supervises children, for the tests that kill it: ``python supervised_parent.py RUN_DIR``.
+
+Starts three children (the last one records the order it is stopped in), prints their pids as one
+JSON line, then sleeps until it is signalled or killed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from obs.runtime.processes import Supervisor, log_says
+
+CHILD = str(Path(__file__).with_name("child.py"))
+
+
+def main(run_dir: Path) -> None:
+    record = run_dir / "stopped.txt"
+    with Supervisor(run_dir, grace=3) as sup:
+        for name in ("first", "second", "third"):
+            sup.start(name, [sys.executable, CHILD, "record-stop", str(record), name], ready=log_says("ready"), timeout=20)
+        print(json.dumps([p.pid for p in sup.processes]), flush=True)
+        time.sleep(120)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
