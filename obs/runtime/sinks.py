@@ -66,14 +66,19 @@ class _Recorder(Generic[R]):
                 self._cond.wait(left)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default backlog of 5 resets connections in a burst of notifications
+
+
 class _LoopbackHTTP:
     """A ThreadingHTTPServer on 127.0.0.1 served from a daemon thread."""
 
     def __init__(self, handler: type[BaseHTTPRequestHandler], port: int) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", port), handler)
         self.port = int(self.server.server_address[1])
-        self._thread = threading.Thread(target=self.server.serve_forever, name=f"obs-sink-{self.port}", daemon=True)
+        # A short poll interval makes close() quick (shutdown waits for the loop to look).
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name=f"obs-sink-{self.port}", daemon=True)
         self._thread.start()
 
     def close(self) -> None:
