@@ -318,6 +318,10 @@ class PrometheusAPI(_PromQL):
             for s in self._data("/api/v1/query_exemplars", params) or ()
         ]
 
+    def config_yaml(self) -> str:
+        """The configuration Prometheus runs now, as it prints it (defaults filled in)."""
+        return str(self._data("/api/v1/status/config").get("yaml", ""))
+
     def reload(self) -> None:
         """Reload configuration and rules (needs ``--web.enable-lifecycle``); raises if Prometheus refuses."""
         self._send("POST", "/-/reload")

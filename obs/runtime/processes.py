@@ -67,6 +67,7 @@ def http_ready(url: str, *, timeout: float = 1.0) -> Readiness:
     def probe() -> bool:
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:
+                response.read()  # closing unread makes the server log a broken pipe
                 return 200 <= int(response.status) < 300
         except (OSError, urllib.error.URLError):
             return False
