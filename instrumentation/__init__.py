@@ -39,9 +39,12 @@ from ._metrics import HttpMetrics
 from ._settings import InstrumentationSettings, OtlpProtocol, resolve_settings
 from ._tracing import build_tracer_provider, install_global, instrument_clients
 from .logs import JsonFormatter, build_record
+from .servers import adopt_server_loggers, log_uncaught_exceptions
 
 _log = logging.getLogger("obs.instrumentation")
 _STATE_ATTR = "_obs_instrumentation"
+#: Marks the root handler ``instrument()`` made itself (reused by a second instrumented app).
+_OWN_HANDLER = "_obs_json_handler"
 
 
 @dataclass(eq=False)
@@ -169,6 +172,7 @@ def instrument(
 
     if settings.json_logs:
         state.log_handler = _install_json_logging(settings, log_handler)
+        _adopt_process_logging(app, framework, state)
     setattr(app, _STATE_ATTR, state)
     return state
 
@@ -277,12 +281,36 @@ def _instrument_flask(app: Any, state: Instrumentation, excluded: Any, endpoint:
     state._undo.append(undo)
 
 
+def _adopt_process_logging(app: Any, framework: str, state: Instrumentation) -> None:
+    """The rest of the process's lines through the same JSON formatter: the servers' own loggers,
+    uncaught thread exceptions and warnings, and Flask's default handler (plain text) taken off
+    the app's logger, whose records reach the root handler instead."""
+    handler = state.log_handler
+    formatter = handler.formatter if handler is not None else None
+    if not isinstance(formatter, JsonFormatter):
+        return
+    state._undo.append(adopt_server_loggers(formatter, keep_access=not state.settings.access_log))
+    state._undo.append(log_uncaught_exceptions())
+    if framework == "flask":
+        from flask.logging import default_handler
+
+        logger = app.logger
+        if default_handler in logger.handlers:
+            logger.removeHandler(default_handler)
+            state._undo.append(lambda: logger.addHandler(default_handler))
+
+
 def _install_json_logging(settings: InstrumentationSettings, handler: logging.Handler | None) -> logging.Handler:
-    """JSON lines for the app's records and the access log, through one handler on the root logger."""
-    handler = handler or logging.StreamHandler(sys.stderr)
+    """JSON lines for the app's records and the access log, through one handler on the root logger
+    (the one a previous ``instrument()`` installed, when there is one: each line once)."""
+    root = logging.getLogger()
+    if handler is None:
+        handler = next((h for h in root.handlers if getattr(h, _OWN_HANDLER, False)), None)
+    if handler is None:
+        handler = logging.StreamHandler(sys.stderr)
+        setattr(handler, _OWN_HANDLER, True)
     if not isinstance(handler.formatter, JsonFormatter):
         handler.setFormatter(JsonFormatter(settings.service_name, settings.service_version, settings.environment))
-    root = logging.getLogger()
     if handler not in root.handlers:
         root.addHandler(handler)
     return handler

@@ -9,6 +9,7 @@ request goes on.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import threading
@@ -32,7 +33,14 @@ from obs.contract import KNOWN_METHODS, REDACTED, UNMATCHED_ROUTE, normalize_met
 from ._metrics import ActiveChild, HttpMetrics
 from ._redaction import clean_text, redact_path, redact_text
 from ._span import LeanSpans, ServerSpan, UnsampledSpan, sampled_ids
-from .logs import ACCESS_LOGGER, AccessFields, AccessLineBuffer, access_record, write_access_line
+from .logs import (
+    ACCESS_LOGGER,
+    EXCEPTION_IDS_ATTR,
+    AccessFields,
+    AccessLineBuffer,
+    access_record,
+    write_access_line,
+)
 
 _log = logging.getLogger("obs.instrumentation")
 
@@ -236,6 +244,11 @@ class Telemetry:
                 if span.is_recording():
                     self._close_span(span, req.method, route, status, error, error_type)
                 span.end(end_time=end)
+                if error is not None and trace_id is not None:
+                    # The server logs the exception once the request's context is gone: its line
+                    # finds the request's ids on the exception (see logs.JsonFormatter).
+                    with contextlib.suppress(AttributeError, TypeError):  # a type without __dict__
+                        setattr(error, EXCEPTION_IDS_ATTR, (trace_id, span_id))
         except Exception:
             self.count_error("response")
         metrics = self.metrics

@@ -36,6 +36,9 @@ from ._redaction import redact_text
 DATASET_ATTR = "obs_dataset"
 #: The record attribute that carries the request fields of an access line.
 ACCESS_ATTR = "obs_http"
+#: Set by the middleware on an exception that ended a request: (trace id, span id) of its span,
+#: for the server's own record of it, written after the request's context is gone.
+EXCEPTION_IDS_ATTR = "_obs_trace_ids"
 
 
 def _field(name: str) -> str:
@@ -196,6 +199,10 @@ class JsonFormatter(logging.Formatter):
                 out[F_ERROR_MESSAGE] = access.error_message or ""
         else:
             trace_id, span_id = _current_ids()
+            if trace_id is None and record.exc_info and record.exc_info[1] is not None:
+                ids = getattr(record.exc_info[1], EXCEPTION_IDS_ATTR, None)
+                if type(ids) is tuple and len(ids) == 2:
+                    trace_id, span_id = ids
         if trace_id is not None:
             out[F_TRACE] = trace_id
             out[F_SPAN] = span_id
@@ -585,6 +592,7 @@ __all__ = [
     "PIPE_BUF",
     "AccessFields",
     "AccessLineBuffer",
+    "EXCEPTION_IDS_ATTR",
     "JsonFormatter",
     "access_message",
     "access_record",

@@ -5,6 +5,8 @@ Routes (FastAPI template / Flask rule):
 - ``/api/users/{user_id}`` / ``/api/users/<user_id>``: through an included router / a blueprint;
 - ``/v1/things/{thing_id}`` (FastAPI only): through a mounted sub-application;
 - ``/boom``: raises ``RuntimeError`` with an e-mail address in its message;
+- ``/crash``: raises ``RuntimeError`` with a password, an e-mail address and a bearer token in its
+  message (``CRASH_SECRETS``), whatever query string and headers it was sent;
 - ``/log``: writes an application log record and answers the active trace id;
 - ``/inflight``: answers the in-flight gauge as seen while the request runs;
 - ``/sleep``: holds the request 0.2 s and answers the worker's pid;
@@ -26,6 +28,9 @@ from obs.contract import HTTP_SERVER_ACTIVE
 
 ITEM_TEMPLATE = {"fastapi": "/items/{item_id}", "flask": "/items/<int:item_id>"}
 USER_TEMPLATE = {"fastapi": "/api/users/{user_id}", "flask": "/api/users/<user_id>"}
+#: What ``/crash`` puts into its exception message: none of it may reach a log line.
+CRASH_SECRETS = ("hunter2", "frank.pii@example.com", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl")
+CRASH_MESSAGE = f"login failed password={CRASH_SECRETS[0]} for {CRASH_SECRETS[1]} with Bearer {CRASH_SECRETS[2]}"
 log = logging.getLogger("tests.app")
 
 
@@ -64,6 +69,10 @@ def fastapi_app(registry: CollectorRegistry = REGISTRY) -> Any:
     @app.get("/boom")
     async def boom() -> None:
         raise RuntimeError("failed for alice@school.example")
+
+    @app.get("/crash")
+    async def crash() -> None:
+        raise RuntimeError(CRASH_MESSAGE)
 
     @app.get("/log")
     async def write_log() -> dict[str, str]:
@@ -111,6 +120,10 @@ def flask_app(registry: CollectorRegistry = REGISTRY) -> Any:
     def boom() -> None:
         raise RuntimeError("failed for alice@school.example")
 
+    @app.get("/crash")
+    def crash() -> None:
+        raise RuntimeError(CRASH_MESSAGE)
+
     @app.get("/log")
     def write_log() -> dict[str, str]:
         log.warning("course loaded for bob@school.example")
@@ -152,4 +165,12 @@ def make_flask_app() -> Any:
 
     app = flask_app()
     instrument(app, trace_clients=False)
+    return app
+
+
+def make_flask_app_propagating() -> Any:
+    """As ``make_flask_app()``, with exceptions propagated to the server (``PROPAGATE_EXCEPTIONS``):
+    gunicorn then logs them itself, with the request's target."""
+    app = make_flask_app()
+    app.config["PROPAGATE_EXCEPTIONS"] = True
     return app
