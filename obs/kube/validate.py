@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -96,6 +97,15 @@ def read_objects(path: Path) -> list[Any]:
     return [doc for doc in docs if doc is not None]
 
 
+def read_error(exc: Exception) -> str:
+    """A read error in one line: ``line 1, column 7: expected ',' or ']', but got '<stream end>'``."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is not None and problem:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return " ".join(str(exc).split())
+
+
 def object_files(folder: Path) -> list[Path]:
     """The files of ``folder`` (recursively) holding objects; the kustomization itself is not one."""
     return sorted(
@@ -110,7 +120,7 @@ def validate_folder(folder: Path, *, kubernetes_version: str = KUBERNETES_VERSIO
         try:
             objects = read_objects(path)
         except (OSError, ValueError, yaml.YAMLError) as exc:
-            problems.append(f"{path}: ?/?: <root>: cannot read: {' '.join(str(exc).split())}")
+            problems.append(f"{path}: ?/?: <root>: cannot read: {read_error(exc)}")
             continue
         problems.extend(validate_objects(objects, str(path), kubernetes_version=kubernetes_version))
     return problems
@@ -141,6 +151,13 @@ class KustomizeResult:
         return not self.problem and not self.skipped
 
 
+def kubectl_error(output: str) -> str:
+    """kubectl's error without its log prefix: ``E1206 ... run.go:72] "command failed" err="<this>"``."""
+    match = re.search(r'err="((?:[^"\\]|\\.)*)"', output)
+    text = re.sub(r"\\(.)", r"\1", match.group(1)) if match else output
+    return " ".join(text.split())
+
+
 def kustomize(folder: Path, *, timeout: float = 60) -> KustomizeResult:
     """``kubectl kustomize folder``: needs no cluster; a hang or an error becomes ``problem``."""
     kubectl = find_kubectl()
@@ -154,8 +171,7 @@ def kustomize(folder: Path, *, timeout: float = 60) -> KustomizeResult:
     except OSError as exc:
         return KustomizeResult(problem=f"kubectl kustomize {folder}: cannot run {command[0]}: {exc}")
     if proc.returncode != 0:
-        detail = " ".join((proc.stderr or proc.stdout).split()) or f"exit code {proc.returncode}"
-        return KustomizeResult(problem=f"kubectl kustomize {folder}: {detail}")
+        return KustomizeResult(problem=f"kubectl kustomize {folder}: {kubectl_error(proc.stderr or proc.stdout) or f'exit code {proc.returncode}'}")
     try:
         docs = [doc for doc in yaml.safe_load_all(proc.stdout) if doc is not None]
     except yaml.YAMLError as exc:
@@ -211,9 +227,11 @@ __all__ = [
     "check",
     "describe",
     "find_kubectl",
+    "kubectl_error",
     "kustomize",
     "missing_from_build",
     "object_files",
+    "read_error",
     "read_objects",
     "validate_folder",
     "validate_object",
