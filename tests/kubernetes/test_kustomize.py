@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,7 +14,7 @@ from tests.kubernetes.samples import VALID, broken
 needs_kubectl = pytest.mark.skipif(kustomize(Path(__file__).parent).skipped == KUBECTL_MISSING, reason=KUBECTL_MISSING)
 
 
-def write_folder(folder: Path, files: dict[str, list[dict]], resources: list[str]) -> Path:
+def write_folder(folder: Path, files: dict[str, list[dict[str, Any]]], resources: list[str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, objects in files.items():
         (folder / name).write_text(yaml.safe_dump_all(objects, sort_keys=True))
