@@ -35,6 +35,12 @@ class _CRDLoader(yaml.SafeLoader):
 _CRDLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))  # type: ignore[arg-type]
 
 
+def read_crd(text: str) -> dict[str, Any]:
+    """A CustomResourceDefinition from its YAML text."""
+    crd: dict[str, Any] = yaml.load(text, Loader=_CRDLoader)
+    return crd
+
+
 def compact(schema: Any) -> Any:
     """``schema`` without its ``description`` keywords, everything else unchanged."""
     if isinstance(schema, list):
@@ -129,4 +135,4 @@ if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))
 
 
-__all__ = ["CRD_DIR", "OPERATOR_GROUP", "compact", "extract", "file_name", "index", "load", "operator_version", "write"]
+__all__ = ["CRD_DIR", "OPERATOR_GROUP", "compact", "extract", "file_name", "index", "load", "operator_version", "read_crd", "write"]

@@ -175,9 +175,9 @@ def kinds_named(kind: str, version: str = KUBERNETES_VERSION) -> list[str]:
 # --- Prometheus Operator kinds: the CRD schemas kept in the repository ---------------------------
 
 
-def _group_end(pattern: str, start: int) -> int:
-    """Where the group that is open at ``start`` closes (the pattern's end at top level)."""
-    depth, i, in_class = 0, start, False
+def _scan(pattern: str, start: int) -> Iterator[tuple[int, str]]:
+    """(index, character) of the pattern's syntax from ``start``: escapes and classes skipped."""
+    i, in_class = start, False
     while i < len(pattern):
         char = pattern[i]
         if char == "\\":
@@ -187,20 +187,33 @@ def _group_end(pattern: str, start: int) -> int:
             in_class = char != "]"
         elif char == "[":
             in_class = True
-        elif char == "(":
+        else:
+            yield i, char
+        i += 1
+
+
+def _group_end(pattern: str, start: int) -> int:
+    """Where the group that is open at ``start`` closes (the pattern's end at top level)."""
+    depth = 0
+    for i, char in _scan(pattern, start):
+        if char == "(":
             depth += 1
         elif char == ")":
             if depth == 0:
                 return i
             depth -= 1
-        i += 1
     return len(pattern)
+
+
+def _case_flag(pattern: str) -> int:
+    """Where a bare ``(?i)`` stands after the pattern's first character, or -1."""
+    return next((i for i, char in _scan(pattern, 1) if char == "(" and pattern.startswith("(?i)", i)), -1)
 
 
 def python_regex(pattern: str) -> str:
     """A Go (RE2) pattern for Python's ``re``: RE2's ``(?i)`` holds to the end of its group, which
     Python writes ``(?i:...)`` (it allows a bare ``(?i)`` only at the very start)."""
-    while (at := pattern.find("(?i)")) > 0:
+    while (at := _case_flag(pattern)) > 0:
         end = _group_end(pattern, at + 4)
         pattern = f"{pattern[:at]}(?i:{pattern[at + 4 : end]}){pattern[end:]}"
     return pattern
