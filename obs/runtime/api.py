@@ -337,7 +337,11 @@ class AlertmanagerAPI(_Client):
         self, *, active: bool = True, silenced: bool = True, inhibited: bool = True, unprocessed: bool = True,
         receiver: str | None = None, matchers: Sequence[str] = (),
     ) -> list[AmAlert]:  # fmt: skip
-        """Alerts Alertmanager holds; by default every state, so inhibited ones can be asserted on."""
+        """Alerts Alertmanager holds; by default every state, so inhibited ones can be asserted on.
+
+        ``receiver`` is a regular expression on receiver names; ``matchers`` are label matchers
+        such as ``'alertname="HighErrorRate"'``.
+        """
         params: list[tuple[str, Any]] = [
             ("active", str(active).lower()), ("silenced", str(silenced).lower()),
             ("inhibited", str(inhibited).lower()), ("unprocessed", str(unprocessed).lower()),

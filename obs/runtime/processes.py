@@ -262,6 +262,9 @@ class _Cleanup:
 class Supervisor:
     """Starts child processes under one run directory and stops all of them, whatever happens.
 
+    ``run_dir`` defaults to a new ``obs-run-*`` folder in the temp folder; it is never deleted, so
+    the logs stay to be read. ``grace`` is how long a process may take to stop before SIGKILL.
+
     ::
 
         with Supervisor(run_dir) as sup:

@@ -218,6 +218,13 @@ def _postmaster_ready(data: Path) -> bool:
     return len(lines) >= 8 and lines[7].strip() == "ready"
 
 
+def _postgres_account() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        raise ProcessError("PostgreSQL refuses to run as root and there is no 'postgres' account: apt-get install -y postgresql creates it") from None
+
+
 def start_postgres(
     sup: Supervisor, *, name: str = "postgres", port: int | None = None, user: str = "postgres",
     settings: Mapping[str, str] | None = None, timeout: float = 60.0,
@@ -232,7 +239,7 @@ def start_postgres(
     """
     initdb, postgres = find_binary("initdb"), find_binary("postgres")
     port = _port(port)
-    account = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+    account = _postgres_account() if os.geteuid() == 0 else None
     run_as = account.pw_name if account is not None else None
     folder = _postgres_folder(sup, name, account)
     data = folder / "data"

@@ -1,7 +1,7 @@
-"""A program that supervises children, for the tests that kill it: ``python supervised_parent.py RUN_DIR``.
+"""A program that supervises children, for the tests that kill it: ``python supervised_parent.py RUN_DIR [servers]``.
 
-Starts three children (the last one records the order it is stopped in), prints their pids as one
-JSON line, then sleeps until it is signalled or killed.
+Starts three children that record the order they are stopped in (or, with ``servers``, a real
+PostgreSQL and Redis), prints their pids as one JSON line, then sleeps until it is signalled or killed.
 """
 
 from __future__ import annotations
@@ -12,18 +12,23 @@ import time
 from pathlib import Path
 
 from obs.runtime.processes import Supervisor, log_says
+from obs.runtime.servers import start_postgres, start_redis
 
 CHILD = str(Path(__file__).with_name("child.py"))
 
 
-def main(run_dir: Path) -> None:
+def main(run_dir: Path, mode: str = "children") -> None:
     record = run_dir / "stopped.txt"
     with Supervisor(run_dir, grace=3) as sup:
-        for name in ("first", "second", "third"):
-            sup.start(name, [sys.executable, CHILD, "record-stop", str(record), name], ready=log_says("ready"), timeout=20)
+        if mode == "servers":
+            start_postgres(sup)
+            start_redis(sup)
+        else:
+            for name in ("first", "second", "third"):
+                sup.start(name, [sys.executable, CHILD, "record-stop", str(record), name], ready=log_says("ready"), timeout=20)
         print(json.dumps([p.pid for p in sup.processes]), flush=True)
         time.sleep(120)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), *sys.argv[2:])

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import http.server
-import json
-import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,33 +25,9 @@ from obs.runtime.processes import (
     tcp_ready,
     wait_until,
 )
+from tests.runtime.process_checks import alive, all_gone, supervised_parent
 
-HERE = Path(__file__).parent
-CHILD = str(HERE / "child.py")
-ROOT = HERE.parents[1]
-
-
-def alive(pid: int) -> bool:
-    """Running, not a zombie: an orphan's zombie waits for a PID 1 that may never reap it."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    return fields[0] != "Z"
-
-
-def all_gone(pids: list[int], timeout: float = 5.0) -> list[int]:
-    """The pids still alive after ``timeout`` (empty when every one is gone)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(alive(p) for p in pids):
-        time.sleep(0.05)
-    return [p for p in pids if alive(p)]
+CHILD = str(Path(__file__).with_name("child.py"))
 
 
 def child(sup: Supervisor, name: str, mode: str, *args: str) -> int:
@@ -205,30 +177,6 @@ def test_cleanups_run_in_reverse_order_with_the_processes(tmp_path: Path) -> Non
         sup.on_close("sink", lambda: events.append(f"sink closed after {record.read_text().split()}"))
         child(sup, "server", "record-stop", str(record), "server")
     assert events == ["sink closed after ['server']"]
-
-
-@contextlib.contextmanager
-def supervised_parent(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[int]]]:
-    """The parent program and its children's pids; whatever survives the test is killed afterwards."""
-    parent = subprocess.Popen(
-        [sys.executable, str(HERE / "supervised_parent.py"), str(tmp_path)], cwd=ROOT, text=True,
-        stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    pids: list[int] = []
-    try:
-        assert parent.stdout is not None
-        line = parent.stdout.readline()
-        if not line:
-            pytest.fail(f"the supervised parent exited with {parent.wait(10)} before starting its children")
-        pids = json.loads(line)
-        assert len(pids) == 3 and all(alive(p) for p in pids)
-        yield parent, pids
-    finally:
-        for pid in [parent.pid, *pids]:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        parent.wait(10)
-        parent.stdout.close()  # type: ignore[union-attr]
 
 
 @pytest.mark.skipif(not parent_death_signal_supported(), reason="needs Linux prctl(PR_SET_PDEATHSIG)")

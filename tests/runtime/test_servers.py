@@ -40,6 +40,8 @@ from obs.runtime import (
     start_vmalert,
     wait_until,
 )
+from obs.runtime.processes import parent_death_signal_supported
+from tests.runtime.process_checks import all_gone, supervised_parent
 
 pytestmark = pytest.mark.slow
 
@@ -351,6 +353,16 @@ def test_postgres_runs_in_its_private_folder_and_stops_with_all_its_processes(tm
         settings = (pg.data_dir / "data" / "postmaster.opts").read_text()
         assert "listen_addresses=127.0.0.1" in settings and "fsync=off" in settings
     assert "received fast shutdown request" in (tmp_path / "postgres.log").read_text()
-    from tests.runtime.test_processes import all_gone
-
     assert all_gone(processes) == []
+
+
+@pytest.mark.skipif(not parent_death_signal_supported(), reason="needs Linux prctl(PR_SET_PDEATHSIG)")
+def test_servers_die_with_a_parent_killed_with_sigkill(tmp_path: Path) -> None:
+    """PostgreSQL runs as another account: the death signal must be asked for after the switch,
+    which clears it."""
+    needs("initdb", "postgres", "redis-server")
+    with supervised_parent(tmp_path, "servers") as (parent, (postmaster, redis)):
+        processes = [*postgres_processes(postmaster), redis]
+        parent.kill()
+        parent.wait(10)
+        assert all_gone(processes, timeout=10) == [], "servers outlived a parent killed with SIGKILL"
