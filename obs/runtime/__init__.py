@@ -2,6 +2,7 @@
 
 - :mod:`obs.runtime.processes`: :class:`Supervisor` starts child processes with private folders and
   log files, waits for readiness, and stops all of them whatever happens;
+- :mod:`obs.runtime.readiness`: readiness checks, bounded polling (:func:`wait_until`), free ports;
 - :mod:`obs.runtime.binaries`: finds the server binaries or names the Debian package to install;
 - :mod:`obs.runtime.servers`: launchers for Prometheus, Alertmanager, VictoriaMetrics, vmalert,
   PostgreSQL, Redis and the exporters;
@@ -30,15 +31,13 @@ from obs.runtime.api import (
     VmalertAPI,
 )
 from obs.runtime.binaries import BINARIES, BinaryNotFoundError, available, find_binary, require
-from obs.runtime.processes import (
-    ManagedProcess,
-    ProcessError,
+from obs.runtime.processes import ManagedProcess, ProcessError, Supervisor, parent_death_signal_supported
+from obs.runtime.readiness import (
+    NoFreePortError,
     Readiness,
-    Supervisor,
     free_port,
     http_ready,
     log_says,
-    parent_death_signal_supported,
     ready_when,
     tcp_ready,
     wait_until,
@@ -72,6 +71,7 @@ __all__ = [
     "Exemplar",
     "ExemplarSeries",
     "ManagedProcess",
+    "NoFreePortError",
     "Notification",
     "OtlpReceiver",
     "PostgresServer",

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from obs.runtime.binaries import find_binary
-from obs.runtime.processes import ManagedProcess, ProcessError, Supervisor, http_ready, ready_when
+from obs.runtime.processes import ManagedProcess, ProcessError, Supervisor
+from obs.runtime.readiness import http_ready, ready_when
 
 LOOPBACK = "127.0.0.1"
 

@@ -11,7 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from obs.runtime.processes import Supervisor, log_says
+from obs.runtime.processes import Supervisor
+from obs.runtime.readiness import log_says
 from obs.runtime.servers import start_postgres, start_redis
 
 CHILD = str(Path(__file__).with_name("child.py"))

@@ -13,14 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from obs.runtime.processes import (
-    ProcessError,
+from obs.runtime.processes import ProcessError, Supervisor, parent_death_signal_supported
+from obs.runtime.readiness import (
     Readiness,
-    Supervisor,
     free_port,
     http_ready,
     log_says,
-    parent_death_signal_supported,
     ready_when,
     tcp_ready,
     wait_until,
