@@ -8,8 +8,9 @@ export, with its retries bounded by ``timeout``, runs on the processor's own thr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import IO, Literal, cast
 
+from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 OtlpProtocol = Literal["grpc", "http/protobuf"]
@@ -44,6 +45,32 @@ def build_span_exporter(
     raise ValueError(f"OTLP protocol must be 'grpc' or 'http/protobuf', got {protocol!r}")
 
 
+def console_span_processor() -> SpanProcessor:
+    """``OTEL_TRACES_EXPORTER=console``: each span as one JSON line on stdout (the SDK's console
+    exporter indents its JSON over many lines, which no log pipeline reads as one record)."""
+    import os
+
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+
+    stdout = cast(IO[str], _CurrentStdout())  # what the exporter calls of it: write and flush
+    exporter = ConsoleSpanExporter(out=stdout, formatter=lambda span: span.to_json(indent=None) + os.linesep)
+    return SimpleSpanProcessor(exporter)
+
+
+class _CurrentStdout:
+    """``sys.stdout`` as it is when a span is written (a server may replace it after start-up)."""
+
+    def write(self, text: str) -> int:
+        import sys
+
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        import sys
+
+        sys.stdout.flush()
+
+
 def build_span_processor(
     exporter: SpanExporter,
     *,
@@ -62,4 +89,4 @@ def build_span_processor(
     )
 
 
-__all__ = ["OtlpProtocol", "build_span_exporter", "build_span_processor", "traces_url"]
+__all__ = ["OtlpProtocol", "build_span_exporter", "build_span_processor", "console_span_processor", "traces_url"]

@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
 from typing import Literal
 
 OtlpProtocol = Literal["grpc", "http/protobuf"]
@@ -25,6 +26,24 @@ DEFAULT_ACCESS_LOG_FLUSH_INTERVAL = 1.0
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
+#: ``OTEL_TRACES_SAMPLER`` values of the OpenTelemetry specification that obs builds itself.
+#: ``parentbased_always_on``/``_off`` are built as ``ParentBased(TraceIdRatioBased(1 or 0))``: the
+#: same decisions, on the instrumentation's inline sampling path.
+SAMPLERS: tuple[str, ...] = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+#: What obs samples with unless told otherwise (the specification's default, parentbased_always_on).
+DEFAULT_SAMPLER = "parentbased_traceidratio"
+#: Entry point group of the OpenTelemetry SDK's sampler plugins (``jaeger_remote``, ``xray``, ...).
+SAMPLER_ENTRY_POINTS = "opentelemetry_traces_sampler"
+#: ``OTEL_TRACES_EXPORTER`` values obs honours (comma-separated; ``none`` alone switches traces off).
+TRACES_EXPORTERS: tuple[str, ...] = ("otlp", "console", "none")
+
 
 @dataclass(frozen=True, slots=True)
 class InstrumentationSettings:
@@ -34,7 +53,14 @@ class InstrumentationSettings:
     service_version: str = ""
     environment: str = DEFAULT_ENVIRONMENT
     traces: bool = True
+    #: The ratio of new traces sampled (``traceidratio`` samplers; 1 or 0 for the others).
     sample_ratio: float = 1.0
+    #: An ``OTEL_TRACES_SAMPLER`` name: one of ``SAMPLERS``, or an installed SDK sampler plugin's.
+    sampler: str = DEFAULT_SAMPLER
+    #: ``OTEL_TRACES_SAMPLER_ARG`` as given, for a plugin sampler.
+    sampler_arg: str | None = None
+    #: ``OTEL_TRACES_EXPORTER`` beyond OTLP: ``("console",)`` writes each span as one JSON line on stdout.
+    exporters: tuple[str, ...] = ("otlp",)
     otlp_endpoint: str | None = None
     otlp_protocol: OtlpProtocol = "http/protobuf"
     otlp_timeout: float = 5.0
@@ -71,7 +97,8 @@ def parse_resource_attributes(raw: str | None) -> dict[str, str]:
     return out
 
 
-def _bool(value: str | None) -> bool | None:
+def _bool(value: str | None, name: str) -> bool | None:
+    """The boolean in variable ``name`` (None when unset); anything else names the variable."""
     if value is None:
         return None
     low = value.strip().lower()
@@ -79,7 +106,7 @@ def _bool(value: str | None) -> bool | None:
         return True
     if low in _FALSE:
         return False
-    raise ValueError(f"expected a boolean (true/false), got {value!r}")
+    raise ValueError(f"{name} must be true or false (also 1/0, yes/no, on/off), got {value!r}")
 
 
 def _float(env: Mapping[str, str], name: str) -> float | None:
@@ -93,18 +120,53 @@ def _float(env: Mapping[str, str], name: str) -> float | None:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
-def _ratio_from_otel(env: Mapping[str, str]) -> float | None:
-    sampler = env.get("OTEL_TRACES_SAMPLER", "").strip().lower()
-    if not sampler:
+def sampler_plugin(name: str) -> EntryPoint | None:
+    """The installed OpenTelemetry SDK sampler plugin called ``name`` (entry point group
+    ``opentelemetry_traces_sampler``, what the SDK itself resolves unknown names through), or None."""
+    for entry in entry_points(group=SAMPLER_ENTRY_POINTS, name=name):
+        return entry
+    return None
+
+
+def _sampler_from_otel(env: Mapping[str, str]) -> tuple[str, float, str | None] | None:
+    """(sampler, ratio of new traces, raw argument) from ``OTEL_TRACES_SAMPLER``/``_ARG``; None when
+    unset. A sampler that is neither the specification's nor an installed plugin is refused."""
+    raw = env.get("OTEL_TRACES_SAMPLER", "").strip()
+    if not raw:
         return None
+    sampler = raw.lower()
+    arg = env.get("OTEL_TRACES_SAMPLER_ARG")
     if sampler in ("always_on", "parentbased_always_on"):
-        return 1.0
+        return sampler, 1.0, None
     if sampler in ("always_off", "parentbased_always_off"):
-        return 0.0
+        return sampler, 0.0, None
     if sampler in ("traceidratio", "parentbased_traceidratio"):
-        arg = _float(env, "OTEL_TRACES_SAMPLER_ARG")
-        return 1.0 if arg is None else arg
-    return None  # a sampler we do not model (jaeger_remote, xray): keep the default
+        ratio = _float(env, "OTEL_TRACES_SAMPLER_ARG")
+        ratio = 1.0 if ratio is None else ratio
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError(f"OTEL_TRACES_SAMPLER_ARG must be a ratio within [0, 1] for {sampler}, got {arg!r}")
+        return sampler, ratio, arg
+    if sampler_plugin(raw) is not None:
+        return raw, 1.0, arg
+    raise ValueError(
+        f"OTEL_TRACES_SAMPLER={raw!r} is not a sampler obs builds and no installed package provides it "
+        f"(entry point group {SAMPLER_ENTRY_POINTS!r}); accepted: {', '.join(SAMPLERS)}"
+    )
+
+
+def _exporters_from_otel(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``OTEL_TRACES_EXPORTER`` as a tuple of honoured names; unknown ones refused."""
+    raw = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if not raw:
+        return ("otlp",)
+    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+    unknown = [n for n in names if n not in TRACES_EXPORTERS]
+    if unknown or ("none" in names and len(names) > 1):
+        raise ValueError(
+            f"OTEL_TRACES_EXPORTER={raw!r}: obs exports spans with {', '.join(TRACES_EXPORTERS[:2])} "
+            f"(comma-separated) or none alone; got {', '.join(unknown) or 'none with another exporter'}"
+        )
+    return names
 
 
 def _otel_endpoint(env: Mapping[str, str]) -> str | None:
@@ -159,16 +221,23 @@ def resolve_settings(
         or res.get("deployment.environment")
     )
 
-    traces_on = traces if traces is not None else _bool(e.get("OBS_TRACES"))
+    exporters = _exporters_from_otel(e)
+    traces_on = traces if traces is not None else _bool(e.get("OBS_TRACES"), "OBS_TRACES")
     if traces_on is None:
-        sdk_disabled = _bool(e.get("OTEL_SDK_DISABLED")) or False
-        traces_on = not sdk_disabled and e.get("OTEL_TRACES_EXPORTER", "").strip().lower() != "none"
+        sdk_disabled = _bool(e.get("OTEL_SDK_DISABLED"), "OTEL_SDK_DISABLED") or False
+        traces_on = not sdk_disabled and exporters != ("none",)
 
+    # An explicit ratio (argument, then OBS_TRACES_SAMPLE_RATIO) is parent-based; then OTEL_TRACES_SAMPLER.
+    sampler, sampler_arg = DEFAULT_SAMPLER, None
     ratio = sample_ratio
     if ratio is None:
         ratio = _float(e, "OBS_TRACES_SAMPLE_RATIO")
+        if ratio is not None and not 0.0 <= ratio <= 1.0:
+            raise ValueError(f"OBS_TRACES_SAMPLE_RATIO must be within [0, 1], got {ratio}")
     if ratio is None:
-        ratio = _ratio_from_otel(e)
+        from_otel = _sampler_from_otel(e)
+        if from_otel is not None:
+            sampler, ratio, sampler_arg = from_otel
     ratio = 1.0 if ratio is None else ratio
     if not 0.0 <= ratio <= 1.0:
         raise ValueError(f"sample_ratio must be within [0, 1], got {ratio}")
@@ -180,7 +249,11 @@ def resolve_settings(
     protocol: OtlpProtocol = "http/protobuf"
     if protocol_raw is not None:
         if protocol_raw not in ("grpc", "http/protobuf"):
-            raise ValueError(f"OTLP protocol must be 'grpc' or 'http/protobuf', got {protocol_raw!r}")
+            source = "otlp_protocol" if otlp_protocol is not None else next(
+                n for n in ("OBS_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+                if e.get(n)
+            )  # fmt: skip
+            raise ValueError(f"{source} (OTLP protocol) must be 'grpc' or 'http/protobuf', got {protocol_raw!r}")
         protocol = "grpc" if protocol_raw == "grpc" else "http/protobuf"
 
     timeout = otlp_timeout
@@ -198,7 +271,14 @@ def resolve_settings(
             f"0 to write each line at once; got {flush_interval}"
         )
 
-    port_raw = metrics_port if metrics_port is not None else e.get("OBS_METRICS_PORT")
+    port: int | None = metrics_port
+    if port is None and e.get("OBS_METRICS_PORT"):
+        try:
+            port = int(e["OBS_METRICS_PORT"])
+        except ValueError:
+            raise ValueError(f"OBS_METRICS_PORT must be a port number, got {e['OBS_METRICS_PORT']!r}") from None
+    if port is not None and not 0 <= port <= 65535:
+        raise ValueError(f"metrics_port (OBS_METRICS_PORT) must be within [0, 65535], got {port}")
     excluded: tuple[str, ...]
     if excluded_urls is not None:
         excluded = tuple(excluded_urls)
@@ -209,7 +289,7 @@ def resolve_settings(
     def flag(arg: bool | None, name: str, default: bool) -> bool:
         if arg is not None:
             return arg
-        value = _bool(e.get(name))
+        value = _bool(e.get(name), name)
         return default if value is None else value
 
     return InstrumentationSettings(
@@ -218,13 +298,16 @@ def resolve_settings(
         environment=env_name or DEFAULT_ENVIRONMENT,
         traces=traces_on,
         sample_ratio=ratio,
+        sampler=sampler,
+        sampler_arg=sampler_arg,
+        exporters=tuple(n for n in exporters if n != "none"),
         otlp_endpoint=endpoint or None,
         otlp_protocol=protocol,
         otlp_timeout=timeout,
         metrics=flag(metrics, "OBS_METRICS", True),
         exemplars=flag(exemplars, "OBS_EXEMPLARS", True),
         metrics_path=metrics_path if metrics_path is not None else e.get("OBS_METRICS_PATH", DEFAULT_METRICS_PATH) or None,
-        metrics_port=int(port_raw) if port_raw not in (None, "") else None,
+        metrics_port=port,
         metrics_token=pick(metrics_token, "OBS_METRICS_TOKEN"),
         metrics_token_file=pick(metrics_token_file, "OBS_METRICS_TOKEN_FILE"),
         access_log=flag(access_log, "OBS_ACCESS_LOG", True),

@@ -8,11 +8,11 @@ from collections.abc import Iterable
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
 
 from obs.contract import ENVIRONMENT_RESOURCE_ATTRIBUTE
 
-from ._settings import InstrumentationSettings
+from ._settings import InstrumentationSettings, sampler_plugin
 
 _log = logging.getLogger("obs.instrumentation")
 
@@ -28,20 +28,43 @@ def build_resource(settings: InstrumentationSettings) -> Resource:
     return Resource.create(attributes)
 
 
+def build_sampler(settings: InstrumentationSettings) -> Sampler:
+    """The sampler ``settings.sampler`` names (OpenTelemetry's ``OTEL_TRACES_SAMPLER`` values, or an
+    installed SDK sampler plugin, called with ``OTEL_TRACES_SAMPLER_ARG`` as the SDK would)."""
+    name, ratio = settings.sampler, settings.sample_ratio
+    if name == "always_on":
+        return ALWAYS_ON
+    if name == "always_off":
+        return ALWAYS_OFF
+    if name == "traceidratio":
+        return TraceIdRatioBased(ratio)
+    if name in ("parentbased_traceidratio", "parentbased_always_on", "parentbased_always_off"):
+        # parentbased_always_on/off decide as a ratio of 1/0 does: one sampler for the inline path.
+        return ParentBased(TraceIdRatioBased(ratio))
+    plugin = sampler_plugin(name)
+    if plugin is None:  # resolve_settings refused it already; a settings object built by hand
+        raise ValueError(f"OTEL_TRACES_SAMPLER={name!r}: no installed sampler plugin of that name")
+    sampler: Sampler = plugin.load()(settings.sampler_arg)
+    return sampler
+
+
 def build_tracer_provider(
     settings: InstrumentationSettings, span_processors: Iterable[SpanProcessor] = ()
 ) -> TracerProvider:
-    """A provider that samples ``settings.sample_ratio`` of new traces and follows the parent's decision."""
-    provider = TracerProvider(
-        resource=build_resource(settings), sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio))
-    )
+    """A provider with the configured sampler (by default: ``sample_ratio`` of new traces, the
+    parent's decision for the others), exporting to the OTLP endpoint and/or the console."""
+    provider = TracerProvider(resource=build_resource(settings), sampler=build_sampler(settings))
     for processor in span_processors:
         provider.add_span_processor(processor)
-    if settings.otlp_endpoint:
+    if settings.otlp_endpoint and "otlp" in settings.exporters:
         from exporters.otlp import build_span_exporter, build_span_processor
 
         exporter = build_span_exporter(settings.otlp_endpoint, settings.otlp_protocol, timeout=settings.otlp_timeout)
         provider.add_span_processor(build_span_processor(exporter))
+    if "console" in settings.exporters:
+        from exporters.otlp import console_span_processor
+
+        provider.add_span_processor(console_span_processor())
     return provider
 
 
@@ -74,4 +97,4 @@ def instrument_clients(provider: trace.TracerProvider) -> list[str]:
     return done
 
 
-__all__ = ["build_resource", "build_tracer_provider", "install_global", "instrument_clients"]
+__all__ = ["build_resource", "build_sampler", "build_tracer_provider", "install_global", "instrument_clients"]
