@@ -1,16 +1,25 @@
-"""A stand-in Kubernetes API server on 127.0.0.1, enough for Prometheus' ``kubernetes_sd_configs``.
+"""A stand-in Kubernetes API server on 127.0.0.1, enough for a scraper's ``kubernetes_sd_configs``.
 
-It answers what Prometheus 2.42 (client-go informers) asks for the roles ``pod``, ``service``,
-``endpoints`` and ``endpointslice``: a list that carries a ``resourceVersion``, then a watch from
-that version, streamed as chunked JSON lines (``{"type": "ADDED", "object": {...}}``) and held
-open until the pod set changes, the client's ``timeoutSeconds`` pass or the server stops.
-``labelSelector`` (``a=b,c=d``) is honoured, as the ``selectors`` of a scrape job need. Discovery
-(``/version``, ``/api``, ``/apis`` and the group resource lists) answers too, in case a client asks.
+What clients ask, for the roles ``pod``, ``service``, ``endpoints`` and ``endpointslice``:
+
+- Prometheus 2.42 (read from its v2.42.0 source; client-go 0.26.1 informers): a list
+  ``?limit=500&resourceVersion=0`` then a watch
+  ``?allowWatchBookmarks=true&resourceVersion=<listed>&timeoutSeconds=<300..600>&watch=true``, both
+  with ``labelSelector``/``fieldSelector`` from the job's ``selectors``; role ``endpointslice``
+  first reads ``/version`` (discovery.k8s.io/v1 from Kubernetes 1.21 on). It asks for protobuf and
+  decodes JSON answers by their Content-Type.
+- VictoriaMetrics 1.79 (observed): a plain list, then
+  ``?watch=1&allowWatchBookmarks=true&timeoutSeconds=1620&resourceVersion=<listed>``.
+
+Lists carry a ``resourceVersion``; a watch from it streams chunked JSON lines
+(``{"type": "ADDED", "object": {...}}``) and stays open until the pod set changes, the client's
+``timeoutSeconds`` pass or the server stops; ``resourceVersion=0`` starts with the current objects.
+``labelSelector`` (``a=b,c=d``) is honoured. ``/version``, ``/api``, ``/apis`` and the group
+resource lists answer too.
 
 A test sets the pods of an app (``set_pods("prod", "backend", pods)``): each new pod is an ADDED
 event, each changed one MODIFIED, each gone one DELETED, and the app's Service gets matching
-Endpoints and EndpointSlice objects. ``requests`` records every request line, to see what a client
-asks for.
+Endpoints and EndpointSlice objects. ``requests`` records every request line.
 """
 
 from __future__ import annotations

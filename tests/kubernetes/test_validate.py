@@ -51,6 +51,8 @@ CASES: list[tuple[str, str | tuple[str, ...], Any, list[str]]] = [
     ("Deployment", "spec.selector", DELETE, ["Deployment/postgres-exporter: spec.selector: required field is missing"]),
     ("Service", "spec.ports.0.targetPort", 9187.5, ["Service/postgres-exporter: spec.ports[0].targetPort: 9187.5 is not of type string or integer"]),
     ("ConfigMap", ("data", "obs-svc-backend.json"), 1, ["ConfigMap/obs-dashboards-learning: data[obs-svc-backend.json]: 1 is not of type string"]),
+    ("Secret", ("stringData", "alertmanager.yaml"), 5, ["Secret/alertmanager-main: stringData[alertmanager.yaml]: 5 is not of type string"]),
+    ("Secret", "data", {"alertmanager.yaml": 5}, ["Secret/alertmanager-main: data[alertmanager.yaml]: 5 is not of type string"]),
     ("HorizontalPodAutoscaler", "spec.metrics.0.resource.target.averageUtilization", "70%", ["HorizontalPodAutoscaler/backend: spec.metrics[0].resource.target.averageUtilization: '70%' is not of type integer"]),
     ("HorizontalPodAutoscaler", "spec.scaleTargetRef", DELETE, ["HorizontalPodAutoscaler/backend: spec.scaleTargetRef: required field is missing"]),
     ("HorizontalPodAutoscaler", "apiVersion", "autoscaling/v2beta2", ["HorizontalPodAutoscaler/backend: apiVersion: HorizontalPodAutoscaler is served as autoscaling/v1 or autoscaling/v2, not autoscaling/v2beta2"]),
