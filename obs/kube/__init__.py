@@ -1,7 +1,11 @@
 """Kubernetes pieces of obs: the objects it writes for a cluster, and their validation.
 
-``objects`` builds the plain-dict objects (kube-prometheus-stack's conventions), ``validate``
-checks them against the Kubernetes schemas of a pinned release and the Prometheus Operator's CRD
-schemas (``crds``), and builds a folder with ``kubectl kustomize``; ``discovery`` gives plain
-Prometheus the ``kubernetes_sd_configs`` that find a service's pods.
+- ``objects`` (with ``alertmanager`` and ``base``): pure builders of plain-dict objects shaped as
+  kube-prometheus-stack picks them up;
+- ``validate``: every object against the Kubernetes schemas of a pinned release
+  (``schemas``, from kubernetes-validate), the Prometheus Operator's CRD schemas (``crds``, data in
+  ``obs/schemas/kubernetes/``) and the API server's name and size rules (``meta``); a folder built
+  with ``kubectl kustomize``;
+- ``discovery``: the ``kubernetes_sd_configs`` scrape job that finds a service's pods for plain
+  Prometheus, and ``scrapecheck``, which checks such jobs with vmagent (Debian's promtool cannot).
 """
