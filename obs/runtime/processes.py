@@ -107,23 +107,31 @@ class ManagedProcess:
 
     @property
     def returncode(self) -> int | None:
-        return self.popen.poll()
+        """The exit code (negative: killed by that signal), or None while it runs.
+
+        An exited process is not reaped before :meth:`stop`: as a zombie it keeps its pid, so the
+        process group id that :meth:`stop` signals can never belong to someone else.
+        """
+        if self.popen.returncode is not None:
+            return self.popen.returncode
+        return _exit_status_unreaped(self.popen)
 
     def running(self) -> bool:
-        return self.popen.poll() is None
+        return self.returncode is None
 
-    def log_text(self) -> str:
-        """What this run of the process has written to its log so far."""
+    def log_text(self, last_bytes: int | None = None) -> str:
+        """What this run of the process has written to its log (its last ``last_bytes`` only, if given)."""
         try:
             with self.log_path.open("rb") as log:
-                log.seek(self.log_offset)
+                end = log.seek(0, os.SEEK_END)
+                log.seek(self.log_offset if last_bytes is None else max(self.log_offset, end - last_bytes))
                 return log.read().decode(errors="replace")
         except OSError:
             return ""
 
     def log_tail(self, lines: int = 20) -> str:
         """The last ``lines`` lines this run wrote (what a failing server said last)."""
-        return "\n".join(self.log_text()[-64_000:].splitlines()[-lines:])
+        return "\n".join(self.log_text(last_bytes=64_000).splitlines()[-lines:])
 
     def is_ready(self, ready: Readiness) -> bool:
         if ready.log_text is not None and ready.log_text not in self.log_text():
@@ -133,16 +141,18 @@ class ManagedProcess:
     def stop(self, grace: float = 5.0) -> int | None:
         """Send the stop signal to the process group, wait ``grace`` seconds, then SIGKILL the group.
 
-        The leader is waited for without being reaped (``WNOWAIT``), so its group id cannot be
-        reused before the group's stragglers are killed. Returns the exit code.
+        The leader is reaped only after the group's stragglers (the orphans of a leader that crashed
+        or that left its children behind) are killed, so the group id is still its own. Returns the
+        exit code; a process stopped before is not signalled again.
         """
         if self.popen.returncode is not None:
             return self.popen.returncode
         pgid = self.pid
-        _signal_group(pgid, self.stop_signal)
-        deadline = time.monotonic() + grace
-        while not _exited_unreaped(self.pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        if self.returncode is None:
+            _signal_group(pgid, self.stop_signal)
+            deadline = time.monotonic() + grace
+            while self.returncode is None and time.monotonic() < deadline:
+                time.sleep(0.02)
         _signal_group(pgid, signal.SIGKILL)
         try:
             return self.popen.wait(timeout=10)
@@ -155,12 +165,17 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-def _exited_unreaped(pid: int) -> bool:
+def _exit_status_unreaped(popen: subprocess.Popen[bytes]) -> int | None:
+    """The exit status of an exited child, leaving it a zombie (``waitid`` with ``WNOWAIT``)."""
+    if not hasattr(os, "waitid"):  # no waitid (macOS before Python 3.13): reap
+        return popen.poll()
     try:
-        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:
-        return True
-    return info is not None
+        info = os.waitid(os.P_PID, popen.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped elsewhere
+        return popen.poll()
+    if info is None:
+        return None
+    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,6 +140,17 @@ def test_the_whole_process_group_is_stopped(tmp_path: Path) -> None:
     assert all_gone([grandchild], timeout=2) == [], "a member of the process group outlived the stop"
 
 
+def test_the_orphans_of_a_leader_that_exited_by_itself_are_stopped(tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    with Supervisor(tmp_path) as sup:
+        leader = sup.start("leader", [sys.executable, CHILD, "grandchild", str(pid_file), "then-exit"])
+        wait_until(lambda: not leader.running(), timeout=10, what="the leader exits")
+        assert leader.returncode == 0
+        grandchild = int(pid_file.read_text())
+        assert alive(grandchild)
+    assert all_gone([grandchild], timeout=2) == []
+
+
 def test_stop_then_restart_keeps_the_log_and_the_place_in_the_stop_order(tmp_path: Path) -> None:
     record = tmp_path / "stopped.txt"
     with Supervisor(tmp_path) as sup:
