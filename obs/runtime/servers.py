@@ -201,6 +201,8 @@ def _postgres_folder(sup: Supervisor, name: str, account: pwd.struct_passwd | No
     else:
         folder_outside = Path(tempfile.mkdtemp(prefix="obs-pg-"))
         os.chmod(folder_outside, 0o700)
+        if folder.is_symlink():  # left by an earlier run of this name; its target is gone
+            folder.unlink()
         if not folder.exists():
             folder.symlink_to(folder_outside, target_is_directory=True)
         sup.on_close(f"{name} folder", lambda: shutil.rmtree(folder_outside, ignore_errors=True))
