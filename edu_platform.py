@@ -1,8 +1,12 @@
 """The built-in platform: the educational platform obs was first built for.
 
-`obs build` with no ``--platform`` renders this. It is also the worked example of the Python API:
-a FastAPI backend, a Flask bridge, a dashboard frontend and a Ghost CMS probed from outside, over
-PostgreSQL and Redis.
+This repository is laid out as a team's own would be: this file defines the platform, and names
+its own content beside obs's catalogue: the alerts in ``alerts/``, the dashboards in
+``dashboards/``, hand-written promtool tests in ``alerts/tests/``. ``pyproject.toml`` points
+``[tool.obs] platform`` here, so ``obs build`` in this folder renders it.
+
+It is also the worked example of the Python API: a FastAPI backend, a Flask bridge, a dashboard
+frontend and a Ghost CMS probed from outside, over PostgreSQL and Redis.
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ platform = Platform(
     heartbeat_url="https://heartbeat.edu.example.org/ping/obs-edu",
     # Runs Prometheus, Alertmanager, the node exporters and the blackbox probes; owns PostgreSQL and Redis.
     infra_team="platform",
+    # The platform's own content, beside obs's catalogue (paths relative to this file).
+    alerts=("alerts",),
+    rule_tests=("alerts/tests",),
     teams=(_team("learning"), _team("integrations"), _team("web"), _team("platform")),
     services=(
         Service(

@@ -2,6 +2,7 @@
 
     ObsError (ValueError)
     ├── ModelError        a platform definition is wrong: path, problem, fix
+    │   └── ModelErrors   several of them, all reported at once
     ├── PromQLError       an expression does not parse, or names a metric nobody emits
     ├── RenderError       a renderer failed; names the artifact
     ├── CheckError        an external validator (promtool, amtool, a schema) rejected the output
@@ -43,6 +44,36 @@ class ModelError(ObsError):
         return err
 
 
+class ModelErrors(ModelError):
+    """Every mistake found in one definition, each a :class:`ModelError` on a line of its own."""
+
+    errors: list[ModelError]
+
+    def __init__(self, errors: list[ModelError]) -> None:
+        flat: list[ModelError] = []
+        for err in errors:
+            flat.extend(err.errors if isinstance(err, ModelErrors) else [err])
+        self.errors = flat
+        first = flat[0]
+        super().__init__(first.path, first.problem, first.fix)
+
+    def _message(self) -> str:
+        if len(getattr(self, "errors", ())) < 2:
+            return super()._message()
+        return f"{len(self.errors)} problems:\n" + "\n".join(f"  {e}" for e in self.errors)
+
+    def at(self, prefix: str) -> ModelErrors:
+        return ModelErrors([e.at(prefix) for e in self.errors])
+
+
+def collect(errors: list[ModelError]) -> None:
+    """Raise the errors found, if any: one as itself, several together."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ModelErrors(errors)
+
+
 class PromQLError(ObsError):
     """An expression does not parse or selects a metric that neither the contract, a recording rule,
     nor the author declared."""
@@ -66,4 +97,4 @@ class ToolNotFoundError(ObsError):
     """A required external tool is not installed and cannot be run through docker."""
 
 
-__all__ = ["CheckError", "ModelError", "ObsError", "PromQLError", "RenderError", "ToolNotFoundError"]
+__all__ = ["CheckError", "ModelError", "ModelErrors", "ObsError", "PromQLError", "RenderError", "ToolNotFoundError", "collect"]

@@ -1,254 +1,235 @@
-"""Load a platform from a Python module or a YAML file, and describe the schema they share.
+"""Find and load a platform: a YAML file (data, never code) or a Python file or module exporting
+``platform``, with the folder its content references are relative to.
 
-Both forms go through the same dataclasses: YAML mappings are converted field by field (with the
-path of every value tracked for error messages), and ``obs schema`` is derived from the same field
-types and docs, so the YAML schema cannot drift from the Python API.
+Without ``--platform``, obs looks for ``OBS_PLATFORM``, then ``[tool.obs] platform`` in the
+nearest ``pyproject.toml`` above the current folder (a team's repository says once where its
+platform is), then ``obs.yaml`` in the current folder.
+
+YAML is read strictly: a duplicate key, an alias bomb or nesting deeper than any platform needs is
+an error with the line, not a silent last-one-wins or an out-of-memory crash.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import enum
+import importlib
 import importlib.util
+import os
 import sys
-import types
-import typing
+import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from obs import model
+from obs.content import import_module_file
+from obs.convert import platform_from_dict, platform_json_schema
 from obs.errors import ModelError
 
-# --- conversion ---------------------------------------------------------------------------------
-
-_SLI_TYPES: dict[str, type[Any]] = {cls.type: cls for cls in (model.AvailabilitySLI, model.LatencySLI)}
-
-
-def _hints(cls: type[Any]) -> dict[str, Any]:
-    return typing.get_type_hints(cls, vars(model))
-
-
-def _is_dataclass_type(tp: Any) -> bool:
-    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+PLATFORM_ENV = "OBS_PLATFORM"
+DEFAULT_FILE = "obs.yaml"
+#: Generous for any real platform; a YAML file beyond these is broken or hostile.
+MAX_YAML_NODES = 200_000
+MAX_YAML_DEPTH = 64
+MAX_YAML_BYTES = 8 * 1024 * 1024
 
 
-def _convert(tp: Any, value: Any, path: str) -> Any:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if tp is model.SLI or (
-        origin in (typing.Union, types.UnionType) and set(args) == set(_SLI_TYPES.values())
-    ):
-        return _convert_sli(value, path)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        non_none = [a for a in args if a is not type(None)]
-        return _convert(non_none[0], value, path)
-    if origin is typing.Literal:
-        if value not in args:
-            raise ModelError(path, f"{value!r} is not allowed", f"use one of {', '.join(map(repr, args))}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ModelError(path, f"expected a list, got {type(value).__name__}", "write a YAML list")
-        item_tp = args[0]
-        items = []
-        for i, item in enumerate(value):
-            key = item.get("name", i) if isinstance(item, Mapping) else i
-            items.append(_convert(item_tp, item, f"{path}[{key}]"))
-        return tuple(items)
-    if origin in (Mapping, dict) or tp is Mapping:
-        if not isinstance(value, Mapping):
-            raise ModelError(
-                path, f"expected a mapping, got {type(value).__name__}", "write key: value pairs"
-            )
-        return {str(k): _convert(args[1] if args else Any, v, f"{path}[{k}]") for k, v in value.items()}
-    if _is_dataclass_type(tp):
-        return _convert_dataclass(tp, value, path)
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return value  # the dataclass validates enum values with a helpful message
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ModelError(path, f"{value!r} is not a number", "e.g. 0.999")
-        return float(value)
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ModelError(path, f"{value!r} is not a whole number", "e.g. 8000")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise ModelError(path, f"{value!r} is not a string", "quote it in YAML")
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ModelError(path, f"{value!r} is not true or false", "write true or false")
-        return value
-    return value
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A loaded platform and where its content lives.
 
-
-def _convert_sli(value: Any, path: str) -> Any:
-    if not isinstance(value, Mapping) or value.get("type") not in _SLI_TYPES:
-        raise ModelError(
-            f"{path}.type",
-            f"{value.get('type') if isinstance(value, Mapping) else value!r} is not an SLI type",
-            "use availability or latency",
-        )
-    rest = {k: v for k, v in value.items() if k != "type"}
-    return _convert_dataclass(_SLI_TYPES[value["type"]], rest, path)
-
-
-def _convert_dataclass(cls: type[Any], value: Any, path: str) -> Any:
-    if not isinstance(value, Mapping):
-        raise ModelError(path, f"expected a mapping, got {type(value).__name__}", "write key: value pairs")
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    hints = _hints(cls)
-    kwargs: dict[str, Any] = {}
-    for key, raw in value.items():
-        if key not in fields:
-            close = difflib.get_close_matches(str(key), list(fields), n=1)
-            fix = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(fields)}"
-            raise ModelError(f"{path}.{key}" if path else str(key), "unknown field", fix)
-        kwargs[key] = _convert(hints[key], raw, f"{path}.{key}" if path else key)
-    for name, f in fields.items():
-        if (
-            name not in kwargs
-            and f.default is dataclasses.MISSING
-            and f.default_factory is dataclasses.MISSING
-        ):
-            raise ModelError(f"{path}.{name}" if path else name, "is required", f.metadata.get("doc", ""))
-    try:
-        return cls(**kwargs)
-    except ModelError as err:
-        # Objects with a name already start their paths with their own `collection[name]`.
-        prefix = (
-            path.rsplit(".", 1)[0] if "name" in fields and "." in path else ("" if "name" in fields else path)
-        )
-        raise err.at(prefix) from None
-
-
-def platform_from_dict(data: Mapping[str, Any]) -> model.Platform:
-    """Build a :class:`~obs.model.Platform` from plain data (parsed YAML or JSON)."""
-    return typing.cast(model.Platform, _convert_dataclass(model.Platform, data, ""))
-
-
-def load_platform(source: str | Path | None = None) -> model.Platform:
-    """Load a platform from a YAML file, a Python file or module exporting ``platform``.
-
-    ``None`` returns the built-in educational platform.
+    ``root`` is the folder references (alerts, dashboards, ...) are relative to; ``allow_code`` is
+    false for YAML platforms, whose content may not run Python; ``source`` is what was loaded, for
+    messages and for refusing to write over it.
     """
-    if source is None:
-        from obs.builtin import platform
 
-        return platform
-    text = str(source)
-    path = Path(text)
-    if path.suffix in (".yaml", ".yml", ".json"):
-        if not path.is_file():
-            raise ModelError(text, "no such file", "pass the path of a platform YAML file")
+    platform: model.Platform
+    root: Path
+    allow_code: bool
+    source: Path | None = None
+
+
+# --- strict YAML --------------------------------------------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and bounds the document's size and depth."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._nodes = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._nodes += 1
+        if self._nodes > MAX_YAML_NODES:
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise yaml.YAMLError(f"more than {MAX_YAML_NODES} values (line {mark.line + 1}): aliases expand too far")
+        self._depth += 1
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ModelError(text, f"not valid YAML: {exc}", "fix the syntax") from exc
-        if not isinstance(data, Mapping):
-            raise ModelError(text, "the top level must be a mapping", "start with `name: ...`")
-        try:
-            return platform_from_dict(data)
-        except ModelError as err:
-            raise ModelError(f"{text}: {err.path}", err.problem, err.fix) from None
-    if path.suffix == ".py":
-        if not path.is_file():
-            raise ModelError(text, "no such file", "pass the path of a Python module that defines `platform`")
-        spec = importlib.util.spec_from_file_location(f"obs_platform_{path.stem}", path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
+            if self._depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise yaml.YAMLError(f"nested deeper than {MAX_YAML_DEPTH} levels (line {mark.line + 1})")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.YAMLError(f"line {key_node.start_mark.line + 1}: a mapping key must be a plain value") from None
+            if key in seen:
+                raise yaml.YAMLError(
+                    f"line {key_node.start_mark.line + 1}: key {key!r} appears twice in one mapping "
+                    f"(first on line {seen[key]}); YAML would keep only the last"
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def safe_load(text: str, source: str) -> Any:
+    """Parse YAML strictly; any problem is a :class:`ModelError` naming ``source`` and the line."""
+    if len(text) > MAX_YAML_BYTES:
+        raise ModelError(source, f"is larger than {MAX_YAML_BYTES // 2**20} MiB", "a platform file is a few KB")
+    loader = _StrictLoader(text)
+    try:
+        data = loader.get_single_data()
+        _check_expansion(data, source)
+        return data
+    except yaml.YAMLError as exc:
+        problem = str(exc).replace("\n", " ")
+        raise ModelError(source, f"not valid YAML: {problem}", "fix the syntax") from None
+    except RecursionError:
+        raise ModelError(source, "nested too deeply", "a platform is a few levels deep") from None
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(data: Any, source: str) -> None:
+    """Aliases share nodes, so a small file can describe a huge tree: walk it with a budget."""
+    budget = MAX_YAML_NODES
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise ModelError(source, f"expands to more than {MAX_YAML_NODES} values through aliases", "write the values out, without alias chains")
+        if isinstance(value, Mapping):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def _read(path: Path, text: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelError(text, f"is not UTF-8 text ({exc.reason} at byte {exc.start})", "save it as UTF-8") from None
+    except IsADirectoryError:
+        raise ModelError(text, "is a folder", "pass the platform file inside it, e.g. obs.yaml") from None
+    except OSError as exc:
+        raise ModelError(text, f"cannot be read: {exc.strerror or exc}", "check the path and its permissions") from None
+
+
+def _from_yaml(path: Path, text: str) -> model.Platform:
+    data = safe_load(_read(path, text), text)
+    if not isinstance(data, Mapping):
+        raise ModelError(text, "the top level must be a mapping", "start with `name: ...`")
+    try:
+        return platform_from_dict(data)
+    except ModelError as err:
+        raise _prefixed(err, text) from None
+
+
+def _prefixed(err: ModelError, source: str) -> ModelError:
+    from obs.errors import ModelErrors
+
+    if isinstance(err, ModelErrors):
+        return ModelErrors([_prefixed(e, source) for e in err.errors])
+    return ModelError(f"{source}: {err.path}" if err.path else source, err.problem, err.fix)
+
+
+def _from_python(path: Path | None, text: str) -> model.Platform:
+    if path is not None:
+        module = import_module_file(path, text, path.parent)
     else:
-        module = importlib.import_module(text)
+        try:
+            module = importlib.import_module(text)
+        except ModuleNotFoundError as exc:
+            raise ModelError(text, f"no such file or module ({exc.name})", "pass a .yaml or .py file, or an importable module") from None
+        except SystemExit as exc:
+            raise ModelError(text, f"called sys.exit({exc.code!r})", "a platform module must not exit") from None
+        except Exception as exc:
+            raise ModelError(text, f"raised {type(exc).__name__}: {exc}", "fix the module") from None
     found = getattr(module, "platform", None)
     if not isinstance(found, model.Platform):
-        raise ModelError(
-            text, "does not export `platform`", "define `platform = Platform(...)` at module level"
-        )
+        raise ModelError(text, "does not export `platform`", "define `platform = Platform(...)` at module level")
     return found
 
 
-# --- schema -------------------------------------------------------------------------------------
+def load_project(source: str | Path | None = None, cwd: Path | None = None) -> Project:
+    """Load the platform ``source`` names (see the module's docstring for the lookup without one)."""
+    here = (cwd or Path.cwd()).resolve()
+    text = str(source) if source is not None else discover(here)
+    path = Path(text)
+    if not path.is_absolute():
+        path = here / path
+    if path.suffix in (".yaml", ".yml", ".json"):
+        if not path.exists():
+            raise ModelError(text, "no such file", "pass the path of a platform YAML file")
+        return Project(_from_yaml(path, text), path.parent, allow_code=False, source=path)
+    if path.suffix == ".py":
+        if not path.exists():
+            raise ModelError(text, "no such file", "pass the path of a Python module that defines `platform`")
+        if path.is_dir():
+            raise ModelError(text, "is a folder", "pass the platform file inside it")
+        return Project(_from_python(path, text), path.parent, allow_code=True, source=path)
+    if path.is_dir():
+        raise ModelError(text, "is a folder", f"pass the platform file inside it, e.g. {text.rstrip('/')}/{DEFAULT_FILE}")
+    platform = _from_python(None, text)
+    module_file = getattr(sys.modules.get(text), "__file__", None)
+    root = Path(module_file).parent if module_file else here
+    return Project(platform, root, allow_code=True, source=Path(module_file) if module_file else None)
 
 
-def _schema_for(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if tp is model.SLI or (
-        origin in (typing.Union, types.UnionType) and set(args) == set(_SLI_TYPES.values())
-    ):
-        return {"oneOf": [_schema_for(cls, defs) for cls in _SLI_TYPES.values()]}
-    if origin in (typing.Union, types.UnionType):
-        return {"anyOf": [_schema_for(a, defs) for a in args]}
-    if tp is type(None):
-        return {"type": "null"}
-    if origin is typing.Literal:
-        return {"enum": list(args)}
-    if origin is tuple:
-        return {"type": "array", "items": _schema_for(args[0], defs)}
-    if origin in (Mapping, dict):
-        return {"type": "object", "additionalProperties": _schema_for(args[1], defs)}
-    if _is_dataclass_type(tp):
-        name = tp.__name__
-        if name not in defs:
-            defs[name] = {}  # placeholder against recursion
-            hints = _hints(tp)
-            props: dict[str, Any] = {}
-            required: list[str] = []
-            sli_type = getattr(tp, "type", None)
-            if isinstance(sli_type, str):
-                props["type"] = {"const": sli_type}
-                required.append("type")
-            for f in dataclasses.fields(tp):
-                prop = _schema_for(hints[f.name], defs)
-                if f.metadata.get("doc"):
-                    prop["description"] = f.metadata["doc"]
-                if f.default is not dataclasses.MISSING:
-                    prop["default"] = f.default.value if isinstance(f.default, enum.Enum) else f.default
-                elif f.default_factory is dataclasses.MISSING:
-                    required.append(f.name)
-                props[f.name] = prop
-            defs[name] = {
-                "type": "object",
-                "description": (tp.__doc__ or "").strip().splitlines()[0],
-                "properties": props,
-                "required": required,
-                "additionalProperties": False,
-            }
-        return {"$ref": f"#/$defs/{name}"}
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return {"enum": [m.value for m in tp]}
-    if tp is float:
-        return {"type": "number"}
-    if tp is int:
-        return {"type": "integer"}
-    if tp is bool:
-        return {"type": "boolean"}
-    if tp is str:
-        return {"type": "string"}
-    return {}
+def discover(cwd: Path) -> str:
+    """The platform file used when none is given; ModelError with the ways to name one."""
+    from_env = os.environ.get(PLATFORM_ENV)
+    if from_env:
+        return from_env
+    for folder in (cwd, *cwd.parents):
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                config = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                raise ModelError(str(pyproject), f"cannot be read: {exc}", "fix the TOML") from None
+            configured = config.get("tool", {}).get("obs", {}).get("platform")
+            if isinstance(configured, str) and configured:
+                return str(folder / configured)
+            break
+    if (cwd / DEFAULT_FILE).is_file():
+        return str(cwd / DEFAULT_FILE)
+    raise ModelError(
+        "--platform",
+        "no platform given",
+        f"pass --platform FILE, set {PLATFORM_ENV}, add `[tool.obs] platform = \"...\"` to pyproject.toml, "
+        f"or write {DEFAULT_FILE} here",
+    )
 
 
-def platform_json_schema() -> dict[str, Any]:
-    """The JSON Schema of a platform YAML file, derived from the model's dataclasses."""
-    defs: dict[str, Any] = {}
-    root = _schema_for(model.Platform, defs)
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://obs.dev/schema/platform.json",
-        "title": "obs platform",
-        **root,
-        "$defs": defs,
-    }
+def load_platform(source: str | Path | None = None) -> model.Platform:
+    """The platform alone (see :func:`load_project`)."""
+    return load_project(source).platform
 
 
-__all__ = ["load_platform", "platform_from_dict", "platform_json_schema"]
+__all__ = ["PLATFORM_ENV", "Project", "discover", "load_platform", "load_project", "platform_json_schema", "safe_load"]

@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from obs.content import EMPTY_CONTENT, Content
 from obs.errors import RenderError
 from obs.model import Environment, Platform, parse_duration
 
@@ -73,24 +74,20 @@ CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-
 # --- finding the dashboard ----------------------------------------------------------------------
 
 
-def dashboard_json(platform: Platform, env: Environment, uid: str) -> dict[str, Any]:
-    """The JSON of a generated or legacy (grafanalib) dashboard by uid."""
-    from dashboards import dashboards
-    from obs.grafana import legacy
+def dashboard_json(platform: Platform, env: Environment, uid: str, content: Content = EMPTY_CONTENT) -> dict[str, Any]:
+    """The JSON of a dashboard of the build by uid: the catalogue's or the platform's own."""
+    from obs.artifacts import RenderContext, group
+    from obs.grafana.provisioning import DASHBOARDS_DIR
 
-    known: list[str] = []
-    for d in dashboards(platform, env):
-        if d.uid == uid:
-            return d.to_json()
-        known.append(d.uid)
-    for path in legacy.discover(platform.dashboard_dirs):
-        loaded = legacy.load(path, platform.team_names)
-        if loaded.uid == uid:
-            return loaded.json
-        known.append(loaded.uid)
-    raise RenderError(
-        f"preview: no dashboard {uid!r} in platform {platform.name!r}: use one of {', '.join(sorted(known))}"
-    )
+    artifacts = group("grafana").render(RenderContext(platform, env, content))
+    found = {
+        str(a.content.get("uid")): a.content
+        for a in artifacts
+        if a.path.startswith(DASHBOARDS_DIR + "/") and isinstance(a.content, dict)
+    }
+    if uid not in found:
+        raise RenderError(f"preview: no dashboard {uid!r} in platform {platform.name!r}: use one of {', '.join(sorted(found))}")
+    return dict(found[uid])
 
 
 # --- Grafana variables --------------------------------------------------------------------------
@@ -740,12 +737,13 @@ def preview(
     time_range: str | tuple[datetime, datetime] = "1h",
     variables: Mapping[str, str] | None = None,
     png: bool = True,
+    content: Content = EMPTY_CONTENT,
 ) -> tuple[Path, Path | None]:
     """Render ``dashboard_uid`` with data from ``prometheus_url`` into ``out_dir/<uid>.html`` and,
     when Chromium is installed, ``out_dir/<uid>.png``. ``time_range`` is a duration ending now
     (``"1h"``) or a (start, end) pair; ``variables`` override template variable values."""
     environment = platform.environment(env)
-    dashboard = dashboard_json(platform, environment, dashboard_uid)
+    dashboard = dashboard_json(platform, environment, dashboard_uid, content)
     prom = Prometheus(prometheus_url)
     prom.check()
     window = make_window(time_range, environment.scrape_interval)

@@ -16,7 +16,7 @@ UPDATE_GOLDEN = os.environ.get("OBS_UPDATE_GOLDEN") == "1"
 
 @pytest.fixture(scope="session")
 def edu_platform():  # type: ignore[no-untyped-def]
-    from obs.builtin import platform
+    from edu_platform import platform
 
     return platform
 

@@ -19,13 +19,13 @@ import importlib.util
 import json
 import string
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from obs.errors import RenderError
-from obs.grafana.lint import iter_panels
+from obs.grafana.lint import dashboard_queries, iter_panels
 from obs.grafana.model import DATASOURCE_VARIABLE, PROMETHEUS_TYPE
 from obs.grafana.provisioning import ALERTMANAGER_UID, ELASTICSEARCH_UID, JAEGER_UID
 from obs.model import DEFAULT_INFRA_TEAM
@@ -52,15 +52,7 @@ class LegacyDashboard:
         return str(self.json.get("uid") or "")
 
     def queries(self) -> tuple[Query, ...]:
-        return tuple(
-            Query(
-                str(t["expr"]),
-                f"{self.source.name} panel {p.get('id')} {p.get('title', '')!r} query {t.get('refId', '?')}",
-            )
-            for p in iter_panels(self.json)
-            for t in p.get("targets") or []
-            if t.get("expr")
-        )
+        return dashboard_queries(self.json, self.source.name)
 
 
 def discover(dirs: tuple[str, ...], base: Path | None = None) -> Iterator[Path]:
@@ -97,10 +89,10 @@ def load(path: Path, teams: tuple[str, ...] = (), default_team: str = DEFAULT_IN
         )
     data = json.loads(json.dumps(dashboard.to_json_data(), cls=DashboardEncoder, sort_keys=True))
     normalized = normalize(data)
-    return LegacyDashboard(path, _team(normalized, path, teams, default_team), normalized)
+    return LegacyDashboard(path, team_of(normalized, path, teams, default_team), normalized)
 
 
-def _team(data: dict[str, Any], path: Path, teams: tuple[str, ...], default_team: str) -> str:
+def team_of(data: Mapping[str, Any], path: Path, teams: tuple[str, ...], default_team: str) -> str:
     """``team:<name>`` tag first, then the folder the file sits in, then ``default_team``."""
     for tag in data.get("tags") or []:
         if isinstance(tag, str) and tag.startswith("team:"):
@@ -187,4 +179,4 @@ def normalize(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["SUFFIX", "LegacyDashboard", "discover", "load", "normalize"]
+__all__ = ["SUFFIX", "LegacyDashboard", "discover", "load", "normalize", "team_of"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from obs.grafana.layout import GRID_WIDTH, Placement
 from obs.grafana.provisioning import ALERTMANAGER_UID, ELASTICSEARCH_UID, JAEGER_UID
+from obs.promql import Query
 
 #: The datasources every environment provisions under one fixed uid: a panel may name them directly
 #: (they hold every environment); Prometheus is per environment and goes through the variable.
@@ -39,6 +40,19 @@ def iter_panels(dashboard: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     for panel in dashboard.get("panels") or []:
         yield panel
         yield from panel.get("panels") or []
+
+
+def dashboard_queries(dashboard: Mapping[str, Any], origin: str) -> tuple[Query, ...]:
+    """The PromQL of every panel target, named for error messages after ``origin`` (a file name)."""
+    return tuple(
+        Query(
+            str(t["expr"]),
+            f"{origin} panel {p.get('id')} {p.get('title', '')!r} query {t.get('refId', '?')}",
+        )
+        for p in iter_panels(dashboard)
+        for t in p.get("targets") or []
+        if isinstance(t, Mapping) and t.get("expr")
+    )
 
 
 def _name(panel: Mapping[str, Any]) -> str:
@@ -133,4 +147,4 @@ def _lint_panel(panel: Mapping[str, Any], bad: Any) -> None:
             bad(panel, "hides its legend: series cannot be told apart")
 
 
-__all__ = ["LEGEND_TYPES", "SHARED_DATASOURCES", "Problem", "iter_panels", "lint"]
+__all__ = ["LEGEND_TYPES", "SHARED_DATASOURCES", "Problem", "dashboard_queries", "iter_panels", "lint"]

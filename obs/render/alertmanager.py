@@ -23,21 +23,15 @@ has no ``url_file`` for webhooks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
-
 from obs import contract
-from obs.alerting import WATCHDOG, Severity
-from obs.artifacts import Artifact, Outcome, RenderContext
-from obs.errors import ToolNotFoundError
+from obs.alerting import WATCHDOG, Alert, Severity
+from obs.artifacts import Artifact, RenderContext
 from obs.model import DependencyKind, Environment, Platform, Service, Team
-from obs.render import rules
-from obs.tools import run_tool
+from obs.ruleset import alerts as build_alerts
 
 CONFIG_PATH = "alertmanager/alertmanager.yml"
 ROUTES_TEST_PATH = "alertmanager/routes-test.yml"
@@ -276,7 +270,7 @@ class RouteCase:
         return {"name": self.name, "labels": self.labels, "receivers": self.receivers}
 
 
-def route_cases(platform: Platform, env: Environment) -> list[RouteCase]:
+def route_cases(platform: Platform, env: Environment, alerts: Iterable[Alert]) -> list[RouteCase]:
     """What each label set must reach, from the model: per team and severity, per alert of the
     build, and the fallbacks."""
     cases: list[RouteCase] = []
@@ -296,7 +290,7 @@ def route_cases(platform: Platform, env: Environment) -> list[RouteCase]:
         )
     )
     seen: set[tuple[str, str, str]] = set()
-    for alert in rules.all_alerts(platform, env):
+    for alert in alerts:
         key = (alert.name, alert.service, alert.severity.value)
         if key in seen:
             continue
@@ -318,62 +312,19 @@ def route_cases(platform: Platform, env: Environment) -> list[RouteCase]:
 
 def render(ctx: RenderContext) -> Iterable[Artifact]:
     yield Artifact(CONFIG_PATH, config(ctx.platform, ctx.env))
-    yield Artifact(ROUTES_TEST_PATH, {"cases": [c.as_dict() for c in route_cases(ctx.platform, ctx.env)]})
+    yield Artifact(ROUTES_TEST_PATH, {"cases": [c.as_dict() for c in route_cases(ctx.platform, ctx.env, build_alerts(ctx))]})
 
 
 # --- check and test -----------------------------------------------------------------------------
-
-
-def check(env_dir: Path) -> Iterator[Outcome]:
-    """``amtool check-config`` on the rendered configuration."""
-    path = env_dir / CONFIG_PATH
-    try:
-        result = run_tool("amtool", ["check-config", path.name], cwd=path.parent)
-    except ToolNotFoundError as exc:
-        yield Outcome("amtool check-config", "skipped", str(exc))
-        return
-    yield Outcome("amtool check-config", "passed" if result.ok else "failed", result.output)
-
-
-def _route_test(path: Path, case: dict[str, Any]) -> Outcome:
-    labels = [f"{k}={v}" for k, v in sorted(case["labels"].items())]
-    expected = ",".join(case["receivers"])
-    args = [
-        "config",
-        "routes",
-        "test",
-        f"--config.file={path.name}",
-        f"--verify.receivers={expected}",
-        *labels,
-    ]
-    result = run_tool("amtool", args, cwd=path.parent, timeout=30)
-    name = f"amtool routes test: {case['name']}"
-    detail = result.output if result.ok else f"expected {expected}; amtool: {result.output}"
-    return Outcome(name, "passed" if result.ok else "failed", detail)
-
-
-def test(env_dir: Path) -> Iterator[Outcome]:
-    """``amtool config routes test --verify.receivers`` for every generated case."""
-    config_path = env_dir / CONFIG_PATH
-    cases = yaml.safe_load((env_dir / ROUTES_TEST_PATH).read_text(encoding="utf-8"))["cases"]
-    try:
-        run_tool("amtool", ["--version"], cwd=config_path.parent)
-    except ToolNotFoundError as exc:
-        yield Outcome("amtool routes test", "skipped", str(exc))
-        return
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        yield from pool.map(lambda case: _route_test(config_path, case), cases)
 
 
 __all__ = [
     "CONFIG_PATH",
     "ROUTES_TEST_PATH",
     "RouteCase",
-    "check",
     "config",
     "inhibit_rules",
     "receivers_for",
     "render",
     "route_cases",
-    "test",
 ]

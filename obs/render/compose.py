@@ -16,15 +16,15 @@ listed under ``x-obs-application-targets``: those containers join the network na
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
 import yaml
 
-from obs.artifacts import Artifact, Outcome, RenderContext, group
+from obs.artifacts import Artifact, RenderContext, Rendered
 from obs.errors import RenderError
 from obs.formats.conventions import OTLP_GRPC_PORT, OTLP_HTTP_PORT
 from obs.grafana import provisioning
@@ -40,7 +40,6 @@ from obs.render import (
     otel_collector,
     prometheus,
 )
-from obs.schemas import read_data, validate
 from obs.tools import TOOLS
 
 #: Every image the stack runs, pinned. Prometheus, Alertmanager and the blackbox exporter are the
@@ -691,23 +690,9 @@ class _Stack:
         return doc
 
 
-#: The groups whose files the compose file mounts (rendered again here to learn their paths).
-MOUNTED_GROUPS: tuple[str, ...] = (
-    "prometheus",
-    "alertmanager",
-    "fluentd",
-    "logstash",
-    "elasticsearch",
-    "kibana",
-    "jaeger",
-    "otel-collector",
-    "exporters",
-)
-
-
-def document(platform: Platform, env: Environment) -> dict[str, Any]:
-    ctx = RenderContext(platform, env)
-    files = {a.path: a.content for name in MOUNTED_GROUPS for a in group(name).render(ctx)}
+def document(platform: Platform, env: Environment, rendered: Rendered) -> dict[str, Any]:
+    """The compose file for ``env``, mounting the finished files of the groups it runs."""
+    files = {a.path: a.content for artifacts in rendered.values() for a in artifacts}
     doc = _Stack(platform, env, files).document()
     problems = unresolved_targets(doc, files[prometheus.CONFIG_PATH])
     if problems:
@@ -717,8 +702,8 @@ def document(platform: Platform, env: Environment) -> dict[str, Any]:
     return doc
 
 
-def render(ctx: RenderContext) -> Iterable[Artifact]:
-    yield Artifact(COMPOSE_PATH, document(ctx.platform, ctx.env))
+def render(ctx: RenderContext, rendered: Rendered) -> Iterable[Artifact]:
+    yield Artifact(COMPOSE_PATH, document(ctx.platform, ctx.env, rendered))
 
 
 # --- checks ---------------------------------------------------------------------------------------
@@ -760,111 +745,12 @@ def unresolved_targets(doc: Mapping[str, Any], prom_config: Mapping[str, Any]) -
     return problems
 
 
-def host_sources(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(service, host path) of every bind mount and env file."""
-    out: list[tuple[str, str]] = []
-    for name, service in (doc.get("services") or {}).items():
-        for vol in service.get("volumes") or []:
-            if isinstance(vol, dict):
-                if vol.get("type") == "bind":
-                    out.append((name, str(vol.get("source"))))
-            elif isinstance(vol, str) and vol.startswith((".", "/", "~", "$")):
-                out.append((name, vol.split(":", 1)[0]))
-        env_files = service.get("env_file") or []
-        out.extend((name, str(f)) for f in ([env_files] if isinstance(env_files, str) else env_files))
-    return out
-
-
-def missing_mounts(doc: Mapping[str, Any], compose_dir: Path, env_dir: Path) -> list[str]:
-    problems = []
-    root = env_dir.resolve()
-    for service, source in host_sources(doc):
-        if source in HOST_PATHS:
-            continue
-        if source.startswith(("/", "~", "$")):
-            problems.append(
-                f"{service}: mounts {source}, outside the build (allowed: {', '.join(sorted(HOST_PATHS))})"
-            )
-            continue
-        path = (compose_dir / source).resolve()
-        if not path.is_relative_to(root):
-            problems.append(f"{service}: mounts {source}, outside {env_dir}")
-        elif not path.exists():
-            problems.append(
-                f"{service}: mounts {source}, which the build did not write ({path.relative_to(root)})"
-            )
-    return problems
-
-
-def unpinned_images(doc: Mapping[str, Any]) -> list[str]:
-    problems = []
-    for name, service in (doc.get("services") or {}).items():
-        image = str(service.get("image", ""))
-        tag = image.rpartition("/")[2].partition(":")[2]
-        if not tag or tag == "latest":
-            problems.append(f"{name}: image {image!r} is not pinned to a version")
-    return problems
-
-
-def missing_secrets(doc: Mapping[str, Any], compose_dir: Path, env_dir: Path) -> list[str]:
-    """Credential files the mounted configs read that their service does not get as a secret."""
-    services = doc.get("services") or {}
-    wanted: list[tuple[str, str]] = []
-    for service, rel in (("prometheus", prometheus.CONFIG_PATH), ("alertmanager", alertmanager.CONFIG_PATH)):
-        try:
-            wanted.extend((service, p) for p in credential_files(read_data(env_dir / rel)))
-        except (OSError, ValueError, yaml.YAMLError) as exc:
-            return [f"{rel}: cannot read: {exc}"]
-    for name, service in services.items():
-        for env_file in service.get("env_file") or []:
-            path = compose_dir / env_file
-            if path.exists():
-                wanted.extend((name, p) for p in env_file_secrets(path.read_text()))
-    declared = doc.get("secrets") or {}
-    problems = []
-    for service, path in wanted:
-        refs = (services.get(service) or {}).get("secrets") or []
-        match = [r for r in refs if isinstance(r, dict) and r.get("target") == path]
-        if not match:
-            problems.append(f"{service}: reads {path}, which no secret is mounted at")
-        elif match[0].get("source") not in declared:
-            problems.append(f"{service}: secret {match[0].get('source')!r} is not declared under secrets")
-    return problems
-
-
-def _outcome(name: str, problems: list[str]) -> Outcome:
-    return Outcome(name, "failed" if problems else "passed", "\n".join(problems))
-
-
-def check(env_dir: Path) -> Iterator[Outcome]:
-    path = env_dir / COMPOSE_PATH
-    try:
-        doc = read_data(path)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        yield Outcome(f"schema {SCHEMA}", "failed", f"{path}: cannot read: {exc}")
-        return
-    yield _outcome(f"schema {SCHEMA}", validate(SCHEMA, doc))
-    if not isinstance(doc, dict):
-        return
-    yield _outcome("compose mounts exist in the build", missing_mounts(doc, path.parent, env_dir))
-    yield _outcome("compose images are pinned", unpinned_images(doc))
-    try:
-        prom_config = read_data(env_dir / prometheus.CONFIG_PATH)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        yield Outcome("prometheus scrape targets are compose services", "failed", str(exc))
-    else:
-        yield _outcome("prometheus scrape targets are compose services", unresolved_targets(doc, prom_config))
-    yield _outcome("credential files are mounted secrets", missing_secrets(doc, path.parent, env_dir))
-
-
 __all__ = [
     "COMPOSE_PATH",
     "IMAGES",
-    "check",
     "credential_files",
     "document",
     "env_file_secrets",
-    "missing_mounts",
     "render",
     "scrape_addresses",
     "unresolved_targets",

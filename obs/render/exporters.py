@@ -10,16 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
-
 from obs import contract
-from obs.artifacts import Artifact, Outcome, RenderContext
-from obs.errors import RenderError, ToolNotFoundError
+from obs.artifacts import Artifact, RenderContext
+from obs.errors import RenderError
 from obs.model import Dependency, DependencyKind, Platform
-from obs.tools import run_tool
 
 BLACKBOX_PATH = "exporters/blackbox/blackbox.yml"
 POSTGRES_QUERIES_PATH = "exporters/postgres/queries.yaml"
@@ -205,22 +201,3 @@ def render(ctx: RenderContext) -> Iterable[Artifact]:
         yield Artifact(f"exporters/redis/{dep.name}.env", redis_env(dep))
 
 
-def blackbox_config_check(path: Path) -> Outcome:
-    """``blackbox_exporter --config.check`` on ``path`` (skipped when the tool cannot run)."""
-    name = "blackbox_exporter --config.check"
-    try:
-        result = run_tool("blackbox_exporter", ["--config.check", f"--config.file={path.name}"], cwd=path.parent, timeout=30)
-    except ToolNotFoundError as exc:
-        return Outcome(name, "skipped", str(exc))
-    return Outcome(name, "passed" if result.ok else "failed", result.output)
-
-
-def check(env_dir: Path) -> Iterable[Outcome]:
-    yield blackbox_config_check(env_dir / BLACKBOX_PATH)
-    try:
-        problems = blackbox_problems(yaml.safe_load((env_dir / BLACKBOX_PATH).read_text()) or {})
-    except (OSError, yaml.YAMLError) as exc:
-        problems = [str(exc)]
-    yield Outcome("blackbox modules use known probers", "failed" if problems else "passed", "\n".join(problems))
-    missing = undeclared_metrics()
-    yield Outcome("postgres custom queries produce only declared metrics", "failed" if missing else "passed", ", ".join(missing))

@@ -1,183 +1,46 @@
 """Grafana: the generated dashboards, the teams' grafanalib dashboards, and the provisioning that
 loads them (datasources with exemplar, trace-to-logs and log-to-trace links; a folder per team).
 
-Every dashboard is linted and schema-checked while rendering: a broken dashboard stops the build
-with a message naming the dashboard and the panel, before anything is written. ``check`` runs the
-same checks again on the written files (plus the provisioning YAML structure), so a hand edit of
-the output is caught by ``obs check`` too.
+Every dashboard is linted and schema-checked by the build's verification
+(:func:`obs.checks.grafana.verify`): a broken dashboard stops the build with a message naming the
+dashboard and the panel, before anything is written. ``obs check`` runs the same checks again on
+the written files (plus the provisioning YAML structure), so a hand edit of the output is caught
+too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterable, Iterator
 
-from dashboards import dashboards
-from obs.artifacts import Artifact, Outcome, RenderContext
+from obs.artifacts import Artifact, RenderContext
+from obs.catalogue.dashboards import dashboards
+from obs.content import DashboardSource
 from obs.errors import RenderError
-from obs.grafana import legacy, provisioning
-from obs.grafana.lint import lint
-from obs.grafana.schema import validate
-from obs.promql import Query
-from obs.schemas import read_data
+from obs.grafana import provisioning
 
 
-def dashboard_problems(data: Mapping[str, Any]) -> list[str]:
-    """Schema violations and lint problems of one dashboard's JSON, each naming where."""
-    uid = data.get("uid", "<no uid>")
-    return [f"dashboard {uid}: schema: {e}" for e in validate(data)] + [str(p) for p in lint(data)]
-
-
-def _all_dashboards(ctx: RenderContext) -> Iterator[tuple[str, dict[str, Any], tuple[Query, ...], str]]:
-    """(team, json, queries, origin) for every dashboard, generated first."""
+def _all_dashboards(ctx: RenderContext) -> Iterator[DashboardSource]:
+    """The catalogue's dashboards for the environment, then the platform's own."""
     for d in dashboards(ctx.platform, ctx.env):
-        yield d.team, d.to_json(), d.queries(), f"dashboards ({d.uid})"
-    teams = ctx.platform.team_names
-    for path in legacy.discover(ctx.platform.dashboard_dirs):
-        loaded = legacy.load(path, teams, default_team=ctx.platform.infra_team)
-        yield loaded.team, loaded.json, loaded.queries(), str(path)
+        yield DashboardSource(d.team, d.to_json(), d.queries(), f"obs catalogue ({d.uid})")
+    yield from ctx.content.dashboards
 
 
 def render(ctx: RenderContext) -> Iterable[Artifact]:
     seen: dict[str, str] = {}
     teams: set[str] = set()
     artifacts: list[Artifact] = []
-    problems: list[str] = []
-    for team, data, queries, origin in _all_dashboards(ctx):
-        uid = str(data.get("uid") or "")
+    for source in _all_dashboards(ctx):
+        uid = source.uid
         if uid in seen:
-            raise RenderError(f"grafana: dashboard uid {uid!r} of {origin} is already used by {seen[uid]}")
-        seen[uid] = origin
-        problems += [f"{p} (from {origin})" for p in dashboard_problems(data)]
-        teams.add(team)
-        artifacts.append(Artifact(provisioning.dashboard_path(team, uid or "unnamed"), data, queries))
-    if problems:
-        raise RenderError("grafana: dashboards fail the checks:\n  " + "\n  ".join(problems))
+            raise RenderError(f"grafana: dashboard uid {uid!r} of {source.origin} is already used by {seen[uid]}")
+        seen[uid] = source.origin
+        teams.add(source.team)
+        path = provisioning.dashboard_path(source.team, uid or "unnamed")
+        artifacts.append(Artifact(path, dict(source.data), source.queries, source=source.origin))
     yield Artifact(provisioning.DATASOURCES_PATH, provisioning.datasources(ctx.platform, ctx.env))
     yield Artifact(provisioning.DASHBOARD_PROVIDERS_PATH, provisioning.dashboard_providers(sorted(teams)))
     yield from artifacts
 
 
-# --- checks on written files --------------------------------------------------------------------
-
-
-def _check_datasources(data: Any) -> list[str]:
-    problems: list[str] = []
-    if (
-        not isinstance(data, dict)
-        or data.get("apiVersion") != 1
-        or not isinstance(data.get("datasources"), list)
-    ):
-        return ["datasources: needs apiVersion: 1 and a datasources list"]
-    uids = [d.get("uid") for d in data["datasources"]]
-    for ds in data["datasources"]:
-        name = ds.get("name", "<unnamed>")
-        for key in ("name", "uid", "type", "access", "url"):
-            if not ds.get(key):
-                problems.append(f"datasource {name}: missing {key}")
-        json_data = ds.get("jsonData") or {}
-        links = [
-            *(json_data.get("exemplarTraceIdDestinations") or []),
-            *(json_data.get("dataLinks") or []),
-            *([json_data["tracesToLogsV2"]] if "tracesToLogsV2" in json_data else []),
-        ]
-        for link in links:
-            if link.get("datasourceUid") not in uids:
-                problems.append(
-                    f"datasource {name}: links to datasource uid {link.get('datasourceUid')!r}, which is not provisioned"
-                )
-        for key, value in (ds.get("secureJsonData") or {}).items():
-            if not (isinstance(value, str) and provisioning.ENV_REFERENCE.fullmatch(value)):
-                problems.append(
-                    f"datasource {name}: secureJsonData.{key} is a literal secret; write $VAR and set VAR in Grafana's environment"
-                )
-        for path, text in _strings(ds):
-            for braced in provisioning.braced_references(text):
-                problems.append(
-                    f"datasource {name}: {path} has {braced!r}: Grafana expands the braced form and then the value "
-                    f"again, so a $ inside the variable's value is lost; write ${braced[2:-1]}"
-                )
-            for bad in provisioning.unescaped_dollars(text):
-                problems.append(
-                    f"datasource {name}: {path} has {bad!r}: Grafana expands a single $ as an environment variable (write $$)"
-                )
-    if sum(bool(d.get("isDefault")) for d in data["datasources"]) != 1:
-        problems.append("datasources: exactly one must be the default")
-    if len(set(uids)) != len(uids):
-        problems.append("datasources: uids are not unique")
-    return problems
-
-
-def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _strings(v, f"{path}.{k}" if path else str(k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _strings(v, f"{path}[{i}]")
-
-
-def _check_providers(data: Any, dashboards_dir: Path) -> list[str]:
-    if (
-        not isinstance(data, dict)
-        or data.get("apiVersion") != 1
-        or not isinstance(data.get("providers"), list)
-    ):
-        return ["dashboard providers: needs apiVersion: 1 and a providers list"]
-    problems: list[str] = []
-    for provider in data["providers"]:
-        name = provider.get("name", "<unnamed>")
-        path = str((provider.get("options") or {}).get("path", ""))
-        if provider.get("type") != "file" or not path.startswith(provisioning.DASHBOARDS_MOUNT + "/"):
-            problems.append(
-                f"provider {name}: must be a file provider under {provisioning.DASHBOARDS_MOUNT}/"
-            )
-            continue
-        team = path.removeprefix(provisioning.DASHBOARDS_MOUNT + "/")
-        if not (dashboards_dir / team).is_dir():
-            problems.append(f"provider {name}: folder {team}/ holds no dashboards")
-    return problems
-
-
-def check(env_dir: Path) -> Iterable[Outcome]:
-    dashboards_dir = env_dir / provisioning.DASHBOARDS_DIR
-    files = sorted(dashboards_dir.rglob("*.json"))
-    if not files:
-        yield Outcome("grafana dashboards", "failed", f"no dashboard JSON under {dashboards_dir}")
-        return
-    problems: list[str] = []
-    for path in files:
-        try:
-            data = read_data(path)
-        except (OSError, ValueError) as exc:
-            problems.append(f"{path.name}: cannot read: {exc}")
-            continue
-        if data.get("uid") != path.stem:
-            problems.append(f"{path.name}: uid {data.get('uid')!r} differs from the file name")
-        problems += dashboard_problems(data)
-    yield Outcome(
-        f"grafana dashboards: schema and lint ({len(files)} files)",
-        "failed" if problems else "passed",
-        "\n".join(problems),
-    )
-    provisioning_problems: list[str] = []
-    for rel, checker in (
-        (provisioning.DATASOURCES_PATH, _check_datasources),
-        (provisioning.DASHBOARD_PROVIDERS_PATH, lambda d: _check_providers(d, dashboards_dir)),
-    ):
-        path = env_dir / rel
-        try:
-            provisioning_problems += [f"{rel}: {p}" for p in checker(read_data(path))]
-        except (OSError, ValueError) as exc:
-            provisioning_problems.append(f"{rel}: cannot read: {exc}")
-    yield Outcome(
-        "grafana provisioning",
-        "failed" if provisioning_problems else "passed",
-        "\n".join(provisioning_problems),
-    )
-
-
-__all__ = ["check", "dashboard_problems", "render"]
+__all__ = ["render"]

@@ -11,16 +11,13 @@ the rest. Tail sampling needs every span of a trace in one collector: run one re
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from obs import contract
-from obs.artifacts import Artifact, Outcome, RenderContext
-from obs.formats import collector_config
+from obs.artifacts import Artifact, RenderContext
 from obs.formats.conventions import HEALTH_ROUTES, OTLP_GRPC_PORT, OTLP_HTTP_PORT
 from obs.model import Environment, LatencySLI, Platform, Service
-from obs.schemas import read_data
 
 CONFIG_PATH = "otel-collector/config.yaml"
 QUEUE_DIR = "/var/lib/otelcol/queue"
@@ -165,17 +162,3 @@ def render(ctx: RenderContext) -> Iterable[Artifact]:
     yield Artifact(CONFIG_PATH, config(ctx.platform, ctx.env))
 
 
-def check(env_dir: Path) -> Iterable[Outcome]:
-    try:
-        data = read_data(env_dir / CONFIG_PATH)
-    except (OSError, ValueError) as exc:
-        yield Outcome("otel-collector pipeline wiring", "failed", str(exc))
-        return
-    problems = collector_config.check(data)
-    order = data.get("service", {}).get("pipelines", {}).get("traces", {}).get("processors", [])
-    # Redaction must run before sampling and batching hand data on, and memory_limiter first.
-    if order[:1] != ["memory_limiter"]:
-        problems.append("memory_limiter must be the first processor")
-    if "redaction" in order and "tail_sampling" in order and order.index("redaction") > order.index("tail_sampling"):
-        problems.append("redaction must run before tail_sampling")
-    yield Outcome("otel-collector pipeline wiring", "failed" if problems else "passed", "\n".join(problems))

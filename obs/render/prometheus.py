@@ -9,15 +9,12 @@ by service whatever the exporter, and alerts route by team without a lookup tabl
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from obs import contract
-from obs.artifacts import Artifact, Outcome, RenderContext
-from obs.errors import ToolNotFoundError
+from obs.artifacts import Artifact, RenderContext
 from obs.model import Dependency, DependencyKind, Environment, Platform, Service
-from obs.tools import run_tool
 
 CONFIG_PATH = "prometheus/prometheus.yml"
 RULES_GLOB = "rules/*.yml"
@@ -135,13 +132,3 @@ def render(ctx: RenderContext) -> Iterable[Artifact]:
     yield Artifact(CONFIG_PATH, config(ctx.platform, ctx.env))
 
 
-def check(env_dir: Path) -> Iterable[Outcome]:
-    """`promtool check config` (which also checks the rule files the config names)."""
-    path = env_dir / CONFIG_PATH
-    try:
-        # syntax-only: credentials files live on the Prometheus host, not here.
-        result = run_tool("promtool", ["check", "config", "--syntax-only", path.name], cwd=path.parent)
-    except ToolNotFoundError as exc:
-        yield Outcome("promtool check config", "skipped", str(exc))
-        return
-    yield Outcome("promtool check config", "passed" if result.ok else "failed", result.output)

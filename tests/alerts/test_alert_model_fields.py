@@ -12,6 +12,7 @@ import yaml
 from alert_platforms import small_platform
 
 from obs.build import render
+from obs.checks import alertmanager as alertmanager_checks
 from obs.model import DEFAULT_ALERT_WEBHOOK_URL, Platform, Service, ServiceKind, Team
 from obs.render import alertmanager
 from obs.tools import available
@@ -172,5 +173,5 @@ def test_amtool_accepts_the_configuration_with_every_alerting_field_set(tmp_path
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(data)
     for env in ("prod", "dev"):
-        outcomes = list(alertmanager.check(tmp_path / env)) + list(alertmanager.test(tmp_path / env))
+        outcomes = list(alertmanager_checks.check(tmp_path / env)) + list(alertmanager_checks.test(tmp_path / env))
         assert [f"{o.name}: {o.detail}" for o in outcomes if o.status != "passed"] == []

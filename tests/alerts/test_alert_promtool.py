@@ -10,7 +10,8 @@ import yaml
 from alert_platforms import small_platform
 
 from obs.build import build
-from obs.render import prometheus, rules
+from obs.checks import prometheus as prometheus_checks
+from obs.checks import rules as rules_checks
 from obs.tools import available
 
 pytestmark = pytest.mark.skipif(not available("promtool"), reason="promtool not installed")
@@ -20,7 +21,7 @@ ENVS = ["prod", "staging", "dev"]
 
 @pytest.mark.parametrize("env", ENVS)
 def test_promtool_accepts_every_rule_file_and_the_config_that_loads_them(edu_out: Path, env: str) -> None:
-    outcomes = list(rules.check(edu_out / env)) + list(prometheus.check(edu_out / env))
+    outcomes = list(rules_checks.check(edu_out / env)) + list(prometheus_checks.check(edu_out / env))
     assert len(outcomes) >= 12
     assert [o for o in outcomes if o.status != "passed"] == []
 
@@ -41,7 +42,7 @@ def _same_as_prod(out: Path, env: str, test_file: Path) -> bool:
 
 
 def test_every_generated_and_hand_written_promtool_test_passes_in_prod(edu_out: Path) -> None:
-    outcomes = list(rules.test(edu_out / "prod"))
+    outcomes = list(rules_checks.test(edu_out / "prod"))
     names = [o.name for o in outcomes]
     assert "promtool test rules prometheus/tests/handwritten/high_error_rate.test.yml" in names
     assert "promtool test rules prometheus/tests/slo-backend-availability.test.yml" in names
@@ -51,21 +52,21 @@ def test_every_generated_and_hand_written_promtool_test_passes_in_prod(edu_out: 
 
 @pytest.mark.parametrize("env", ["staging", "dev"])
 def test_the_tests_that_differ_from_prod_pass_in_every_other_environment(edu_out: Path, env: str) -> None:
-    differing = [p for p in rules.test_files(edu_out / env) if not _same_as_prod(edu_out, env, p)]
+    differing = [p for p in rules_checks.test_files(edu_out / env) if not _same_as_prod(edu_out, env, p)]
     # Target instances and probe URLs differ by environment; the SLO tests do not.
     assert {p.name for p in differing} >= {"probes.test.yml"}
     assert "slo-backend-availability.test.yml" not in {p.name for p in differing}
     failed = [
         f"{o.name}\n{o.detail}"
         for p in differing
-        if (o := rules.run_test_file(edu_out / env, p)).status != "passed"
+        if (o := rules_checks.run_test_file(edu_out / env, p)).status != "passed"
     ]
     assert failed == []
 
 
 def test_a_small_platform_with_a_28_day_slo_passes_its_generated_tests(tmp_path: Path) -> None:
     build(small_platform(), tmp_path, environments=["prod"], groups=["prometheus", "rules"])
-    failed = [f"{o.name}\n{o.detail}" for o in rules.test(tmp_path / "prod") if o.status != "passed"]
+    failed = [f"{o.name}\n{o.detail}" for o in rules_checks.test(tmp_path / "prod") if o.status != "passed"]
     assert failed == []
 
 
@@ -125,20 +126,20 @@ def test_the_generated_tests_fail_when_a_rule_is_wrong(
     prod_copy: Path, file: str, old: str, new: str, failing_test: str
 ) -> None:
     _edit(prod_copy / "prometheus" / "rules" / file, old, new)
-    outcome = rules.run_test_file(prod_copy, prod_copy / "prometheus" / "tests" / failing_test)
+    outcome = rules_checks.run_test_file(prod_copy, prod_copy / "prometheus" / "tests" / failing_test)
     assert outcome.status == "failed"
     assert "FAILED" in outcome.detail
 
 
 def test_promtool_check_reports_a_broken_rule_file_with_its_own_message(prod_copy: Path) -> None:
     _edit(prod_copy / "prometheus" / "rules" / "node.yml", "predict_linear(", "predict_linear((")
-    outcomes = {o.name: o for o in rules.check(prod_copy)}
+    outcomes = {o.name: o for o in rules_checks.check(prod_copy)}
     broken = outcomes["promtool check rules prometheus/rules/node.yml"]
     assert broken.status == "failed"
     assert "could not parse expression" in broken.detail
 
 
 def test_generated_test_files_count_their_cases(edu_out: Path) -> None:
-    cases = sum(len(yaml.safe_load(p.read_text())["tests"]) for p in rules.test_files(edu_out / "prod"))
+    cases = sum(len(yaml.safe_load(p.read_text())["tests"]) for p in rules_checks.test_files(edu_out / "prod"))
     # 45 alerts in prod, each with a firing and at least one silent case; shared SLO cases run once.
     assert cases >= 130

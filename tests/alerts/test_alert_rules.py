@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
-import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +11,10 @@ import pytest
 import yaml
 from alert_platforms import small_platform
 
-import alerts
 from obs import links
-from obs.alerting import AlertTest, Fires, Series, Severity, service_alert
+from obs.alerting import Severity
 from obs.build import build, render
+from obs.checks import rules as rules_checks
 from obs.errors import ModelError, PromQLError
 from obs.loader import load_platform
 from obs.model import Platform
@@ -94,7 +92,7 @@ def test_the_built_in_platform_gets_exactly_these_alerts(edu_out: Path) -> None:
 def test_every_alert_has_severity_team_service_and_links_to_its_runbook_and_dashboard(
     edu_out: Path, env: str
 ) -> None:
-    from obs.builtin import platform
+    from edu_platform import platform
 
     teams = set(platform.team_names)
     for rule in alerts_of(edu_out, env):
@@ -290,46 +288,21 @@ def test_a_platform_without_any_runbook_url_is_refused_with_the_fix() -> None:
 # --- custom alerts ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def plant(
-    monkeypatch: pytest.MonkeyPatch, restore_alert_modules: None
-) -> Callable[[str, Callable[[Platform], list[Any]]], None]:
-    """Add a module ``alerts/<name>.py`` defining ``alerts(platform)`` for the duration of a test."""
-
-    def add(name: str, factory: Callable[[Platform], list[Any]]) -> None:
-        module = types.ModuleType(f"alerts.{name}")
-        module.alerts = factory  # type: ignore[attr-defined]
-        sys.modules[f"alerts.{name}"] = module
-        known = alerts._modules()
-        monkeypatch.setattr(alerts, "_modules", lambda: sorted([*known, name]))
-
-    return add
-
-
-def _queue_alert(platform: Platform, expr: str, tests: tuple[AlertTest, ...]) -> Any:
-    bridge = platform.service("shop")
-    return service_alert(
-        platform, bridge, name="SyncQueueSlow", expr=expr, severity=Severity.TICKET,
-        summary="{{$labels.instance}} is slow", description="p50 {{ $value | humanizeDuration }}",
-        panel=links.ServicePanel.LATENCY_PERCENTILES, tests=tests,
-    )  # fmt: skip
-
-
-SERIES = (Series('http_server_request_duration_seconds_count{service="shop", instance="a:1"}', "0+1x10"),)
-CASES = (
-    AlertTest("fires", SERIES, "10m", fires=(Fires(value=1, labels={"instance": "a:1"}),)),
-    AlertTest("quiet", (), "10m"),
-)
-
-
-def test_a_custom_alert_gets_the_model_metadata_and_its_tests_are_rendered(plant: Any) -> None:
-    plant(
-        "queue",
-        lambda p: [
-            _queue_alert(p, 'rate(http_server_request_duration_seconds_count{service="shop"}[5m]) > 0', CASES)
-        ],
+def _plant(root: Path, name: str, expr: str, cases: str = "both") -> Platform:
+    """A team's repository: ``alerts/<name>.py`` defining ``alerts(platform)``, and the shop
+    platform naming that folder."""
+    folder = root / "alerts"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.py").write_text(
+        "from alert_platforms import queue_alert\n\n\n"
+        f"def alerts(platform):\n    return [queue_alert(platform, {expr!r}, {cases!r})]\n"
     )
-    files = render(small_platform(), ["prod"], ["prometheus", "rules"]).files
+    return small_platform(content={"alerts": ("alerts",)})
+
+
+def test_a_custom_alert_gets_the_model_metadata_and_its_tests_are_rendered(tmp_path: Path) -> None:
+    platform = _plant(tmp_path, "queue", 'rate(http_server_request_duration_seconds_count{service="shop"}[5m]) > 0')
+    files = render(platform, ["prod"], ["prometheus", "rules"], root=tmp_path).files
     rule = next(
         r
         for g in yaml.safe_load(files["prod/prometheus/rules/custom.yml"])["groups"]
@@ -343,84 +316,65 @@ def test_a_custom_alert_gets_the_model_metadata_and_its_tests_are_rendered(plant
         == "https://grafana.example.org/d/obs-svc-shop?viewPanel=4&var-service=shop"
     )
     tests = yaml.safe_load(files["prod/prometheus/tests/custom.test.yml"])["tests"]
-    assert [t["name"] for t in tests if t["name"].startswith("SyncQueueSlow")] == [
-        "SyncQueueSlow [shop]: fires",
-        "SyncQueueSlow [shop]: quiet",
-    ]
+    assert [t["name"] for t in tests] == ["SyncQueueSlow [shop]: fires", "SyncQueueSlow [shop]: quiet"]
+    # Only the platform's own alerts: none of the built-in platform's.
     groups = [g["name"] for g in yaml.safe_load(files["prod/prometheus/rules/custom.yml"])["groups"]]
-    assert groups == ["shop-custom-http", "shop-custom-queue"]
+    assert groups == ["shop-custom-queue"]
+
+
+def test_a_platform_that_names_no_alerts_gets_the_catalogue_only() -> None:
+    files = render(small_platform(), ["prod"], ["prometheus", "rules"]).files
+    assert "prod/prometheus/rules/custom.yml" not in files
+    assert not [f for f in files if "handwritten" in f]
 
 
 @pytest.mark.parametrize(
-    ("expr", "tests", "error", "message"),
+    ("expr", "cases", "error", "message"),
     [
         (
             "rate(http_requests_total[5m]) > 0",
-            CASES,
+            "both",
             PromQLError,
             r"alerts/queue\.py: alert SyncQueueSlow: unknown metric 'http_requests_total'",
         ),
         (
             "rate(http_server_request_duration_seconds_count[5m] > 0",
-            CASES,
+            "both",
             PromQLError,
-            r"alerts/queue\.py: alert SyncQueueSlow: (does not parse|promtool check rules rejects it: (.|\n)*could not parse expression: .*unclosed left parenthesis)",
+            r"alerts/queue\.py: alert SyncQueueSlow: does not parse",
         ),
-        (
-            "up > 0",
-            CASES[1:],
-            ModelError,
-            r"alerts/queue\.py: alert SyncQueueSlow: has no test case where it fires",
-        ),
-        (
-            "up > 0",
-            CASES[:1],
-            ModelError,
-            r"alerts/queue\.py: alert SyncQueueSlow: has no test case where it must stay silent",
-        ),
+        ("up > 0", "only-quiet", ModelError, r"alerts/queue\.py: alert SyncQueueSlow: has no test case where it fires"),
+        ("up > 0", "only-fires", ModelError, r"alerts/queue\.py: alert SyncQueueSlow: has no test case where it must stay silent"),
     ],
 )
 def test_a_broken_custom_alert_stops_the_build_naming_its_file(
-    plant: Any, tmp_path: Path, expr: str, tests: tuple[AlertTest, ...], error: type[Exception], message: str
+    tmp_path: Path, expr: str, cases: str, error: type[Exception], message: str
 ) -> None:
-    plant("queue", lambda p: [_queue_alert(p, expr, tests)])
+    platform = _plant(tmp_path, "queue", expr, cases)
     with pytest.raises(error, match=message):
-        build(small_platform(), tmp_path / "out", groups=["prometheus", "rules"])
+        build(platform, tmp_path / "out", groups=["prometheus", "rules"], root=tmp_path)
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.skipif(not available("promtool"), reason="promtool not installed")
-def test_a_function_this_prometheus_lacks_is_refused_with_promtools_own_words(
-    plant: Any, tmp_path: Path
-) -> None:
-    # The PromQL parser knows mad_over_time; Prometheus 2.42 does not.
-    plant(
-        "queue",
-        lambda p: [
-            _queue_alert(
-                p, 'mad_over_time(http_server_request_duration_seconds_count{service="shop"}[5m]) > 0', CASES
-            )
-        ],
-    )
-    with pytest.raises(
-        PromQLError,
-        match=r'alerts/queue\.py: alert SyncQueueSlow: promtool check rules rejects it: (.|\n)*unknown function with name "mad_over_time"',
-    ):
-        build(small_platform(), tmp_path / "out", groups=["prometheus", "rules"])
-    assert not (tmp_path / "out").exists()
+def test_a_function_this_prometheus_lacks_builds_and_obs_check_refuses_it_in_promtools_words(tmp_path: Path) -> None:
+    # The PromQL parser knows mad_over_time; Prometheus 2.42 does not. The build is the same on any
+    # machine; promtool judges in `obs check`.
+    platform = _plant(tmp_path, "queue", 'mad_over_time(http_server_request_duration_seconds_count{service="shop"}[5m]) > 0')
+    build(platform, tmp_path / "out", ["prod"], ["prometheus", "rules"], root=tmp_path)
+    outcomes = {o.name: o for o in rules_checks.check(tmp_path / "out" / "prod")}
+    outcome = outcomes["promtool check rules prometheus/rules/custom.yml"]
+    assert outcome.status == "failed"
+    assert 'unknown function with name "mad_over_time"' in outcome.detail
 
 
-def test_a_module_in_alerts_without_an_alerts_function_is_refused(
-    monkeypatch: pytest.MonkeyPatch, restore_alert_modules: None
-) -> None:
-    sys.modules["alerts.empty"] = types.ModuleType("alerts.empty")
-    known = alerts._modules()
-    monkeypatch.setattr(alerts, "_modules", lambda: sorted([*known, "empty"]))
+def test_a_module_in_alerts_without_an_alerts_function_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "alerts").mkdir()
+    (tmp_path / "alerts" / "empty.py").write_text("X = 1\n")
+    platform = small_platform(content={"alerts": ("alerts",)})
     with pytest.raises(ModelError, match=r"alerts/empty\.py: defines no alerts\(platform\) function"):
-        render(small_platform(), ["prod"], ["prometheus", "rules"])
+        render(platform, ["prod"], ["prometheus", "rules"], root=tmp_path)
 
 
-def test_the_hand_written_tests_are_shipped_only_for_the_platform_they_name(edu_out: Path) -> None:
+def test_the_hand_written_tests_are_shipped_with_the_platform_that_names_them(edu_out: Path) -> None:
     assert (edu_out / "prod" / "prometheus" / "tests" / "handwritten" / "high_error_rate.test.yml").exists()
-    files = render(small_platform(), ["prod"], ["prometheus", "rules"]).files
-    assert not [f for f in files if "handwritten" in f]

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from alert_platforms import small_platform
 
-from obs.builtin import platform as edu
+from edu_platform import platform as edu
+from obs.catalogue.alerts import rule_files
 from obs.errors import ModelError
 from obs.model import SLO, AvailabilitySLI, Platform
-from obs.render import rules
 from obs.slo import (
     BurnRateWindow,
     SLORecording,
@@ -130,7 +130,7 @@ def test_an_slo_records_its_ratios_over_every_alert_window_and_its_budget_over_i
 
 @pytest.mark.parametrize("platform", [edu, small_platform()], ids=["built-in", "shop"])
 def test_the_rules_record_exactly_the_series_obs_slo_lists_in_its_order(platform: Platform) -> None:
-    by_file = {f.name: f for f in rules.rule_files(platform, platform.environments[0])}
+    by_file = {f.name: f for f in rule_files(platform, platform.environments[0])}
     for service in platform.instrumented_services:
         for slo in service.slos:
             file = by_file[f"slo-{service.name}-{slo.name}"]

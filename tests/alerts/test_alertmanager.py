@@ -12,8 +12,9 @@ import pytest
 import yaml
 from alert_platforms import small_platform
 
+from edu_platform import platform as edu
 from obs.build import render
-from obs.builtin import platform as edu
+from obs.checks import alertmanager as alertmanager_checks
 from obs.model import Environment
 from obs.render import alertmanager
 from obs.tools import available
@@ -167,7 +168,7 @@ def test_a_team_without_pager_key_or_channel_falls_back_to_the_log() -> None:
 @amtool
 @pytest.mark.parametrize("env", ENVS)
 def test_amtool_accepts_the_configuration_and_every_route_case(edu_out: Path, env: str) -> None:
-    outcomes = list(alertmanager.check(edu_out / env)) + list(alertmanager.test(edu_out / env))
+    outcomes = list(alertmanager_checks.check(edu_out / env)) + list(alertmanager_checks.test(edu_out / env))
     assert len(outcomes) > 50
     assert [f"{o.name}: {o.detail}" for o in outcomes if o.status != "passed"] == []
 
@@ -179,7 +180,7 @@ def test_a_small_platform_routes_as_its_model_says(tmp_path: Path) -> None:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(data)
     for env in ("prod", "dev"):
-        outcomes = list(alertmanager.check(tmp_path / env)) + list(alertmanager.test(tmp_path / env))
+        outcomes = list(alertmanager_checks.check(tmp_path / env)) + list(alertmanager_checks.test(tmp_path / env))
         assert [o.name for o in outcomes if o.status != "passed"] == []
 
 
@@ -197,7 +198,7 @@ def test_a_wrong_expected_receiver_fails_the_route_test(edu_out: Path, tmp_path:
         }
     ]
     path.write_text(yaml.safe_dump(data))
-    (outcome,) = alertmanager.test(env_dir)
+    (outcome,) = alertmanager_checks.test(env_dir)
     assert outcome.status == "failed"
     assert "alert-log,learning-pager,learning-chat" in outcome.detail
 
@@ -208,7 +209,7 @@ def test_amtool_rejects_a_broken_configuration_with_its_own_message(edu_out: Pat
     shutil.copytree(edu_out / "prod", env_dir)
     path = env_dir / "alertmanager" / "alertmanager.yml"
     path.write_text(path.read_text().replace("receiver: learning-chat", "receiver: learning-chats"))
-    (outcome,) = alertmanager.check(env_dir)
+    (outcome,) = alertmanager_checks.check(env_dir)
     assert outcome.status == "failed"
     assert 'undefined receiver "learning-chats"' in outcome.detail
 
@@ -216,7 +217,7 @@ def test_amtool_rejects_a_broken_configuration_with_its_own_message(edu_out: Pat
 def test_the_watchdog_pings_the_heartbeat_every_minute_and_reaches_no_one_else(edu_out: Path) -> None:
     """The dead man's switch: when the pings stop, the outside service pages. It must come first
     and stop there, or the always-firing alert would fill the log and the teams' channels."""
-    from obs.builtin import platform as edu
+    from edu_platform import platform as edu
 
     config = config_of(edu_out, "prod")
     first = config["route"]["routes"][0]

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import yaml
 
+from edu_platform import platform
 from obs.build import render
-from obs.builtin import platform
 from obs.promql import selected_metrics, substitute_grafana_variables
 from obs.render.alertmanager import WATCHDOG
 

@@ -16,15 +16,24 @@ from typing import Any
 import pytest
 import yaml
 
+from edu_platform import platform as edu
 from obs import schemas
-from obs.build import build
-from obs.builtin import platform as edu
+from obs.artifacts import group
+from obs.build import build, render_environment
+from obs.checks import compose as compose_checks
 from obs.errors import RenderError
-from obs.model import ComponentOverride
+from obs.model import ComponentOverride, Environment, Platform
 from obs.render import compose, prometheus
 
 ENVIRONMENTS = [e.name for e in edu.environments]
 DOCS = Path(__file__).parents[2] / "docs" / "compose.md"
+
+
+def _document(platform: Platform, env: Environment) -> dict[str, Any]:
+    """The compose file the build renders for ``env`` (both phases, in memory)."""
+    rendered = render_environment(platform, env, [group("compose")])
+    content: dict[str, Any] = rendered["compose"][0].content
+    return content
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +63,7 @@ def env_copy(built: Path, tmp_path: Path) -> Path:
 
 
 def _outcome(env_dir: Path, name: str) -> Any:
-    (outcome,) = [o for o in compose.check(env_dir) if o.name == name]
+    (outcome,) = [o for o in compose_checks.check(env_dir) if o.name == name]
     return outcome
 
 
@@ -79,7 +88,7 @@ def test_the_file_follows_the_compose_specification(built: Path, env: str) -> No
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_check_passes_on_the_written_files(built: Path, env: str) -> None:
-    outcomes = list(compose.check(built / env))
+    outcomes = list(compose_checks.check(built / env))
     assert len(outcomes) == 5
     assert all(o.status == "passed" for o in outcomes), outcomes
 
@@ -162,7 +171,7 @@ def test_check_fails_when_a_mounted_file_is_renamed(env_copy: Path, missing: str
 
 def test_every_mount_is_a_file_another_group_writes(built: Path) -> None:
     env_dir = built / "prod"
-    sources = compose.host_sources(_doc(built))
+    sources = compose_checks.host_sources(_doc(built))
     assert len(sources) > 20
     for service, source in sources:
         if source in compose.HOST_PATHS:
@@ -246,7 +255,7 @@ def _with_postgres_targets(*targets: str) -> tuple[Any, Any]:
 
 def test_an_exporter_answers_to_every_host_an_environment_scrapes_it_under() -> None:
     platform, env = _with_postgres_targets("pg-exporter.prod.internal:9187")
-    doc = compose.document(platform, env)
+    doc = _document(platform, env)
     assert doc["services"]["postgres-exporter"]["networks"] == {
         "obs": {"aliases": ["pg-exporter.prod.internal"]}
     }
@@ -258,14 +267,14 @@ def test_render_fails_clearly_when_prometheus_scrapes_what_the_stack_does_not_se
         RenderError,
         match=r"job postgres: postgres-exporter:9999: service postgres-exporter listens on 9187, not 9999",
     ):
-        compose.document(platform, env)
+        _document(platform, env)
 
 
 def test_an_application_target_on_localhost_is_a_listed_limitation() -> None:
     from obs.loader import load_platform
 
     platform = load_platform(Path(__file__).parents[1] / "foundation" / "platforms" / "good.yaml")
-    doc = compose.document(platform, platform.environment("dev"))
+    doc = _document(platform, platform.environment("dev"))
     assert any("localhost:8000" in note for note in doc[compose.LIMITATIONS_KEY])
 
 
@@ -279,7 +288,7 @@ def test_hosts_and_ports_come_from_the_model() -> None:
         blackbox_address="probe:9116",
     )
     env = platform.environment("prod")
-    doc = compose.document(platform, env)
+    doc = _document(platform, env)
     services = doc["services"]
     assert services["alertmanager"]["networks"] == {"obs": {"aliases": ["am.internal"]}}
     assert "--web.listen-address=:9193" in services["alertmanager"]["command"]
@@ -314,7 +323,7 @@ def test_the_otlp_endpoint_of_the_model_reaches_the_local_jaeger(endpoint: str, 
     """Under compose the collector's export must resolve to the Jaeger container, in plaintext on 4317;
     what cannot is listed, never silently lost."""
     platform = replace(edu, jaeger_url="http://traces:16686", jaeger_otlp_endpoint=endpoint)
-    doc = compose.document(platform, platform.environment("dev"))
+    doc = _document(platform, platform.environment("dev"))
     assert doc["services"]["jaeger"]["networks"] == {"obs": {"aliases": sorted(aliases)}}
     listed = doc.get(compose.LIMITATIONS_KEY, [])
     assert len(listed) == len(notes)
@@ -385,7 +394,7 @@ def test_no_image_is_unpinned(built: Path) -> None:
             image = service["image"]
             assert ":" in image.rpartition("/")[2] and not image.endswith(":latest"), (name, image)
             assert image in compose.IMAGES.values()
-    assert compose.unpinned_images(_doc(built)) == []
+    assert compose_checks.unpinned_images(_doc(built)) == []
 
 
 @pytest.mark.parametrize("image", ["grafana/grafana:latest", "grafana/grafana", "localhost:5000/grafana"])

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from edu_platform import platform as edu
 from obs.build import build
-from obs.builtin import platform as edu
 from obs.model import Platform
 
 ENVIRONMENTS = [e.name for e in edu.environments]
@@ -24,7 +24,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def dashboards_json(platform: Platform = edu, env: str = "prod") -> dict[str, dict[str, Any]]:
-    from dashboards import dashboards
+    from obs.catalogue.dashboards import dashboards
 
     return {d.uid: d.to_json() for d in dashboards(platform, platform.environment(env))}
 

@@ -11,13 +11,13 @@ from urllib.parse import unquote
 
 import pytest
 
-from dashboards import dashboards
-from dashboards.queries import selector
-from dashboards.queries import slo_burn_rate as burn_rate
-from dashboards.recordings import slo_recordings
+from edu_platform import platform as edu
 from obs import contract, links
 from obs.build import render_environment, select_groups
-from obs.builtin import platform as edu
+from obs.catalogue.dashboards import dashboards
+from obs.catalogue.dashboards.queries import selector
+from obs.catalogue.dashboards.queries import slo_burn_rate as burn_rate
+from obs.catalogue.dashboards.recordings import slo_recordings
 from obs.errors import RenderError
 from obs.grafana.lint import iter_panels, lint
 from obs.grafana.schema import validate
@@ -315,7 +315,7 @@ def test_renaming_a_recording_rule_breaks_the_build_not_the_panel(monkeypatch: p
     # The dashboards read the names obs.slo gives; a rule that records under another name (typed
     # in the rules module instead of taken from obs.slo) stops the build that would ship both.
     from obs.build import render
-    from obs.render import rules
+    from obs.rules import rulefile as rules
 
     record = rules.RuleFile.record
 
@@ -335,7 +335,7 @@ def test_a_window_the_rules_stop_recording_breaks_the_build_not_the_panel(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from obs.build import render
-    from obs.render import rules
+    from obs.catalogue.alerts import slo as rules
 
     recording_windows = rules.recording_windows
     monkeypatch.setattr(rules, "recording_windows", lambda slo: recording_windows(slo)[:-1])

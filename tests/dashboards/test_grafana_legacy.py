@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from edu_platform import platform as edu
 from obs.build import render
-from obs.builtin import platform as edu
-from obs.errors import PromQLError, RenderError
+from obs.errors import ModelError, PromQLError, RenderError
 from obs.grafana import legacy
 from obs.grafana.provisioning import ELASTICSEARCH_UID
 from obs.model import Platform, Team
@@ -53,8 +53,8 @@ def _module(folder: Path, name: str, *, uid: str = "learning-queue", datasource:
 
 
 def _build(tmp_path: Path, base: Platform = edu) -> dict[str, Any]:
-    platform = dataclasses.replace(base, dashboard_dirs=(str(tmp_path / "legacy"),))
-    result = render(platform, environments=["prod"], groups=["grafana"])
+    platform = dataclasses.replace(base, alerts=(), rule_tests=(), dashboards=("legacy",))
+    result = render(platform, environments=["prod"], groups=["grafana"], root=tmp_path)
     return {path: data for path, data in result.files.items()}
 
 
@@ -119,14 +119,14 @@ def test_a_legacy_query_on_an_unknown_metric_stops_the_build_naming_the_file(tmp
 
 def test_a_legacy_panel_failing_the_lint_stops_the_build_naming_the_file(tmp_path: Path) -> None:
     path = _module(tmp_path / "legacy" / "learning", "queue", description="")
-    with pytest.raises(RenderError, match=rf"panel 1 'Requests': has no description.*\(from {path}\)"):
+    with pytest.raises(RenderError, match=rf"panel 1 'Requests': has no description.*\(from {path.relative_to(tmp_path)}\)"):
         _build(tmp_path)
 
 
 def test_a_legacy_dashboard_may_not_take_a_generated_uid(tmp_path: Path) -> None:
     _module(tmp_path / "legacy" / "learning", "queue", uid="obs-overview")
     with pytest.raises(
-        RenderError, match=r"'obs-overview' of .*queue\.dashboard\.py is already used by dashboards"
+        RenderError, match=r"'obs-overview' of legacy/learning/queue\.dashboard\.py is already used by obs catalogue"
     ):
         _build(tmp_path)
 
@@ -142,21 +142,23 @@ def test_a_module_grafanalib_could_not_load_is_a_clear_error(
     tmp_path: Path, define: str, message: str
 ) -> None:
     _module(tmp_path / "legacy" / "learning", "queue", define=define)
-    with pytest.raises(RenderError, match=message):
+    with pytest.raises(ModelError, match=r"legacy/learning/queue\.dashboard\.py: .*" + message):
         _build(tmp_path)
 
 
 def test_a_missing_dashboard_dir_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(RenderError, match="is not a folder"):
+    with pytest.raises(ModelError, match=r"dashboards: 'legacy' does not exist"):
         _build(tmp_path)
 
 
 def test_preview_finds_a_legacy_dashboard_by_uid(tmp_path: Path) -> None:
+    from obs.content import load_content
     from obs.preview import dashboard_json
 
     _module(tmp_path / "legacy" / "learning", "queue")
-    platform = dataclasses.replace(edu, dashboard_dirs=(str(tmp_path / "legacy"),))
-    data = dashboard_json(platform, platform.environments[0], "learning-queue")
+    platform = dataclasses.replace(edu, alerts=(), rule_tests=(), dashboards=("legacy",))
+    content = load_content(platform, platform.environments[0], tmp_path)
+    data = dashboard_json(platform, platform.environments[0], "learning-queue", content)
     assert data["panels"][0]["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
 
 

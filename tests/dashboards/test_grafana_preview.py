@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from edu_platform import platform as edu
 from obs import contract, links
 from obs.build import render
-from obs.builtin import platform as edu
 from obs.errors import RenderError
 from obs.preview import Window, format_value, make_window, preview, substitute, variable_values
 from tests.conftest import free_port
@@ -302,7 +302,7 @@ def test_service_dashboard_preview_shows_real_data_and_exemplars(prometheus_url:
 def test_every_generated_dashboard_previews_without_a_query_error(
     prometheus_url: str, tmp_path: Path
 ) -> None:
-    from dashboards import dashboards
+    from obs.catalogue.dashboards import dashboards
 
     for dashboard in dashboards(edu, edu.environment("dev")):
         html_path, _ = preview(

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
+from edu_platform import platform as edu
 from obs import links
 from obs.artifacts import RenderContext, group
 from obs.build import build, render
-from obs.builtin import platform as edu
+from obs.checks import grafana as grafana_checks
 from obs.errors import RenderError
 from obs.grafana import Dashboard, Target, timeseries
 from obs.grafana import provisioning as prov
@@ -43,8 +44,9 @@ def test_rendered_files_match_the_golden_files(built: Path, golden: Callable[[st
         golden(f"grafana/{rel}", path.read_bytes())
 
 
-def test_the_registry_runs_this_module() -> None:
-    assert group("grafana").load() is grafana
+def test_the_registry_renders_with_this_module_and_checks_with_its_own() -> None:
+    assert group("grafana").module == grafana.__name__
+    assert group("grafana").checks == grafana_checks.__name__
 
 
 def test_dashboards_land_in_a_folder_per_team(built: Path) -> None:
@@ -145,7 +147,7 @@ def test_environment_references_are_read_past_escaped_dollars() -> None:
 
 
 def test_check_passes_on_the_build(built: Path) -> None:
-    outcomes = list(grafana.check(built / "prod"))
+    outcomes = list(grafana_checks.check(built / "prod"))
     assert [(o.name.split(":")[0], o.status) for o in outcomes] == [
         ("grafana dashboards", "passed"),
         ("grafana provisioning", "passed"),
@@ -244,12 +246,12 @@ def test_check_fails_on_hand_broken_output(
         _edit_yaml(env_dir / prov.DATASOURCES_PATH, edit)
     else:
         _edit_yaml(env_dir / prov.DASHBOARD_PROVIDERS_PATH, edit)
-    failed = [o for o in grafana.check(env_dir) if o.status == "failed"]
+    failed = [o for o in grafana_checks.check(env_dir) if o.status == "failed"]
     assert failed and message in failed[0].detail, [o.detail for o in failed]
 
 
 def test_check_fails_when_no_dashboard_was_written(tmp_path: Path) -> None:
-    (outcome,) = grafana.check(tmp_path)
+    (outcome,) = grafana_checks.check(tmp_path)
     assert outcome.status == "failed" and "no dashboard JSON" in outcome.detail
 
 
@@ -282,7 +284,7 @@ def test_a_lint_failure_stops_the_build_naming_dashboard_and_panel(
 def test_a_uid_used_twice_stops_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
     one = Dashboard("obs-twice", "One", "d", "a", (timeseries("x", Target("up"), description="d", unit="s"),))
     monkeypatch.setattr(grafana, "dashboards", lambda platform, env: (one, one))
-    with pytest.raises(RenderError, match="'obs-twice' of dashboards \\(obs-twice\\) is already used"):
+    with pytest.raises(RenderError, match="'obs-twice' of obs catalogue \\(obs-twice\\) is already used"):
         render(edu, groups=["grafana"])
 
 

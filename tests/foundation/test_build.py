@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -30,15 +31,14 @@ def test_building_twice_gives_byte_identical_files(edu_platform: Platform, tmp_p
     assert len(a) > 20
 
 
-def test_every_environment_gets_its_own_tree_and_a_manifest(edu_platform: Platform) -> None:
-    result = render(edu_platform, groups=["prometheus"])
-    assert sorted(result.files) == [
-        "dev/prometheus/prometheus.yml",
-        "manifest.json",
-        "prod/prometheus/prometheus.yml",
-        "staging/prometheus/prometheus.yml",
-    ]
-    assert b'"prod/prometheus/prometheus.yml": "' in result.files["manifest.json"]
+def test_every_environment_gets_its_own_tree_and_a_manifest(edu_platform: Platform, tmp_path: Path) -> None:
+    result = build(edu_platform, tmp_path / "out", groups=["prometheus"])
+    paths = ["dev/prometheus/prometheus.yml", "prod/prometheus/prometheus.yml", "staging/prometheus/prometheus.yml"]
+    assert sorted(result.files) == paths
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert sorted(manifest["files"]) == paths
+    assert manifest["files"]["prod/prometheus/prometheus.yml"] == hashlib.sha256(result.files["prod/prometheus/prometheus.yml"]).hexdigest()
+    assert set(manifest["groups"].values()) == {"prometheus"}
 
 
 def test_generated_yaml_starts_with_the_do_not_edit_header(edu_platform: Platform) -> None:
@@ -55,7 +55,6 @@ def test_a_failing_renderer_leaves_the_previous_output_byte_identical(
 ) -> None:
     out = tmp_path / "build"
     build(edu_platform, out, groups=["prometheus"])
-    (out / "notes.txt").write_text("kept")
     before = tree(out)
     _with_group(monkeypatch, "tests.foundation.failing_renderer")
     with pytest.raises(RenderError, match=r"prod/broken: renderer failed: RuntimeError: cannot render prod"):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).parent / "platforms"
+EDU = str(Path(__file__).parents[2] / "edu_platform.py")
 
 
 def obs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -19,16 +20,18 @@ def obs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_build_writes_the_tree_and_reports_each_group(tmp_path: Path) -> None:
-    proc = obs("build", "--only", "prometheus", cwd=tmp_path)
+    proc = obs("build", "--platform", EDU, "--only", "prometheus", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "build/prod/prometheus/prometheus.yml").is_file()
     assert "  prod     prometheus        1 file" in proc.stderr
-    assert proc.stdout.strip() == "built 4 files for prod, staging, dev into build/"
+    assert proc.stdout.strip() == "built 3 files for prod, staging, dev into build/"
 
 
 def test_quiet_json_output_for_ci(tmp_path: Path) -> None:
     proc = obs(
         "build",
+        "--platform",
+        EDU,
         "--only",
         "prometheus",
         "--env",
@@ -64,11 +67,11 @@ def test_a_wrong_command_line_exits_2(tmp_path: Path) -> None:
 
 
 def test_diff_exits_1_when_the_output_is_stale_and_0_when_fresh(tmp_path: Path) -> None:
-    assert obs("build", "--only", "prometheus", "-q", cwd=tmp_path).returncode == 0
-    assert obs("diff", "--only", "prometheus", cwd=tmp_path).returncode == 0
+    assert obs("build", "--platform", EDU, "--only", "prometheus", "-q", cwd=tmp_path).returncode == 0
+    assert obs("diff", "--platform", EDU, "--only", "prometheus", cwd=tmp_path).returncode == 0
     target = tmp_path / "build/prod/prometheus/prometheus.yml"
     target.write_text(target.read_text().replace("scrape_interval: 30s", "scrape_interval: 1m"))
-    proc = obs("diff", "--only", "prometheus", cwd=tmp_path)
+    proc = obs("diff", "--platform", EDU, "--only", "prometheus", cwd=tmp_path)
     assert proc.returncode == 1
     assert "-  scrape_interval: 1m" in proc.stdout and "+  scrape_interval: 30s" in proc.stdout
 
@@ -90,7 +93,7 @@ def test_schema_prints_a_json_schema(tmp_path: Path) -> None:
 def test_check_says_what_it_skipped_and_why(tmp_path: Path, tool_var: str) -> None:
     env = {"PATH": "/nonexistent", tool_var: ""}
     proc = subprocess.run(
-        [sys.executable, "-m", "obs", "check", "--only", "prometheus", "--env", "dev"],
+        [sys.executable, "-m", "obs", "check", "--platform", EDU, "--only", "prometheus", "--env", "dev"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -29,8 +29,23 @@ def test_a_python_module_exporting_platform_loads() -> None:
     assert load_platform(HERE / "tiny.py").name == "tiny"
 
 
-def test_no_source_means_the_builtin_platform() -> None:
+def test_no_source_means_the_platform_pyproject_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(Path(__file__).parents[2])
+    monkeypatch.delenv("OBS_PLATFORM", raising=False)
     assert load_platform(None).name == "edu"
+
+
+def test_obs_platform_names_the_platform(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OBS_PLATFORM", str(HERE / "tiny.py"))
+    assert load_platform(None).name == "tiny"
+
+
+def test_no_platform_anywhere_says_how_to_name_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OBS_PLATFORM", raising=False)
+    with pytest.raises(ModelError, match=r"--platform: no platform given \(pass --platform FILE, set OBS_PLATFORM, add `\[tool.obs\] platform"):
+        load_platform(None)
 
 
 @pytest.mark.parametrize(

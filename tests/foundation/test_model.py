@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from obs import builtin
+import edu_platform
 from obs.errors import ModelError
 from obs.model import (
     DEFAULT_ALERT_WEBHOOK_URL,
@@ -28,7 +28,7 @@ from obs.model import (
 )
 
 #: The built-in platform: every case below changes one thing of a platform known to be valid.
-EDU = builtin.platform
+EDU = edu_platform.platform
 BACKEND = EDU.service("backend")
 LEARNING = EDU.team("learning")
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from edu_platform import platform as edu
 from obs import contract
 from obs.build import build
-from obs.builtin import platform as edu
 
 PIPELINE_GROUPS = ["fluentd", "logstash", "elasticsearch", "kibana", "jaeger", "otel-collector", "exporters"]
 ENVIRONMENTS = [e.name for e in edu.environments]

@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from obs.artifacts import Outcome, group
+from obs.checks import elasticsearch as elasticsearch_checks
+from obs.checks import fluentd as fluentd_checks
+from obs.checks import logstash as logstash_checks
 from obs.render import elasticsearch, fluentd, logstash
 from tests.pipelines.conftest import ENVIRONMENTS, PIPELINE_GROUPS
 
@@ -41,7 +44,7 @@ def test_fluentd_check_fails_when_the_elasticsearch_match_swallows_a_filter(env_
     text = text[:start] + text[end:]
     text = text.replace("# Catch-all:", redaction + "\n# Catch-all:")
     path.write_text(text)
-    outcome = outcomes(fluentd.check(env_copy))["fluentd config parses and routes every tag"]
+    outcome = outcomes(fluentd_checks.check(env_copy))["fluentd config parses and routes every tag"]
     assert outcome.status == "failed"
     assert "<filter **> is reached by no source tag" in outcome.detail
 
@@ -49,28 +52,28 @@ def test_fluentd_check_fails_when_the_elasticsearch_match_swallows_a_filter(env_
 def test_fluentd_check_fails_on_text_fluentd_cannot_read(env_copy: Path) -> None:
     path = env_copy / fluentd.CONFIG_PATH
     path.write_text(path.read_text().replace("</buffer>", "", 1))
-    outcome = outcomes(fluentd.check(env_copy))["fluentd config parses and routes every tag"]
+    outcome = outcomes(fluentd_checks.check(env_copy))["fluentd config parses and routes every tag"]
     assert outcome.status == "failed" and "closes <buffer>" in outcome.detail
 
 
 def test_logstash_check_fails_on_an_unbalanced_pipeline(env_copy: Path) -> None:
     path = env_copy / logstash.PIPELINE_PATH
     path.write_text(path.read_text().rstrip().removesuffix("}"))
-    outcome = outcomes(logstash.check(env_copy))["logstash pipeline parses and holds together"]
+    outcome = outcomes(logstash_checks.check(env_copy))["logstash pipeline parses and holds together"]
     assert outcome.status == "failed" and "end of file" in outcome.detail
 
 
 def test_fluentd_check_fails_on_a_tail_regexp_that_cannot_read_cri_lines(env_copy: Path) -> None:
     path = env_copy / fluentd.CONFIG_PATH
     path.write_text(path.read_text().replace("(?<stream>stdout|stderr)", "(?<stream>stdout|stderr", 1))
-    outcome = outcomes(fluentd.check(env_copy))["fluentd regexps compile and read CRI lines"]
+    outcome = outcomes(fluentd_checks.check(env_copy))["fluentd regexps compile and read CRI lines"]
     assert outcome.status == "failed" and "does not compile" in outcome.detail
 
 
 def test_logstash_check_fails_on_an_unknown_grok_pattern(env_copy: Path) -> None:
     path = env_copy / logstash.PIPELINE_PATH
     path.write_text(path.read_text().replace("%{LOGLEVEL:", "%{LOGLEVLE:", 1))
-    outcome = outcomes(logstash.check(env_copy))["logstash grok patterns compile"]
+    outcome = outcomes(logstash_checks.check(env_copy))["logstash grok patterns compile"]
     assert outcome.status == "failed" and "LOGLEVLE" in outcome.detail
 
 
@@ -79,7 +82,7 @@ def test_elasticsearch_check_fails_when_the_mapping_disagrees_with_the_contract(
     body = json.loads(path.read_text())
     body["template"]["mappings"]["properties"]["trace"]["properties"]["id"]["type"] = "text"
     path.write_text(json.dumps(body))
-    outcome = outcomes(elasticsearch.check(env_copy))["elasticsearch mapping covers every contract log field"]
+    outcome = outcomes(elasticsearch_checks.check(env_copy))["elasticsearch mapping covers every contract log field"]
     assert outcome.status == "failed" and "trace.id is mapped as 'text'" in outcome.detail
 
 

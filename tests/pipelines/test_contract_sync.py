@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from edu_platform import platform as edu
 from obs import contract
-from obs.builtin import platform as edu
 from obs.formats import fluentd_conf as fc
 from obs.formats import logstash_conf as lc
 from obs.render import fluentd, logstash, otel_collector

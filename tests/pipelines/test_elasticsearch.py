@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from edu_platform import platform as edu
 from obs import contract, schemas
 from obs.artifacts import group
-from obs.builtin import platform as edu
+from obs.checks import elasticsearch as es_checks
 from obs.render import elasticsearch as es
 from tests.pipelines.conftest import ENVIRONMENTS, golden_files
 
@@ -139,7 +140,7 @@ def test_check_reports_a_template_pointing_at_a_missing_policy(built: Path, tmp_
 
     shutil.copytree(built / "prod", tmp_path / "prod")
     (tmp_path / "prod" / es.ILM_DIR / "logs-edu.audit-prod.json").unlink()
-    outcomes = list(es.check(tmp_path / "prod"))
+    outcomes = list(es_checks.check(tmp_path / "prod"))
     failed = [o for o in outcomes if o.status == "failed"]
     assert any("logs-edu.audit-prod" in o.detail for o in failed), outcomes
 

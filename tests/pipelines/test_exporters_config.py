@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from obs import contract, tools
+from obs.checks import exporters as exporters_checks
 from obs.render import exporters
 from tests.pipelines.conftest import ENVIRONMENTS, golden_files
 
@@ -34,7 +35,7 @@ def test_the_probe_module_is_the_one_the_scrape_config_uses(built: Path) -> None
 
 @needs_blackbox
 def test_the_real_blackbox_exporter_accepts_the_modules(built: Path) -> None:
-    outcome = exporters.blackbox_config_check(built / "prod" / exporters.BLACKBOX_PATH)
+    outcome = exporters_checks.blackbox_config_check(built / "prod" / exporters.BLACKBOX_PATH)
     assert outcome.status == "passed", outcome.detail
 
 
@@ -44,7 +45,7 @@ def test_the_real_blackbox_exporter_rejects_a_broken_module(tmp_path: Path) -> N
     config["modules"]["http_2xx_tls"]["http"]["fail_if_not_sssl"] = True
     path = tmp_path / "blackbox.yml"
     path.write_text(yaml.safe_dump(config))
-    outcome = exporters.blackbox_config_check(path)
+    outcome = exporters_checks.blackbox_config_check(path)
     assert outcome.status == "failed"
     assert "fail_if_not_sssl not found" in outcome.detail
 
@@ -61,7 +62,7 @@ def test_a_missing_blackbox_binary_is_a_skip_not_a_failure(tmp_path: Path, monke
     monkeypatch.delenv("OBS_BLACKBOX_EXPORTER", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(tools, "_docker_answers", lambda: False)
-    outcome = exporters.blackbox_config_check(tmp_path / "blackbox.yml")
+    outcome = exporters_checks.blackbox_config_check(tmp_path / "blackbox.yml")
     assert outcome.status == "skipped"
     assert "apt-get install -y prometheus-blackbox-exporter" in outcome.detail
 

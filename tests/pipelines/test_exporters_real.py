@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from edu_platform import platform as edu
 from obs import contract
-from obs.builtin import platform as edu
 from obs.model import DependencyKind
 from obs.render import exporters
 from tests.conftest import free_port

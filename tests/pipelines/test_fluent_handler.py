@@ -13,6 +13,7 @@ import msgpack
 import pytest
 from prometheus_client import CollectorRegistry
 
+from edu_platform import platform as edu
 from exporters.fluent import (
     FluentForwardHandler,
     contract_record,
@@ -21,7 +22,6 @@ from exporters.fluent import (
     instrumentation_formatter,
 )
 from obs import contract
-from obs.builtin import platform as edu
 from obs.render import elasticsearch as es
 from tests.conftest import free_port
 from tests.pipelines.conftest import PYTHON_TYPES, log_records

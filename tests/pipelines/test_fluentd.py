@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from edu_platform import platform as edu
 from obs import contract
-from obs.builtin import platform as edu
 from obs.formats import fluentd_conf as fc
 from obs.render import fluentd
 from tests.pipelines.conftest import ENVIRONMENTS, PERSONAL_DATA_SAMPLES, golden_files, log_lines

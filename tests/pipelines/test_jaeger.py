@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from edu_platform import platform as edu
 from obs import schemas
-from obs.builtin import platform as edu
+from obs.checks import jaeger as jaeger_checks
 from obs.formats import collector_config
 from obs.render import jaeger
 from tests.pipelines.conftest import ENVIRONMENTS, golden_files
@@ -112,7 +113,7 @@ def test_wiring_mistakes_are_reported(mutate: Callable[[dict[str, Any]], Any], p
 
 
 def test_check_passes_on_the_written_files(built: Path) -> None:
-    outcomes = list(jaeger.check(built / "prod"))
+    outcomes = list(jaeger_checks.check(built / "prod"))
     assert outcomes and all(o.status == "passed" for o in outcomes), outcomes
 
 

@@ -6,8 +6,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from edu_platform import platform as edu
 from obs import contract, schemas
-from obs.builtin import platform as edu
+from obs.checks import kibana as kibana_checks
 from obs.render import kibana
 from tests.pipelines.conftest import ENVIRONMENTS, golden_files
 
@@ -48,10 +49,10 @@ def test_check_reports_a_search_whose_data_view_is_missing(built: Path, tmp_path
     path = tmp_path / kibana.SAVED_OBJECTS_PATH
     path.parent.mkdir(parents=True)
     path.write_text("".join(json.dumps(o) + "\n" for o in objects))
-    outcomes = {o.name: o for o in kibana.check(tmp_path)}
+    outcomes = {o.name: o for o in kibana_checks.check(tmp_path)}
     assert outcomes["kibana references resolve inside the file"].status == "failed"
     assert "index-pattern logs-edu" in outcomes["kibana references resolve inside the file"].detail
 
 
 def test_check_passes_on_the_written_file(built: Path) -> None:
-    assert all(o.status == "passed" for o in kibana.check(built / "prod"))
+    assert all(o.status == "passed" for o in kibana_checks.check(built / "prod"))

@@ -15,8 +15,8 @@ import pytest
 import yaml
 from pygrok import Grok
 
+from edu_platform import platform as edu
 from obs import contract
-from obs.builtin import platform as edu
 from obs.formats import logstash_conf as lc
 from obs.render import logstash
 from tests.pipelines.conftest import ENVIRONMENTS, PERSONAL_DATA_SAMPLES, golden_files, log_lines

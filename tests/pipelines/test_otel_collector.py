@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
+from edu_platform import platform as edu
 from obs import contract
-from obs.builtin import platform as edu
+from obs.checks import otel_collector as oc_checks
 from obs.formats import collector_config
 from obs.render import otel_collector as oc
 from tests.pipelines.conftest import ENVIRONMENTS, golden_files
@@ -96,7 +97,7 @@ def test_the_export_goes_where_jaeger_otlp_endpoint_says(endpoint: str, expected
 def test_the_wiring_is_complete_in_every_environment(built: Path) -> None:
     for env in ENVIRONMENTS:
         assert collector_config.check(_config(built, env)) == []
-        assert all(o.status == "passed" for o in oc.check(built / env))
+        assert all(o.status == "passed" for o in oc_checks.check(built / env))
 
 
 def test_check_reports_redaction_after_sampling(tmp_path: Path) -> None:
@@ -107,7 +108,7 @@ def test_check_reports_redaction_after_sampling(tmp_path: Path) -> None:
     path = tmp_path / oc.CONFIG_PATH
     path.parent.mkdir(parents=True)
     path.write_text(yaml.safe_dump(config))
-    (outcome,) = oc.check(tmp_path)
+    (outcome,) = oc_checks.check(tmp_path)
     assert outcome.status == "failed" and "redaction must run before tail_sampling" in outcome.detail
 
 

@@ -6,9 +6,14 @@ panel ids of :mod:`obs.links`, which the alerts link to.
 
 from __future__ import annotations
 
-from dashboards.infrastructure import blackbox_dashboard, node_dashboard, postgres_dashboard, redis_dashboard
-from dashboards.platform import alerts_dashboard, overview_dashboard, slo_dashboard
-from dashboards.service import service_dashboard
+from obs.catalogue.dashboards.infrastructure import (
+    blackbox_dashboard,
+    node_dashboard,
+    postgres_dashboard,
+    redis_dashboard,
+)
+from obs.catalogue.dashboards.platform import alerts_dashboard, overview_dashboard, slo_dashboard
+from obs.catalogue.dashboards.service import service_dashboard
 from obs.grafana import Dashboard
 from obs.model import Environment, Platform
 

@@ -3,10 +3,10 @@ users reach from outside. Exporter metric names come from :mod:`obs.contract`.""
 
 from __future__ import annotations
 
-from dashboards import navigation as nav
-from dashboards import queries as q
-from dashboards.panels import up_stat
 from obs import contract, links
+from obs.catalogue.dashboards import navigation as nav
+from obs.catalogue.dashboards import queries as q
+from obs.catalogue.dashboards.panels import up_stat
 from obs.grafana import (
     Dashboard,
     Target,

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from dashboards.recordings import SLORecordings
 from obs import contract
+from obs.catalogue.dashboards.recordings import SLORecordings
 from obs.errors import RenderError
 from obs.grafana import Target, Thresholds
 from obs.model import SLO

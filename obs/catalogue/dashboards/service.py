@@ -7,11 +7,11 @@ route and status, then latency (percentiles with exemplars, heatmap, slowest rou
 
 from __future__ import annotations
 
-from dashboards import navigation as nav
-from dashboards import queries as q
-from dashboards.panels import up_stat, with_width
-from dashboards.recordings import slo_recordings
 from obs import contract, links
+from obs.catalogue.dashboards import navigation as nav
+from obs.catalogue.dashboards import queries as q
+from obs.catalogue.dashboards.panels import up_stat, with_width
+from obs.catalogue.dashboards.recordings import slo_recordings
 from obs.grafana import (
     Annotation,
     Dashboard,

@@ -1,0 +1,220 @@
+"""The commands of ``obs``, each a function of the parsed arguments and the output channel."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from obs import __version__
+from obs.artifacts import Outcome
+from obs.build import BuildResult, build, render, select_groups
+from obs.cli._output import Output
+from obs.cli.junit import write_junit
+from obs.convert import platform_json_schema
+from obs.extras import BUILD, require
+from obs.loader import Project, load_project
+from obs.writer import MANIFEST, OutputError, read_manifest
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def _project(args: argparse.Namespace) -> Project:
+    return load_project(args.platform)
+
+
+def _progress(out: Output):  # type: ignore[no-untyped-def]
+    def report(env: str, group: str, count: int) -> None:
+        out.progress(f"  {env:<8} {group:<15} {count:>3} file{'s' if count != 1 else ''}")
+
+    return report
+
+
+def _build(args: argparse.Namespace, out: Output, project: Project) -> BuildResult:
+    platform = project.platform
+    out.progress(f"obs {__version__}: building platform {platform.name!r} into {args.out}/")
+    protect = [p for p in (project.source, project.root) if p is not None]
+    result = build(
+        platform,
+        Path(args.out),
+        args.env or None,
+        args.only or None,
+        _progress(out),
+        project.root,
+        project.allow_code,
+        protect=protect,
+    )
+    out.timings(dict(result.timings))
+    return result
+
+
+def cmd_build(args: argparse.Namespace, out: Output) -> int:
+    require(BUILD, "obs build")
+    result = _build(args, out, _project(args))
+    out.result(
+        f"built {len(result.files)} files for {', '.join(result.environments)} into {args.out}/",
+        {
+            "ok": True,
+            "out": str(args.out),
+            "environments": list(result.environments),
+            "files": sorted(result.files),
+            "counts": dict(result.counts),
+            "timings": dict(result.timings),
+        },
+    )
+    return EXIT_OK
+
+
+def _environments_to_check(args: argparse.Namespace, out: Output) -> tuple[Path, tuple[str, ...]]:
+    """With --platform, build what is asked and check that; otherwise check what --out holds,
+    never building over it from another platform."""
+    out_dir = Path(args.out)
+    if args.platform:
+        result = _build(args, out, _project(args))
+        return out_dir, result.environments
+    manifest = read_manifest(out_dir) if out_dir.is_dir() else None
+    if manifest is None:
+        raise OutputError(f"nothing built in {out_dir}/ ({MANIFEST} missing): run `obs build` first, or pass --platform to build and check")
+    built = sorted({p.split("/", 1)[0] for p in manifest["files"] if "/" in p})
+    for env in args.env or ():
+        if env not in built:
+            raise OutputError(f"{out_dir}/ holds no environment {env!r}: it holds {', '.join(built)}")
+    return out_dir, tuple(args.env or built)
+
+
+def _run_outcomes(args: argparse.Namespace, out: Output, kind: str) -> tuple[list[dict[str, str]], bool]:
+    out_dir, environments = _environments_to_check(args, out)
+    records: list[dict[str, str]] = []
+    failed = False
+    for env in environments:
+        env_dir = out_dir / env
+        for group in select_groups(args.only or None):
+            runner = group.check if kind == "check" else group.test
+            if runner is None:
+                continue
+            outcomes: Iterable[Outcome] = runner(env_dir)
+            for outcome in outcomes:
+                records.append({"environment": env, "group": group.name, "name": outcome.name, "status": outcome.status, "detail": outcome.detail})
+                if outcome.status == "failed" or (outcome.status == "skipped" and args.strict):
+                    failed = True
+                mark = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip"}[outcome.status]
+                line = f"  {mark} {env:<8} {group.name:<15} {outcome.name}"
+                if outcome.status != "passed" and outcome.detail:
+                    line += "\n" + "\n".join(f"         {d}" for d in outcome.detail.splitlines()[:40])
+                out.progress(line)
+    return records, failed
+
+
+def _counts(records: list[dict[str, str]]) -> dict[str, int]:
+    return {s: sum(r["status"] == s for r in records) for s in ("passed", "failed", "skipped")}
+
+
+def cmd_check(args: argparse.Namespace, out: Output) -> int:
+    require(BUILD, "obs check")
+    records, failed = _run_outcomes(args, out, "check")
+    counts = _counts(records)
+    skipped = sorted({f"{r['name']}: {r['detail'].splitlines()[0] if r['detail'] else ''}" for r in records if r["status"] == "skipped"})
+    text = f"checks: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
+    if skipped:
+        text += "\nskipped:\n" + "\n".join(f"  {s}" for s in skipped)
+    out.result(text, {"ok": not failed, "outcomes": records, **counts})
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_test(args: argparse.Namespace, out: Output) -> int:
+    require(BUILD, "obs test")
+    records, failed = _run_outcomes(args, out, "test")
+    if args.junit:
+        write_junit(Path(args.junit), records)
+    if not records:
+        return out.error("no artifact group in this build has tests", EXIT_FAILED)
+    skipped_tools = [r for r in records if r["status"] == "skipped"]
+    if skipped_tools and all(r["status"] == "skipped" for r in records):
+        return out.error(skipped_tools[0]["detail"], 4)
+    counts = _counts(records)
+    text = f"tests: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
+    not_passed = [f"  {r['status']}: {r['environment']} {r['group']} {r['name']}" for r in records if r["status"] != "passed"]
+    if not_passed:
+        text += "\n" + "\n".join(not_passed)
+    out.result(text, {"ok": not failed, "outcomes": records, **counts})
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace, out: Output) -> int:
+    require(BUILD, "obs list")
+    project = _project(args)
+    result = render(project.platform, args.env or None, args.only or None, root=project.root, allow_code=project.allow_code)
+    lines = [f"platform {project.platform.name!r}: {len(result.files)} files"]
+    lines.extend(f"  {path}" for path in sorted(result.files))
+    groups = [{"name": g.name, "description": g.description} for g in select_groups(args.only or None)]
+    out.result("\n".join(lines), {"platform": project.platform.name, "files": sorted(result.files), "groups": groups})
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace, out: Output) -> int:
+    require(BUILD, "obs diff")
+    project = _project(args)
+    result = render(project.platform, args.env or None, args.only or None, root=project.root, allow_code=project.allow_code)
+    base = Path(args.out)
+    manifest = read_manifest(base) if base.is_dir() else None
+    owners: dict[str, str] = (manifest or {}).get("groups") or {}
+    existing: dict[str, bytes] = {}
+    for rel in (manifest or {}).get("files", {}):
+        env = rel.split("/", 1)[0]
+        if env in result.environments and owners.get(rel, "") in (*result.groups, ""):
+            existing[rel] = (base / rel).read_bytes()
+    if owners:
+        existing = {k: v for k, v in existing.items() if owners.get(k) in result.groups}
+    added = sorted(set(result.files) - set(existing))
+    removed = sorted(set(existing) - set(result.files))
+    changed = sorted(p for p in set(result.files) & set(existing) if result.files[p] != existing[p])
+    lines: list[str] = []
+    for path in changed:
+        lines.extend(
+            difflib.unified_diff(
+                existing[path].decode(errors="replace").splitlines(),
+                result.files[path].decode(errors="replace").splitlines(),
+                f"{base}/{path}",
+                f"rendered/{path}",
+                lineterm="",
+            )
+        )
+    lines.extend(f"added: {p}" for p in added)
+    lines.extend(f"removed: {p}" for p in removed)
+    same = not (added or removed or changed)
+    out.result("\n".join(lines) if lines else f"{base}/ is up to date", {"ok": same, "added": added, "removed": removed, "changed": changed})
+    return EXIT_OK if same else EXIT_FAILED
+
+
+def cmd_schema(args: argparse.Namespace, out: Output) -> int:
+    if args.alerts:
+        from obs.alert_files import alert_file_schema
+
+        schema: dict[str, Any] = alert_file_schema()
+    else:
+        schema = platform_json_schema()
+    print(json.dumps(schema, indent=2, sort_keys=True), flush=True)
+    return EXIT_OK
+
+
+def cmd_preview(args: argparse.Namespace, out: Output) -> int:
+    require(BUILD, "obs preview")
+    from obs.content import load_content
+    from obs.preview import preview
+
+    project = _project(args)
+    platform = project.platform
+    env = platform.environment(args.env[0] if args.env else None)
+    content = load_content(platform, env, project.root, project.allow_code)
+    html, png = preview(platform, args.dashboard, args.prometheus, Path(args.out), env=env.name, content=content)
+    out.result(
+        f"preview: {html}" + (f"\n         {png}" if png else "\n         (no PNG: chromium not found)"),
+        {"ok": True, "html": str(html), "png": str(png) if png else None},
+    )
+    return EXIT_OK
+
+
+__all__ = ["cmd_build", "cmd_check", "cmd_diff", "cmd_list", "cmd_preview", "cmd_schema", "cmd_test"]

@@ -1,0 +1,236 @@
+"""The platform: everything obs renders from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from obs.errors import ModelError
+from obs.model._base import (
+    DEFAULT_ALERT_WEBHOOK_URL,
+    DEFAULT_INFRA_TEAM,
+    _check_endpoint,
+    _check_name,
+    _check_unique,
+    _check_url,
+    _freeze_map,
+    _reference_fix,
+    doc,
+)
+from obs.model.components import Dependency, Service, Team
+from obs.model.environment import DEFAULT_LOG_RETENTION, Environment, _check_retention
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    """Everything obs renders from: services, dependencies, teams, environments."""
+
+    name: str = doc("Platform name; prefixes dashboards, index names and rule groups.")
+    services: tuple[Service, ...] = doc("The services users reach.")
+    environments: tuple[Environment, ...] = doc("Deployments; the first is the default for `obs build`.")
+    dependencies: tuple[Dependency, ...] = doc("Datastores and upstreams.", default=())
+    teams: tuple[Team, ...] = doc(
+        "Alert destinations per team. Every team a component or infra_team names must be here.", default=()
+    )
+    grafana_url: str = doc(
+        "Base URL of Grafana, for dashboard links in alerts.", default="http://grafana:3000"
+    )
+    alertmanager_url: str = doc(
+        "Base URL of Alertmanager (Grafana datasource).", default="http://alertmanager:9093"
+    )
+    jaeger_url: str = doc("Base URL of the Jaeger query UI.", default="http://jaeger:16686")
+    jaeger_otlp_endpoint: str = doc(
+        "Jaeger's OTLP/gRPC receiver, where the collector sends spans: http://host:port for plaintext, "
+        "https://host:port for TLS, e.g. 'http://jaeger-collector.tracing:4317'. The UI's ingress (jaeger_url) "
+        "rarely serves gRPC. Empty: jaeger_url's host on port 4317, with jaeger_url's scheme.",
+        default="",
+    )
+    elasticsearch_url: str = doc("Base URL of Elasticsearch.", default="http://elasticsearch:9200")
+    node_targets: tuple[str, ...] = doc("host:port of the node exporters.", default=("node-exporter:9100",))
+    blackbox_address: str = doc("host:port of the blackbox exporter.", default="blackbox-exporter:9115")
+    log_retention_days: Mapping[str, int] = doc(
+        "Log class (access, application, audit) → days kept.",
+        default_factory=lambda: dict(DEFAULT_LOG_RETENTION),
+    )
+    alerts: tuple[str, ...] = doc(
+        "The platform's own alerts, beside the catalogue's: files or folders, relative to the platform file. "
+        "YAML alert files (`alerts:` list, see `obs schema --alerts`; in a folder they end in .alerts.yaml); Python modules defining "
+        "`alerts(platform)` returning obs.Alert values (Python platforms only: a YAML platform never runs code).",
+        default=(),
+    )
+    dashboards: tuple[str, ...] = doc(
+        "The platform's own dashboards, beside the catalogue's: files or folders, relative to the platform file. "
+        "Grafana JSON files as exported from the UI (provisioned as they are, after the same lint); Python "
+        "modules defining `dashboards(platform, env)` with obs.grafana, and grafanalib `*.dashboard.py` modules "
+        "(Python platforms only). A dashboard's team is its `team:<name>` tag, else the folder it sits in.",
+        default=(),
+    )
+    rule_tests: tuple[str, ...] = doc(
+        "Hand-written promtool test files (or folders of them) run by `obs test` beside the generated ones; "
+        "their rule_files are the generated files, e.g. '../../rules/custom.yml' from prometheus/tests/handwritten/.",
+        default=(),
+    )
+    runbooks: tuple[str, ...] = doc(
+        "Folders of runbook texts written by the teams, `<AlertName>.md`, merged into the generated runbook pages.",
+        default=(),
+    )
+    runbook_base_url: str = doc(
+        "Runbooks of what has no runbook_base_url of its own (node, Prometheus, Alertmanager, the probes, "
+        "components without one) are at <runbook_base_url>/<component>. "
+        "Empty: the origin of the first component runbook URL, e.g. 'https://runbooks.example.org'.",
+        default="",
+    )
+    alert_webhook_url: str = doc(
+        "Webhook every alert is also sent to (audit trail, ticket bot). Written into alertmanager.yml as is "
+        "(Alertmanager 0.25 reads no webhook URL from a file), so it must not contain credentials.",
+        default=DEFAULT_ALERT_WEBHOOK_URL,
+    )
+    heartbeat_url: str = doc(
+        "External dead man's switch (healthchecks.io, an Opsgenie or PagerDuty heartbeat, Cronitor) that "
+        "Alertmanager calls every minute with the always-firing Watchdog alert. The service pages when the calls "
+        "stop: the one alert that still reaches someone when Prometheus, Alertmanager or the path between them is "
+        "down. Written into alertmanager.yml as is (Alertmanager 0.25 reads no webhook URL from a file). "
+        "Empty: no Watchdog.",
+        default="",
+    )
+    infra_team: str = doc(
+        "Team that owns the shared infrastructure jobs (node exporters, blackbox probes, Prometheus, Alertmanager) "
+        "and gets their alerts. Must be one of teams when teams are declared.",
+        default=DEFAULT_INFRA_TEAM,
+    )
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "name", "platform")
+        for attr in ("services", "environments", "dependencies", "teams", "node_targets", "alerts", "dashboards", "rule_tests", "runbooks"):
+            object.__setattr__(self, attr, tuple(getattr(self, attr)))
+        retention = {**DEFAULT_LOG_RETENTION, **dict(self.log_retention_days)}
+        _check_retention(retention, "log_retention_days")
+        object.__setattr__(self, "log_retention_days", _freeze_map(retention))
+        if not self.services:
+            raise ModelError("services", "a platform needs at least one service", "add a Service(...)")
+        if not self.environments:
+            raise ModelError(
+                "environments", "a platform needs at least one environment", "add Environment(name='prod')"
+            )
+        _check_unique(
+            [s.name for s in self.services] + [d.name for d in self.dependencies], "services", "component"
+        )
+        _check_unique([e.name for e in self.environments], "environments", "environment")
+        _check_unique([t.name for t in self.teams], "teams", "team")
+        components = {c.name for c in self.components()}
+        team_names = {t.name for t in self.teams}
+        for service in self.services:
+            for dep in service.depends_on:
+                if dep not in components or dep == service.name:
+                    raise ModelError(
+                        f"services[{service.name}].depends_on",
+                        f"{dep!r} is not a dependency or another service of the platform",
+                        f"use one of {', '.join(sorted(others))}"
+                        if (others := components - {service.name})
+                        else f"add Dependency(name={dep!r}, ...) to dependencies",
+                    )
+        for comp in self.components():
+            if self.teams and comp.team not in team_names:
+                where = "services" if isinstance(comp, Service) else "dependencies"
+                raise ModelError(
+                    f"{where}[{comp.name}].team",
+                    f"{comp.team!r} is not a team of the platform",
+                    _reference_fix(comp.team, team_names, f"add Team(name={comp.team!r}) to teams"),
+                )
+        _check_name(self.infra_team, "infra_team", "team")
+        if self.teams and self.infra_team not in team_names:
+            raise ModelError(
+                "infra_team",
+                f"{self.infra_team!r} is not a team of the platform",
+                _reference_fix(self.infra_team, team_names, f"add Team(name={self.infra_team!r}) to teams"),
+            )
+        if self.runbook_base_url:
+            _check_url(self.runbook_base_url, "runbook_base_url", "https://runbooks.example.org")
+        _check_url(self.alert_webhook_url, "alert_webhook_url", DEFAULT_ALERT_WEBHOOK_URL)
+        if self.heartbeat_url:
+            _check_url(self.heartbeat_url, "heartbeat_url", "https://hc-ping.com/<uuid>")
+        if self.jaeger_otlp_endpoint:
+            _check_endpoint(self.jaeger_otlp_endpoint, "jaeger_otlp_endpoint", "http://jaeger-collector.tracing:4317")
+        if urlsplit(self.alert_webhook_url).username is not None:
+            raise ModelError(
+                "alert_webhook_url",
+                "contains credentials, which would be written into alertmanager.yml in clear",
+                "use a URL without credentials; protect the webhook on the network side",
+            )
+        for env in self.environments:
+            for key in env.overrides:
+                if key not in components:
+                    raise ModelError(
+                        f"environments[{env.name}].overrides[{key}]",
+                        f"{key!r} is not a service or dependency",
+                        f"use one of {', '.join(sorted(components))}",
+                    )
+
+    # --- lookups -------------------------------------------------------------------------------
+
+    def components(self) -> Iterator[Service | Dependency]:
+        yield from self.services
+        yield from self.dependencies
+
+    def service(self, name: str) -> Service:
+        for s in self.services:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def environment(self, name: str | None = None) -> Environment:
+        if name is None:
+            return self.environments[0]
+        for env in self.environments:
+            if env.name == name:
+                return env
+        raise ModelError(
+            "--env",
+            f"{name!r} is not an environment of platform {self.name!r}",
+            f"use one of {', '.join(e.name for e in self.environments)}",
+        )
+
+    def team(self, name: str) -> Team:
+        for t in self.teams:
+            if t.name == name:
+                return t
+        return Team(name=name)
+
+    @property
+    def instrumented_services(self) -> tuple[Service, ...]:
+        return tuple(s for s in self.services if s.kind.instrumented)
+
+    @property
+    def probed_services(self) -> tuple[Service, ...]:
+        return tuple(s for s in self.services if s.probe_url)
+
+    @property
+    def team_names(self) -> tuple[str, ...]:
+        return tuple(sorted({c.team for c in self.components()} | {t.name for t in self.teams}))
+
+    # --- per-environment views -----------------------------------------------------------------
+
+    def scrape_targets(self, component: Service | Dependency, env: Environment) -> tuple[str, ...]:
+        override = env.overrides.get(component.name)
+        if override and override.targets:
+            return override.targets
+        if isinstance(component, Service):
+            return (f"{component.name}:{component.metrics_port or component.port}",)
+        return (component.exporter_address,) if component.exporter_address else ()
+
+    def probe_url(self, service: Service, env: Environment) -> str:
+        override = env.overrides.get(service.name)
+        return override.probe_url if override and override.probe_url else service.probe_url
+
+    def sampling_ratio(self, service: Service, env: Environment) -> float:
+        override = env.overrides.get(service.name)
+        if override and override.sampling_ratio is not None:
+            return override.sampling_ratio
+        return service.sampling.default_ratio
+
+    def log_retention(self, env: Environment) -> Mapping[str, int]:
+        return {**self.log_retention_days, **env.log_retention_days}
+
+
+__all__ = ["Platform"]
