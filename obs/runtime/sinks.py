@@ -180,8 +180,7 @@ class WebhookSink:
         return self._recorder.dropped
 
     @property
-    def rejected(self) -> int:
-        """POSTs whose body was not a JSON object (answered 400)."""
+    def rejected(self) -> int:  # POSTs whose body was not a JSON object (answered 400)
         return self._rejected
 
     def received(self, *, receiver: str | None = None, alertname: str | None = None, status: str | None = None) -> list[Notification]:
@@ -237,6 +236,8 @@ class ReceivedSpan:
     start_unix_nano: int
     end_unix_nano: int
     transport: str
+    #: Each event as ``{"name": ..., **attributes}`` (an exception is an event named "exception").
+    events: tuple[Mapping[str, Any], ...] = ()
 
 
 def _any_value(value: Any) -> Any:
@@ -265,6 +266,7 @@ def _spans_of(request: Any, transport: str) -> list[ReceivedSpan]:
                         attributes={kv.key: _any_value(kv.value) for kv in span.attributes}, resource=resource,
                         status_code=int(span.status.code), start_unix_nano=int(span.start_time_unix_nano),
                         end_unix_nano=int(span.end_time_unix_nano), transport=transport,
+                        events=tuple({"name": e.name, **{kv.key: _any_value(kv.value) for kv in e.attributes}} for e in span.events),
                     )
                 )  # fmt: skip
     return spans
@@ -334,8 +336,7 @@ class OtlpReceiver:
         return self._recorder.snapshot()
 
     @property
-    def requests(self) -> int:
-        """Export requests received (gRPC and HTTP)."""
+    def requests(self) -> int:  # export requests received over gRPC and HTTP
         return self._recorder.batches
 
     @property

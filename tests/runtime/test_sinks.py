@@ -123,6 +123,7 @@ def export_one_span(exporter: Any, service: str) -> tuple[str, str]:
     with provider.get_tracer("test").start_as_current_span(
         "GET /courses/{cid}", kind=SpanKind.SERVER, attributes={"http.route": "/courses/{cid}", "http.response.status_code": 200}
     ) as span:
+        span.add_event("cache miss", {"cache.key": "course:7"})
         context = span.get_span_context()
     provider.shutdown()
     return f"{context.trace_id:032x}", f"{context.span_id:016x}"
@@ -149,6 +150,7 @@ def test_spans_from_the_real_exporters_are_recorded(receiver: OtlpReceiver, tran
     assert (span.name, span.service_name, span.kind, span.transport) == ("GET /courses/{cid}", "backend", 2, transport.split("-")[0])
     assert span.attributes == {"http.route": "/courses/{cid}", "http.response.status_code": 200}
     assert span.end_unix_nano >= span.start_unix_nano > 0
+    assert span.events == ({"name": "cache miss", "cache.key": "course:7"},)
     assert receiver.trace_ids() == {trace_id} and receiver.requests == 1
 
 
