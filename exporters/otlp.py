@@ -1,8 +1,8 @@
 """OTLP span export for the instrumentation: gRPC or HTTP/protobuf, behind a bounded batch processor.
 
 The batch processor is what keeps a dead collector from hurting requests: ``on_end`` only appends
-to a queue of at most ``max_queue_size`` spans (older ones are dropped when it is full), and the
-export, with its retries bounded by ``timeout``, runs on the processor's own thread.
+to a queue of at most ``max_queue_size`` spans (older ones are dropped, and counted, when it is
+full), and the export, with its retries bounded by ``timeout``, runs on the processor's own thread.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from typing import IO, Literal, cast
 
 from opentelemetry.sdk.trace import SpanProcessor
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from .span_batch import CountingBatchSpanProcessor, SpanCounts
 
 OtlpProtocol = Literal["grpc", "http/protobuf"]
 TRACES_PATH = "/v1/traces"
@@ -78,14 +80,17 @@ def build_span_processor(
     max_export_batch_size: int = 512,
     schedule_delay_millis: float = 1000,
     export_timeout_millis: float = 10_000,
-) -> BatchSpanProcessor:
-    """A batch processor with a bounded queue: memory stays flat when the endpoint is down."""
-    return BatchSpanProcessor(
+    counts: SpanCounts | None = None,
+) -> CountingBatchSpanProcessor:
+    """A batch processor with a bounded queue (memory stays flat when the endpoint is down) that
+    counts the spans it exports and drops (``exporters.span_batch``)."""
+    return CountingBatchSpanProcessor(
         exporter,
         max_queue_size=max_queue_size,
         max_export_batch_size=min(max_export_batch_size, max_queue_size),
         schedule_delay_millis=schedule_delay_millis,
         export_timeout_millis=export_timeout_millis,
+        counts=counts,
     )
 
 

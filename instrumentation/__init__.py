@@ -34,10 +34,13 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from exporters.span_batch import SpanCounts
+
 from ._core import ResponseHook, ServerRequestHook, Telemetry
 from ._metrics import HttpMetrics
 from ._settings import InstrumentationSettings, OtlpProtocol, resolve_settings
 from ._tracing import build_tracer_provider, install_global, instrument_clients
+from .log_filters import RepeatedWarningFilter
 from .logs import JsonFormatter, build_record
 from .servers import adopt_server_loggers, log_uncaught_exceptions
 
@@ -123,19 +126,24 @@ def instrument(
         excluded_urls=excluded_urls,
     )
 
+    target_registry = registry if registry is not None else REGISTRY
+    http_metrics = HttpMetrics.for_registry(target_registry)
+    http_metrics.set_identity(settings.service_name, settings.service_version, settings.environment)
+
     provider: trace.TracerProvider | None = None
     tracer: trace.Tracer | None = None
     if settings.traces:
-        provider = tracer_provider or build_tracer_provider(settings, span_processors)
         if tracer_provider is None:
+            counts = SpanCounts()
+            counts.count_into(http_metrics.spans_exported, http_metrics.spans_dropped)
+            provider = build_tracer_provider(settings, span_processors, counts)
             install_global(provider)
+        else:
+            provider = tracer_provider
         tracer = provider.get_tracer("obs.instrumentation")
         if trace_clients:
             instrument_clients(provider)
 
-    target_registry = registry if registry is not None else REGISTRY
-    http_metrics = HttpMetrics.for_registry(target_registry)
-    http_metrics.set_identity(settings.service_name, settings.service_version, settings.environment)
     telemetry = Telemetry(
         tracer=tracer,
         metrics=http_metrics if settings.metrics else None,
@@ -311,6 +319,8 @@ def _install_json_logging(settings: InstrumentationSettings, handler: logging.Ha
         setattr(handler, _OWN_HANDLER, True)
     if not isinstance(handler.formatter, JsonFormatter):
         handler.setFormatter(JsonFormatter(settings.service_name, settings.service_version, settings.environment))
+    if not any(isinstance(f, RepeatedWarningFilter) for f in handler.filters):
+        handler.addFilter(RepeatedWarningFilter())  # one warning per cause of the telemetry libraries
     if handler not in root.handlers:
         root.addHandler(handler)
     return handler

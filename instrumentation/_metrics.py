@@ -32,6 +32,9 @@ from obs.contract import (
     INSTRUMENTATION_ERROR_STAGES,
     INSTRUMENTATION_ERRORS,
     TARGET_INFO,
+    TRACE_SPAN_DROP_REASONS,
+    TRACE_SPANS_DROPPED,
+    TRACE_SPANS_EXPORTED,
 )
 
 #: Where an internal error was caught (the ``stage`` label of obs_instrumentation_errors_total).
@@ -62,6 +65,11 @@ class HttpMetrics:
         self.target_info = Gauge(
             t.prometheus_client_name, t.help, list(t.labels), registry=registry, multiprocess_mode="max"
         )
+        x, dr = TRACE_SPANS_EXPORTED, TRACE_SPANS_DROPPED
+        self.spans_exported = Counter(x.prometheus_client_name, x.help, registry=registry)
+        self.spans_dropped = Counter(dr.prometheus_client_name, dr.help, list(dr.labels), registry=registry)
+        for reason in TRACE_SPAN_DROP_REASONS:
+            self.spans_dropped.labels(reason)  # every reason's series from the start (rate() works)
         self._durations: dict[tuple[str, str, int], DurationChild] = {}
         self._actives: dict[str, ActiveChild] = {}
         self._errors = {stage: self.errors.labels(stage) for stage in STAGES}

@@ -64,6 +64,12 @@ class InstrumentationSettings:
     otlp_endpoint: str | None = None
     otlp_protocol: OtlpProtocol = "http/protobuf"
     otlp_timeout: float = 5.0
+    #: The batch span processor: ``OTEL_BSP_MAX_QUEUE_SIZE``, ``_MAX_EXPORT_BATCH_SIZE``,
+    #: ``_SCHEDULE_DELAY`` and ``_EXPORT_TIMEOUT`` (milliseconds), as the SDK reads them.
+    span_queue_size: int = 2048
+    span_batch_size: int = 512
+    span_schedule_delay_ms: int = 1000
+    span_export_timeout_ms: int = 10_000
     metrics: bool = True
     exemplars: bool = True
     metrics_path: str | None = DEFAULT_METRICS_PATH
@@ -118,6 +124,19 @@ def _float(env: Mapping[str, str], name: str) -> float | None:
         return float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {raw!r}")
+    return value
 
 
 def sampler_plugin(name: str) -> EntryPoint | None:
@@ -304,6 +323,10 @@ def resolve_settings(
         otlp_endpoint=endpoint or None,
         otlp_protocol=protocol,
         otlp_timeout=timeout,
+        span_queue_size=_positive_int(e, "OTEL_BSP_MAX_QUEUE_SIZE", 2048),
+        span_batch_size=_positive_int(e, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512),
+        span_schedule_delay_ms=_positive_int(e, "OTEL_BSP_SCHEDULE_DELAY", 1000),
+        span_export_timeout_ms=_positive_int(e, "OTEL_BSP_EXPORT_TIMEOUT", 10_000),
         metrics=flag(metrics, "OBS_METRICS", True),
         exemplars=flag(exemplars, "OBS_EXEMPLARS", True),
         metrics_path=metrics_path if metrics_path is not None else e.get("OBS_METRICS_PATH", DEFAULT_METRICS_PATH) or None,

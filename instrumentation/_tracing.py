@@ -10,6 +10,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
 
+from exporters.span_batch import SpanCounts
 from obs.contract import ENVIRONMENT_RESOURCE_ATTRIBUTE
 
 from ._settings import InstrumentationSettings, sampler_plugin
@@ -49,10 +50,13 @@ def build_sampler(settings: InstrumentationSettings) -> Sampler:
 
 
 def build_tracer_provider(
-    settings: InstrumentationSettings, span_processors: Iterable[SpanProcessor] = ()
+    settings: InstrumentationSettings,
+    span_processors: Iterable[SpanProcessor] = (),
+    counts: SpanCounts | None = None,
 ) -> TracerProvider:
     """A provider with the configured sampler (by default: ``sample_ratio`` of new traces, the
-    parent's decision for the others), exporting to the OTLP endpoint and/or the console."""
+    parent's decision for the others), exporting to the OTLP endpoint and/or the console; the
+    spans the OTLP processor exports and drops are counted in ``counts``."""
     provider = TracerProvider(resource=build_resource(settings), sampler=build_sampler(settings))
     for processor in span_processors:
         provider.add_span_processor(processor)
@@ -60,7 +64,16 @@ def build_tracer_provider(
         from exporters.otlp import build_span_exporter, build_span_processor
 
         exporter = build_span_exporter(settings.otlp_endpoint, settings.otlp_protocol, timeout=settings.otlp_timeout)
-        provider.add_span_processor(build_span_processor(exporter))
+        provider.add_span_processor(
+            build_span_processor(
+                exporter,
+                max_queue_size=settings.span_queue_size,
+                max_export_batch_size=settings.span_batch_size,
+                schedule_delay_millis=settings.span_schedule_delay_ms,
+                export_timeout_millis=settings.span_export_timeout_ms,
+                counts=counts,
+            )
+        )
     if "console" in settings.exporters:
         from exporters.otlp import console_span_processor
 

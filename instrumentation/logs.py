@@ -31,6 +31,7 @@ from obs.contract import (
 )
 
 from ._redaction import redact_text
+from .log_filters import RepeatedWarningFilter
 
 #: ``extra={"obs_dataset": "audit"}`` on a record files it under that log class.
 DATASET_ATTR = "obs_dataset"
@@ -323,7 +324,7 @@ def direct_targets(logger: logging.Logger) -> list[logging.StreamHandler[Any]] |
                 continue
             if (
                 type(handler) not in _DIRECT_HANDLERS
-                or handler.filters
+                or (handler.filters and not _only_repeat_filters(handler.filters))
                 or type(handler.formatter) is not JsonFormatter
                 or handler.stream is None  # type: ignore[attr-defined]  # both types set it
             ):
@@ -331,6 +332,11 @@ def direct_targets(logger: logging.Logger) -> list[logging.StreamHandler[Any]] |
             targets.append(handler)  # type: ignore[arg-type]
         current = current.parent if current.propagate else None
     return targets or None  # none: logging.lastResort's business
+
+
+def _only_repeat_filters(filters: list[Any]) -> bool:
+    # RepeatedWarningFilter passes every INFO record untouched: an access line may skip it.
+    return all(type(f) is RepeatedWarningFilter for f in filters)
 
 
 def access_record(

@@ -157,6 +157,23 @@ LOG_RECORDS_DROPPED = Metric(
     "Log records dropped because the shipping buffer was full or the receiver was down.",
     ("sink",),
 )
+#: Why a span never reached the collector (``reason`` label values of obs_trace_spans_dropped_total).
+TRACE_SPAN_DROP_REASONS: tuple[str, ...] = (
+    "queue_full",  # the export queue was full (collector down or slow): the oldest span was dropped
+    "export_failed",  # the exporter gave up on a batch (after its own retries)
+    "shutdown",  # ended after the span processor was shut down
+)
+TRACE_SPANS_EXPORTED = Metric(
+    "obs_trace_spans_exported_total",
+    "counter",
+    "Spans the instrumentation's trace exporter delivered to the collector.",
+)
+TRACE_SPANS_DROPPED = Metric(
+    "obs_trace_spans_dropped_total",
+    "counter",
+    "Sampled spans lost before reaching the collector, by reason.",
+    ("reason",),
+)
 #: The OpenTelemetry resource attribute naming the environment: on every span (a process tag in
 #: Jaeger, which the dashboards' trace searches filter on) and, as a label, on target_info.
 ENVIRONMENT_RESOURCE_ATTRIBUTE = "deployment.environment"
@@ -181,6 +198,8 @@ OBS_METRICS: tuple[Metric, ...] = (
     HTTP_SERVER_ACTIVE,
     INSTRUMENTATION_ERRORS,
     LOG_RECORDS_DROPPED,
+    TRACE_SPANS_EXPORTED,
+    TRACE_SPANS_DROPPED,
     TARGET_INFO,
     *PROCESS_METRICS,
 )
@@ -586,6 +605,9 @@ __all__ = [
     "TARGET_INFO_ENVIRONMENT_LABEL",
     "TEAM_LABEL",
     "TRACE_ID_FIELD",
+    "TRACE_SPANS_DROPPED",
+    "TRACE_SPANS_EXPORTED",
+    "TRACE_SPAN_DROP_REASONS",
     "UNMATCHED_ROUTE",
     "format_bucket",
     "known_series_names",
