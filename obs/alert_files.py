@@ -93,7 +93,7 @@ class AlertSpec:
     summary: str = doc("One line on-call reads first; may show {{ $value }}.")
     description: str = doc("What is wrong and what to look at.")
     tests: tuple[TestSpec, ...] = doc("promtool cases: at least one where it fires and one where it stays silent.")
-    for_: str = doc("How long the condition must hold.", default="5m")
+    for_: str = doc("How long the condition must hold.", default="5m", key="for")
     panel: str = doc("Services: the service dashboard panel to link (e.g. error_ratio).", default="request_rate")
     labels: Mapping[str, str] = doc("Extra labels.", default_factory=dict)
     declared: tuple[str, ...] = doc("Metrics the expression reads that the metrics contract does not list.", default=())
@@ -164,9 +164,8 @@ def alerts_from_yaml(text: str, source: str, platform: Platform) -> list[Alert]:
     data = safe_load(text, source)
     if not isinstance(data, Mapping):
         raise ModelError(source, "the top level must be a mapping", "start with `alerts:`")
-    renamed = _rename_for(data)
     try:
-        parsed: AlertFile = convert_dataclass(AlertFile, renamed, "")
+        parsed: AlertFile = convert_dataclass(AlertFile, data, "")
     except ModelError as err:
         raise ModelError(f"{source}: {err.path}", err.problem, err.fix) from None
     found: list[Alert] = []
@@ -179,27 +178,11 @@ def alerts_from_yaml(text: str, source: str, platform: Platform) -> list[Alert]:
     return found
 
 
-def _rename_for(data: Mapping[str, Any]) -> dict[str, Any]:
-    """``for`` is the YAML key, ``for_`` the Python field (``for`` is a keyword)."""
-    alerts = data.get("alerts")
-    if not isinstance(alerts, list):
-        return dict(data)
-    return {
-        **data,
-        "alerts": [
-            {("for_" if k == "for" else k): v for k, v in a.items()} if isinstance(a, Mapping) else a for a in alerts
-        ],
-    }
-
-
 def alert_file_schema() -> dict[str, Any]:
     """The JSON Schema of a YAML alert file (``obs schema --alerts``)."""
     from obs.convert import dataclass_schema
 
-    schema = dataclass_schema(AlertFile, "obs alert file")
-    spec = schema["$defs"]["AlertSpec"]
-    spec["properties"]["for"] = spec["properties"].pop("for_")
-    return schema
+    return dataclass_schema(AlertFile, "obs alert file")
 
 
 __all__ = ["AlertFile", "AlertSpec", "alert_file_schema", "alerts_from_yaml"]

@@ -74,7 +74,9 @@ def render_environment(
 
     A phase-two group asked for alone still gets the phase-one groups it packages, rendered in
     memory and not returned."""
-    ctx = RenderContext(platform, env, content) if content is not None else RenderContext(platform, env)
+    # Renderers see the platform as the environment does: its addresses, not the platform defaults.
+    here = platform.in_environment(env)
+    ctx = RenderContext(here, env, content) if content is not None else RenderContext(here, env)
     selected = list(groups)
     wanted = {g.name for g in selected}
     needed = wanted | {n for g in selected if g.phase == 2 for n in g.needs}

@@ -21,7 +21,11 @@ from typing import Any
 from obs import model
 from obs.errors import ModelError, ModelErrors, collect
 
-_SLI_TYPES: dict[str, type[Any]] = {cls.type: cls for cls in (model.AvailabilitySLI, model.LatencySLI)}
+#: Unions of dataclasses told apart by a ``type`` key (``{type: latency, ...}``).
+_TAGGED: tuple[dict[str, type[Any]], ...] = (
+    {cls.type: cls for cls in (model.AvailabilitySLI, model.LatencySLI)},
+    {cls.type: cls for cls in (model.Compose, model.Kubernetes)},
+)
 
 
 def _hints(cls: type[Any]) -> dict[str, Any]:
@@ -32,9 +36,19 @@ def _is_dataclass_type(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
-def _is_sli(tp: Any) -> bool:
+def _tagged(tp: Any) -> dict[str, type[Any]] | None:
+    """The type → class table when ``tp`` is one of the tagged unions."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
-    return tp is model.SLI or (origin in (typing.Union, types.UnionType) and set(args) == set(_SLI_TYPES.values()))
+    if origin in (typing.Union, types.UnionType):
+        for table in _TAGGED:
+            if set(args) == set(table.values()):
+                return table
+    return None
+
+
+def _key(f: dataclasses.Field[Any]) -> str:
+    """The field's name in YAML (``for`` for ``for_``)."""
+    return str(f.metadata.get("key") or f.name)
 
 
 def _join(path: str, key: Any) -> str:
@@ -45,8 +59,9 @@ def convert(tp: Any, value: Any, path: str) -> Any:
     """``value`` as an instance of the type ``tp``; raises ModelError (or ModelErrors) with paths."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
-    if _is_sli(tp):
-        return _convert_sli(value, path)
+    table = _tagged(tp)
+    if table is not None:
+        return _convert_tagged(table, value, path)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -106,15 +121,16 @@ def convert(tp: Any, value: Any, path: str) -> Any:
     return value
 
 
-def _convert_sli(value: Any, path: str) -> Any:
-    if not isinstance(value, Mapping) or value.get("type") not in _SLI_TYPES:
+def _convert_tagged(table: dict[str, type[Any]], value: Any, path: str) -> Any:
+    if not isinstance(value, Mapping) or value.get("type") not in table:
+        what = "an SLI" if model.AvailabilitySLI in table.values() else "a runtime"
         raise ModelError(
             f"{path}.type",
-            f"{value.get('type') if isinstance(value, Mapping) else value!r} is not an SLI type",
-            "use availability or latency",
+            f"{value.get('type') if isinstance(value, Mapping) else value!r} is not {what} type",
+            f"use {' or '.join(table)}",
         )
     rest = {k: v for k, v in value.items() if k != "type"}
-    return convert_dataclass(_SLI_TYPES[value["type"]], rest, path)
+    return convert_dataclass(table[value["type"]], rest, path)
 
 
 def convert_dataclass(cls: type[Any], value: Any, path: str) -> Any:
@@ -122,7 +138,7 @@ def convert_dataclass(cls: type[Any], value: Any, path: str) -> Any:
     before anything is raised, then the object's own checks run if its fields were sound."""
     if not isinstance(value, Mapping):
         raise ModelError(path, f"expected a mapping, got {type(value).__name__}", "write key: value pairs")
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    fields = {_key(f): f for f in dataclasses.fields(cls) if f.init}
     hints = _hints(cls)
     kwargs: dict[str, Any] = {}
     errors: list[ModelError] = []
@@ -133,16 +149,16 @@ def convert_dataclass(cls: type[Any], value: Any, path: str) -> Any:
             errors.append(ModelError(_join(path, key), "unknown field", fix))
             continue
         try:
-            kwargs[key] = convert(hints[key], raw, _join(path, key))
+            kwargs[fields[key].name] = convert(hints[fields[key].name], raw, _join(path, key))
         except ModelError as err:
             errors.append(err)
-    for name, f in fields.items():
+    for key, f in fields.items():
         if (
-            name not in value
+            key not in value
             and f.default is dataclasses.MISSING
             and f.default_factory is dataclasses.MISSING
         ):
-            errors.append(ModelError(_join(path, name), "is required", f.metadata.get("doc", "")))
+            errors.append(ModelError(_join(path, key), "is required", f.metadata.get("doc", "")))
     collect(errors)
     try:
         return cls(**kwargs)
@@ -158,8 +174,9 @@ def convert_dataclass(cls: type[Any], value: Any, path: str) -> Any:
 def _schema_for(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
-    if _is_sli(tp):
-        return {"oneOf": [_schema_for(cls, defs) for cls in _SLI_TYPES.values()]}
+    table = _tagged(tp)
+    if table is not None:
+        return {"oneOf": [_schema_for(cls, defs) for cls in table.values()]}
     if origin in (typing.Union, types.UnionType):
         return {"anyOf": [_schema_for(a, defs) for a in args]}
     if tp is type(None):
@@ -177,9 +194,9 @@ def _schema_for(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
             hints = _hints(tp)
             props: dict[str, Any] = {}
             required: list[str] = []
-            sli_type = getattr(tp, "type", None)
-            if isinstance(sli_type, str):
-                props["type"] = {"const": sli_type}
+            tag = getattr(tp, "type", None)
+            if isinstance(tag, str):
+                props["type"] = {"const": tag}
                 required.append("type")
             for f in dataclasses.fields(tp):
                 if not f.init:
@@ -194,8 +211,8 @@ def _schema_for(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
                 if f.default is not dataclasses.MISSING:
                     prop["default"] = f.default.value if isinstance(f.default, enum.Enum) else f.default
                 elif f.default_factory is dataclasses.MISSING:
-                    required.append(f.name)
-                props[f.name] = prop
+                    required.append(_key(f))
+                props[_key(f)] = prop
             defs[name] = {
                 "type": "object",
                 "description": (tp.__doc__ or "").strip().splitlines()[0],

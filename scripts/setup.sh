@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Set up everything obs needs on a Debian machine with Python >= 3.11 (run as root):
 #  - Debian packages for the real tools the build and tests use: promtool and Prometheus,
-#    amtool and Alertmanager, the blackbox/postgres/redis exporters and PostgreSQL (exporter configs
-#    run for real), Ruby (Fluentd/Logstash filters run under the real regex engine), wrk and
-#    valgrind (benchmarks), Chromium (dashboard previews);
+#    amtool and Alertmanager, the blackbox/postgres/redis/node exporters with PostgreSQL and Redis
+#    (exporter configs and `obs demo` run for real), VictoriaMetrics with vmalert (the scaled
+#    store), kubectl (kustomize, offline), Ruby (Fluentd/Logstash filters run under the real regex
+#    engine), wrk and valgrind (benchmarks), Chromium (dashboard previews);
 #  - a virtualenv in .venv with obs and its development extras.
 # Idempotent and quick when everything is already there.
 set -euo pipefail
@@ -15,6 +16,10 @@ command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null ||
 command -v prometheus-blackbox-exporter >/dev/null || need_apt+=(prometheus-blackbox-exporter)
 command -v prometheus-postgres-exporter >/dev/null || need_apt+=(prometheus-postgres-exporter)
 command -v prometheus-redis-exporter >/dev/null || need_apt+=(prometheus-redis-exporter)
+command -v prometheus-node-exporter >/dev/null || need_apt+=(prometheus-node-exporter)
+command -v victoria-metrics >/dev/null && command -v vmalert >/dev/null || need_apt+=(victoria-metrics)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v kubectl >/dev/null || need_apt+=(kubernetes-client)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v ruby >/dev/null || need_apt+=(ruby)
 command -v wrk >/dev/null || need_apt+=(wrk)

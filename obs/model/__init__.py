@@ -9,8 +9,11 @@ The model knows nothing of YAML, JSON, PromQL or Grafana: renderers read it, it 
 Field ``metadata["doc"]`` strings feed ``obs schema``.
 
     slo.py          SLIs and SLOs
-    components.py   services, dependencies, teams, trace sampling
+    components.py   services, dependencies, teams, trace sampling, autoscaling
     environment.py  environments and their per-component overrides
+    runtime.py      where an environment runs: Compose or Kubernetes
+    store.py        a horizontally scaled metrics store
+    tuning.py       switching catalogue alerts off or retuning them
     platform.py     the platform that holds them all
 """
 
@@ -18,17 +21,39 @@ from obs.model._base import (
     DEFAULT_ALERT_WEBHOOK_URL,
     DEFAULT_INFRA_TEAM,
     DEFAULT_SECRETS_DIR,
+    RESERVED_NAMES,
     doc,
     format_duration,
     parse_duration,
 )
-from obs.model.components import Dependency, DependencyKind, Service, ServiceKind, Team, Tier, TraceSampling
-from obs.model.environment import DEFAULT_LOG_RETENTION, ComponentOverride, Environment
+from obs.model.components import (
+    Autoscaling,
+    Dependency,
+    DependencyKind,
+    Service,
+    ServiceKind,
+    Team,
+    Tier,
+    TraceSampling,
+)
+from obs.model.environment import DEFAULT_LOG_RETENTION, ENDPOINT_FIELDS, ComponentOverride, Environment
 from obs.model.platform import Platform
+from obs.model.runtime import Compose, Kubernetes, Runtime
 from obs.model.slo import SLI, SLO, AvailabilitySLI, LatencySLI
+from obs.model.store import MetricsStore
+from obs.model.tuning import NO_TUNING, AlertTuning
 
 __all__ = [
     "DEFAULT_ALERT_WEBHOOK_URL",
+    "ENDPOINT_FIELDS",
+    "NO_TUNING",
+    "RESERVED_NAMES",
+    "AlertTuning",
+    "Autoscaling",
+    "Compose",
+    "Kubernetes",
+    "MetricsStore",
+    "Runtime",
     "DEFAULT_INFRA_TEAM",
     "DEFAULT_LOG_RETENTION",
     "DEFAULT_SECRETS_DIR",

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, replace
+from typing import Any
 
 from obs.errors import ModelError
 from obs.model._base import (
     DEFAULT_ALERT_WEBHOOK_URL,
     DEFAULT_INFRA_TEAM,
+    HOST_PORT_SCHEMA,
+    NAME_SCHEMA,
+    Problems,
     _check_endpoint,
+    _check_file,
+    _check_host_port,
     _check_name,
     _check_unique,
     _check_url,
@@ -19,14 +25,21 @@ from obs.model._base import (
     doc,
 )
 from obs.model.components import Dependency, Service, Team
-from obs.model.environment import DEFAULT_LOG_RETENTION, Environment, _check_retention
+from obs.model.environment import (
+    DEFAULT_LOG_RETENTION,
+    ENDPOINT_FIELDS,
+    ComponentOverride,
+    Environment,
+    check_retention,
+)
+from obs.model.store import MetricsStore
 
 
 @dataclass(frozen=True, slots=True)
 class Platform:
     """Everything obs renders from: services, dependencies, teams, environments."""
 
-    name: str = doc("Platform name; prefixes dashboards, index names and rule groups.")
+    name: str = doc("Platform name; prefixes dashboards, index names and rule groups.", schema=NAME_SCHEMA)
     services: tuple[Service, ...] = doc("The services users reach.")
     environments: tuple[Environment, ...] = doc("Deployments; the first is the default for `obs build`.")
     dependencies: tuple[Dependency, ...] = doc("Datastores and upstreams.", default=())
@@ -46,9 +59,22 @@ class Platform:
         "rarely serves gRPC. Empty: jaeger_url's host on port 4317, with jaeger_url's scheme.",
         default="",
     )
-    elasticsearch_url: str = doc("Base URL of Elasticsearch.", default="http://elasticsearch:9200")
-    node_targets: tuple[str, ...] = doc("host:port of the node exporters.", default=("node-exporter:9100",))
-    blackbox_address: str = doc("host:port of the blackbox exporter.", default="blackbox-exporter:9115")
+    elasticsearch_url: str = doc("Base URL of Elasticsearch, without credentials.", default="http://elasticsearch:9200")
+    elasticsearch_username: str = doc("User Fluentd, Logstash and Jaeger log in to Elasticsearch as (empty: no login).", default="")
+    elasticsearch_password_file: str = doc(
+        "File holding that user's password (a mounted secret; read into $OBS_ELASTICSEARCH_PASSWORD).", default="", schema={"pattern": r"^$|^/"}
+    )
+    node_targets: tuple[str, ...] = doc("host:port of the node exporters.", default=("node-exporter:9100",), schema={"items": HOST_PORT_SCHEMA})
+    blackbox_address: str = doc("host:port of the blackbox exporter.", default="blackbox-exporter:9115", schema=HOST_PORT_SCHEMA)
+    prometheus_address: str = doc(
+        "host:port Prometheus listens on and scrapes itself at (its own name on the Compose network, 127.0.0.1:<port> on one host).",
+        default="prometheus:9090",
+        schema=HOST_PORT_SCHEMA,
+    )
+    metrics_store: MetricsStore | None = doc(
+        "A horizontally scaled store every environment writes to (remote_write) and whose ruler runs the SLO rules; empty: none.",
+        default=None,
+    )
     log_retention_days: Mapping[str, int] = doc(
         "Log class (access, application, audit) → days kept.",
         default_factory=lambda: dict(DEFAULT_LOG_RETENTION),
@@ -101,71 +127,96 @@ class Platform:
     )
 
     def __post_init__(self) -> None:
-        _check_name(self.name, "name", "platform")
+        problems = Problems()
+        problems.check(_check_name, self.name, "name", "platform")
         for attr in ("services", "environments", "dependencies", "teams", "node_targets", "alerts", "dashboards", "rule_tests", "runbooks"):
             object.__setattr__(self, attr, tuple(getattr(self, attr)))
         retention = {**DEFAULT_LOG_RETENTION, **dict(self.log_retention_days)}
-        _check_retention(retention, "log_retention_days")
+        check_retention(retention, "log_retention_days", problems)
         object.__setattr__(self, "log_retention_days", _freeze_map(retention))
         if not self.services:
-            raise ModelError("services", "a platform needs at least one service", "add a Service(...)")
+            problems.add("services", "a platform needs at least one service", "add a Service(...)")
         if not self.environments:
-            raise ModelError(
-                "environments", "a platform needs at least one environment", "add Environment(name='prod')"
-            )
-        _check_unique(
-            [s.name for s in self.services] + [d.name for d in self.dependencies], "services", "component"
-        )
-        _check_unique([e.name for e in self.environments], "environments", "environment")
-        _check_unique([t.name for t in self.teams], "teams", "team")
+            problems.add("environments", "a platform needs at least one environment", "add Environment(name='prod')")
+        problems.check(_check_unique, [s.name for s in self.services] + [d.name for d in self.dependencies], "services", "component")
+        problems.check(_check_unique, [e.name for e in self.environments], "environments", "environment")
+        problems.check(_check_unique, [t.name for t in self.teams], "teams", "team")
+        self._check_references(problems)
+        self._check_endpoints(problems)
+        for ref_field in ("alerts", "dashboards", "rule_tests", "runbooks"):
+            for ref in getattr(self, ref_field):
+                if not isinstance(ref, str) or not ref.strip() or any(ord(c) < 32 for c in ref):
+                    problems.add(ref_field, f"{ref!r} is not a path", "a file or folder relative to the platform file, e.g. 'alerts'")
+        problems.done()
+
+    def _check_references(self, problems: Problems) -> None:
+        """Names that point at other parts of the platform point at something."""
         components = {c.name for c in self.components()}
         team_names = {t.name for t in self.teams}
         for service in self.services:
             for dep in service.depends_on:
                 if dep not in components or dep == service.name:
-                    raise ModelError(
+                    others = components - {service.name}
+                    problems.add(
                         f"services[{service.name}].depends_on",
                         f"{dep!r} is not a dependency or another service of the platform",
-                        f"use one of {', '.join(sorted(others))}"
-                        if (others := components - {service.name})
-                        else f"add Dependency(name={dep!r}, ...) to dependencies",
+                        f"use one of {', '.join(sorted(others))}" if others else f"add Dependency(name={dep!r}, ...) to dependencies",
                     )
         for comp in self.components():
             if self.teams and comp.team not in team_names:
                 where = "services" if isinstance(comp, Service) else "dependencies"
-                raise ModelError(
+                problems.add(
                     f"{where}[{comp.name}].team",
                     f"{comp.team!r} is not a team of the platform",
                     _reference_fix(comp.team, team_names, f"add Team(name={comp.team!r}) to teams"),
                 )
-        _check_name(self.infra_team, "infra_team", "team")
-        if self.teams and self.infra_team not in team_names:
-            raise ModelError(
+        if problems.check(_check_name, self.infra_team, "infra_team", "team") and self.teams and self.infra_team not in team_names:
+            problems.add(
                 "infra_team",
                 f"{self.infra_team!r} is not a team of the platform",
                 _reference_fix(self.infra_team, team_names, f"add Team(name={self.infra_team!r}) to teams"),
             )
-        if self.runbook_base_url:
-            _check_url(self.runbook_base_url, "runbook_base_url", "https://runbooks.example.org")
-        _check_url(self.alert_webhook_url, "alert_webhook_url", DEFAULT_ALERT_WEBHOOK_URL)
-        if self.heartbeat_url:
-            _check_url(self.heartbeat_url, "heartbeat_url", "https://hc-ping.com/<uuid>")
-        if self.jaeger_otlp_endpoint:
-            _check_endpoint(self.jaeger_otlp_endpoint, "jaeger_otlp_endpoint", "http://jaeger-collector.tracing:4317")
-        if urlsplit(self.alert_webhook_url).username is not None:
-            raise ModelError(
-                "alert_webhook_url",
-                "contains credentials, which would be written into alertmanager.yml in clear",
-                "use a URL without credentials; protect the webhook on the network side",
-            )
         for env in self.environments:
             for key in env.overrides:
                 if key not in components:
-                    raise ModelError(
-                        f"environments[{env.name}].overrides[{key}]",
-                        f"{key!r} is not a service or dependency",
-                        f"use one of {', '.join(sorted(components))}",
-                    )
+                    problems.add(f"environments[{env.name}].overrides[{key}]", f"{key!r} is not a service or dependency", f"use one of {', '.join(sorted(components))}")
+            for key in env.alerts:
+                component = key.rpartition("/")[0]
+                if component and component not in components:
+                    problems.add(f"environments[{env.name}].alerts[{key}]", f"{component!r} is not a service or dependency", f"use one of {', '.join(sorted(components))}")
+
+    def _check_endpoints(self, problems: Problems) -> None:
+        fix = "give the URL without user:password@; set elasticsearch_username and elasticsearch_password_file"
+        for key, example in (
+            ("grafana_url", "https://grafana.example.org"),
+            ("alertmanager_url", "http://alertmanager:9093"),
+            ("jaeger_url", "https://jaeger.example.org"),
+        ):
+            problems.check(_check_url, getattr(self, key), key, example)
+        problems.check(_check_url, self.elasticsearch_url, "elasticsearch_url", "http://elasticsearch:9200", fix)
+        if self.elasticsearch_password_file:
+            problems.check(_check_file, self.elasticsearch_password_file, "elasticsearch_password_file", "/run/secrets/elasticsearch-password")
+        if bool(self.elasticsearch_username) != bool(self.elasticsearch_password_file):
+            problems.add("elasticsearch_username", "an Elasticsearch login needs both a user and a password file", "set both, or neither")
+        if self.elasticsearch_username and not _USERNAME.fullmatch(self.elasticsearch_username):
+            problems.add("elasticsearch_username", f"{self.elasticsearch_username!r} is not a user name", "letters, digits and -_.@")
+        for target in self.node_targets:
+            problems.check(_check_host_port, target, "node_targets", "node-exporter:9100")
+        problems.check(_check_host_port, self.blackbox_address, "blackbox_address", "blackbox-exporter:9115")
+        problems.check(_check_host_port, self.prometheus_address, "prometheus_address", "prometheus:9090")
+        if self.runbook_base_url:
+            problems.check(_check_url, self.runbook_base_url, "runbook_base_url", "https://runbooks.example.org")
+        problems.check(
+            _check_url,
+            self.alert_webhook_url,
+            "alert_webhook_url",
+            DEFAULT_ALERT_WEBHOOK_URL,
+            "use a URL without credentials (Alertmanager 0.25 writes it into alertmanager.yml); protect the webhook on the network side",
+        )
+        if self.heartbeat_url:
+            problems.check(_check_url, self.heartbeat_url, "heartbeat_url", "https://hc-ping.com/<uuid>", "use the heartbeat's secret URL path, not user:password@")
+        if self.jaeger_otlp_endpoint:
+            problems.check(_check_endpoint, self.jaeger_otlp_endpoint, "jaeger_otlp_endpoint", "http://jaeger-collector.tracing:4317")
 
     # --- lookups -------------------------------------------------------------------------------
 
@@ -211,6 +262,16 @@ class Platform:
 
     # --- per-environment views -----------------------------------------------------------------
 
+    def in_environment(self, env: Environment) -> Platform:
+        """The platform as ``env`` sees it: every address the environment overrides (the platform's
+        endpoints, a dependency's address and exporter) replaced by its own, so every renderer
+        follows the override, not only the scrape configuration."""
+        changes: dict[str, Any] = {name: getattr(env, name) for name in ENDPOINT_FIELDS if getattr(env, name)}
+        dependencies = tuple(_dependency_in(dep, env.overrides.get(dep.name)) for dep in self.dependencies)
+        if dependencies != self.dependencies:
+            changes["dependencies"] = dependencies
+        return replace(self, **changes) if changes else self
+
     def scrape_targets(self, component: Service | Dependency, env: Environment) -> tuple[str, ...]:
         override = env.overrides.get(component.name)
         if override and override.targets:
@@ -232,5 +293,16 @@ class Platform:
     def log_retention(self, env: Environment) -> Mapping[str, int]:
         return {**self.log_retention_days, **env.log_retention_days}
 
+
+def _dependency_in(dep: Dependency, override: ComponentOverride | None) -> Dependency:
+    if override is None:
+        return dep
+    changes = {key: getattr(override, key) for key in ("address", "exporter_address", "exporter_listen", "sslmode") if getattr(override, key)}
+    if "exporter_address" in changes and "exporter_listen" not in changes:
+        changes["exporter_listen"] = changes["exporter_address"]
+    return replace(dep, **changes) if changes else dep
+
+
+_USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}", re.ASCII)
 
 __all__ = ["Platform"]

@@ -148,7 +148,9 @@ def test_the_model_is_immutable() -> None:
         ),
         (
             lambda: edu(teams=(EDU.team("web"), EDU.team("platform"))),
-            "services[backend].team: 'learning' is not a team of the platform (add Team(name='learning') to teams or use one of platform, web)",
+            "2 problems:\n"
+            "  services[backend].team: 'learning' is not a team of the platform (add Team(name='learning') to teams or use one of platform, web)\n"
+            "  services[bridge].team: 'integrations' is not a team of the platform (add Team(name='integrations') to teams or use one of platform, web)",
         ),
         (
             lambda: edu(services=(backend(team="learnin"), *EDU.services[1:])),
@@ -242,7 +244,7 @@ def test_good_alerting_fields_are_kept_as_given(build, field: str, value: str) -
         ),
         (
             lambda: edu(alert_webhook_url="https://bot:s3cret@tickets.example.org/hook"),
-            "alert_webhook_url: contains credentials, which would be written into alertmanager.yml in clear (use a URL without credentials; protect the webhook on the network side)",
+            "alert_webhook_url: holds credentials, which would be copied in clear into every file that names the URL (use a URL without credentials (Alertmanager 0.25 writes it into alertmanager.yml); protect the webhook on the network side)",
         ),
         (
             lambda: edu(infra_team="platfrom"),
