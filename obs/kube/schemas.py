@@ -137,7 +137,7 @@ def kubernetes_problems(obj: Mapping[str, Any], version: str = KUBERNETES_VERSIO
 
 
 def _public_api_problems(obj: Mapping[str, Any], version: str) -> list[Problem] | None:
-    import kubernetes_validate  # type: ignore[import-untyped]
+    import kubernetes_validate
 
     try:
         kubernetes_validate.validate(dict(obj), version, strict=True)

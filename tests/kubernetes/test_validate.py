@@ -20,7 +20,7 @@ F = "kubernetes/app.yaml"
 
 
 def test_the_pinned_release_is_the_newest_kubernetes_validate_carries() -> None:
-    import kubernetes_validate  # type: ignore[import-untyped]
+    import kubernetes_validate
 
     assert (KUBERNETES_VERSION, kubernetes_validate.__version__) == ("1.37.0", "1.37.0")
     assert schemas.schema_dir() is not None
