@@ -75,14 +75,13 @@ TARGETS = {"fastapi": 0.60, "flask": 0.85}
 
 
 def _noop_tracer_provider(ratio: float = 1.0) -> Any:
+    """The provider obs builds (its batch processor, ``exporters.otlp.build_span_processor``, of the
+    tree being measured), exporting to nowhere."""
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.sdk.trace.export import (
-        BatchSpanProcessor,
-        SimpleSpanProcessor,
-        SpanExporter,
-        SpanExportResult,
-    )
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    from exporters.otlp import build_span_processor
 
     class NoopExporter(SpanExporter):
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -92,7 +91,7 @@ def _noop_tracer_provider(ratio: float = 1.0) -> Any:
     # bench_instructions.py asks for the simple processor: the batch processor's thread runs when
     # the scheduler lets it, so what it costs (and whether its queue overflows) varies by run.
     simple = os.environ.get("BENCH_SPAN_PROCESSOR") == "simple"
-    provider.add_span_processor((SimpleSpanProcessor if simple else BatchSpanProcessor)(NoopExporter()))
+    provider.add_span_processor(SimpleSpanProcessor(NoopExporter()) if simple else build_span_processor(NoopExporter()))
     return provider
 
 

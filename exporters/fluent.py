@@ -50,19 +50,31 @@ class DropCounter(Protocol):
     def labels(self, *args: str, **kwargs: str) -> Any: ...
 
 
+#: The counter made on each registry (weakly held): a second handler shares the first one's.
+_COUNTERS: weakref.WeakKeyDictionary[Any, DropCounter] = weakref.WeakKeyDictionary()
+_COUNTERS_LOCK = threading.Lock()
+
+
 def dropped_counter(registry: Any = None) -> DropCounter:
     """``obs_log_records_dropped_total`` on ``registry`` (default: prometheus_client's global one),
-    created once and shared with any other code that registered it first."""
+    created once and shared by every handler. Registered by other code first, the counter cannot
+    be reached through prometheus_client's public API: drops are then counted on a counter of
+    this process's own, and said once."""
     from prometheus_client import REGISTRY, Counter
 
     target = registry if registry is not None else REGISTRY
     metric = contract.LOG_RECORDS_DROPPED
-    try:
-        counter: DropCounter = Counter(metric.prometheus_client_name, metric.help, list(metric.labels), registry=target)
-    except ValueError:
-        # Already registered (by the instrumentation or an earlier handler): reuse that collector.
-        existing: Any = target._names_to_collectors[metric.name]
-        counter = existing
+    with _COUNTERS_LOCK:
+        counter = _COUNTERS.get(target)
+        if counter is None:
+            try:
+                counter = Counter(metric.prometheus_client_name, metric.help, list(metric.labels), registry=target)
+            except ValueError:
+                logging.getLogger("obs.exporters").warning(
+                    "%s is registered by other code: this handler's drops are not on that registry", metric.name
+                )
+                counter = Counter(metric.prometheus_client_name, metric.help, list(metric.labels), registry=None)
+            _COUNTERS[target] = counter
     return counter
 
 

@@ -29,8 +29,7 @@ import weakref
 from collections import deque
 from typing import Any
 
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 _log = logging.getLogger("obs.exporters.spans")
@@ -132,13 +131,15 @@ class CountingBatchSpanProcessor(SpanProcessor):
 
     # --- the request's thread --------------------------------------------------------------------
 
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        return None
-
     def on_end(self, span: ReadableSpan) -> None:
         context = span.context
         if context is None or not context.trace_flags.sampled:
             return
+        self.enqueue(span)
+
+    def enqueue(self, span: ReadableSpan) -> None:
+        """``on_end`` for a span known to be sampled (the instrumentation's server spans, when this
+        is their provider's only processor, end straight into it)."""
         if self._shutdown:
             self.counts.add_dropped("shutdown", 1, "a span ended after the processor was shut down")
             return

@@ -37,6 +37,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from exporters.span_batch import SpanCounts
 
 from ._core import ResponseHook, ServerRequestHook, Telemetry
+from ._internals import fastapi_native_telemetry, report
 from ._metrics import HttpMetrics
 from ._settings import InstrumentationSettings, OtlpProtocol, resolve_settings
 from ._tracing import build_tracer_provider, install_global, instrument_clients
@@ -181,6 +182,7 @@ def instrument(
     if settings.json_logs:
         state.log_handler = _install_json_logging(settings, log_handler)
         _adopt_process_logging(app, framework, state)
+    report()  # why a fast path is off, once per process, through the logging just set up
     setattr(app, _STATE_ATTR, state)
     return state
 
@@ -242,7 +244,7 @@ def _instrument_starlette(app: Any, state: Instrumentation, excluded: Any, endpo
     # FastAPI >= 0.16x has native OpenTelemetry telemetry that switches itself on once a global
     # tracer provider exists: it would add a second server span per request, and its logs carry
     # unredacted exception messages. obs replaces it for this app (restored by uninstrument).
-    native = getattr(app, "_telemetry", None)
+    native = fastapi_native_telemetry(app)
     saved_native = dict(native) if isinstance(native, dict) else None
     if isinstance(native, dict):
         native.update({"tracing": False, "metrics": False, "logs": False})
@@ -262,19 +264,20 @@ def _instrument_starlette(app: Any, state: Instrumentation, excluded: Any, endpo
 def _instrument_flask(app: Any, state: Instrumentation, excluded: Any, endpoint: Any) -> None:
     from flask import Flask, got_request_exception
 
-    from ._wsgi import REQUEST_CONTEXT, ObsWSGIMiddleware, record_exception, record_route
+    from ._wsgi import ObsWSGIMiddleware, record_exception, record_route
 
     original = app.wsgi_app
-    # Flask's own wsgi_app starts the response inside the request context, where the wrapper reads
-    # the route; another WSGI layer in between may not, so the route is then left in the environ.
-    own_wsgi_app = getattr(original, "__func__", None) is Flask.wsgi_app and REQUEST_CONTEXT is not None
-    app.wsgi_app = ObsWSGIMiddleware(
+    middleware = ObsWSGIMiddleware(
         original,
         state.telemetry,
         excluded=excluded,
         metrics_path=state.settings.metrics_path,
         metrics_endpoint=endpoint,
     )
+    # Flask's own wsgi_app starts the response inside the request context, where the wrapper reads
+    # the route; another WSGI layer in between may not, so the route is then left in the environ.
+    own_wsgi_app = getattr(original, "__func__", None) is Flask.wsgi_app and middleware.request_context is not None
+    app.wsgi_app = middleware
     if not own_wsgi_app:
         app.before_request_funcs.setdefault(None, []).insert(0, record_route)
     got_request_exception.connect(record_exception, app, weak=False)

@@ -17,6 +17,7 @@ from typing import Any
 from exporters.prometheus import MetricsEndpoint
 
 from ._core import Request, Telemetry
+from ._internals import fastapi_effective_path
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -134,12 +135,9 @@ def _walk(routes: Any, probe: dict[str, Any]) -> str | None:
 
 
 def _template(scope: Scope, route: Any) -> str | None:
-    fastapi_scope = scope.get("fastapi")
-    if isinstance(fastapi_scope, dict):
-        effective = fastapi_scope.get("effective_route_context")
-        path = getattr(effective, "path", None)
-        if isinstance(path, str) and path:
-            return path
+    effective = fastapi_effective_path(scope)
+    if effective is not None:
+        return effective
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else None
 

@@ -15,24 +15,21 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable, Mapping
-from contextvars import Token
 from time import time_ns
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+from opentelemetry.context import attach, detach, get_current
 from opentelemetry.propagate import extract
-from opentelemetry.trace import SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation import _SPAN_KEY
+from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
 from opentelemetry.util.types import AttributeValue
 
 from obs.contract import KNOWN_METHODS, REDACTED, UNMATCHED_ROUTE, normalize_method
 
+from ._internals import LeanSpans
 from ._metrics import ActiveChild, HttpMetrics
 from ._redaction import clean_text, redact_path, redact_text
-from ._span import LeanSpans, ServerSpan, UnsampledSpan, sampled_ids
+from ._span import ServerSpan, UnsampledSpan, sampled_ids
 from .logs import (
     ACCESS_LOGGER,
     EXCEPTION_IDS_ATTR,
@@ -137,12 +134,6 @@ class Telemetry:
         self.server_request_hook = server_request_hook
         self.response_hook = response_hook
         self._errors = error_counter or metrics
-        # The default runtime context is one ContextVar: read and set it directly (one C call each)
-        # rather than through the API's get_current/attach/detach/set_span_in_context layers, as
-        # long as that runtime context is the one installed (checked on every request).
-        runtime = otel_context._RUNTIME_CONTEXT
-        self._runtime = runtime
-        self._context_var = runtime._current_context if type(runtime) is ContextVarsRuntimeContext else None
 
     def without_metrics(self) -> Telemetry:
         """This app's telemetry for what is not a request (WebSocket sessions): the same tracer,
@@ -178,11 +169,7 @@ class Telemetry:
             if tracer is not None:
                 # The context the span starts in: the propagated one, else the current one (read once
                 # here for both the span's parent and the context the span is set in).
-                var = self._context_var if otel_context._RUNTIME_CONTEXT is self._runtime else None
-                if carrier:
-                    parent = extract(carrier)
-                else:
-                    parent = var.get() if var is not None else otel_context.get_current()
+                parent = extract(carrier) if carrier else get_current()
                 attributes: dict[str, AttributeValue] = {
                     "http.request.method": method,
                     "url.path": req.path,
@@ -195,12 +182,7 @@ class Telemetry:
                         method, context=parent, kind=_SERVER, start_time=req.start, attributes=attributes
                     )
                 req.span = span
-                if var is not None:  # trace.set_span_in_context + attach
-                    values = parent.copy()
-                    values[_SPAN_KEY] = span
-                    req.token = var.set(Context(values))
-                else:
-                    req.token = otel_context.attach(trace.set_span_in_context(span, parent))
+                req.token = attach(set_span_in_context(span, parent))
                 if self.server_request_hook is not None and span.is_recording():
                     try:
                         self.server_request_hook(span, hook_arg)
@@ -328,10 +310,7 @@ class Telemetry:
         if token is not None:
             req.token = None
             try:
-                if type(token) is Token and token.var is self._context_var:
-                    token.var.reset(token)  # what the API's detach does for the default runtime context
-                else:
-                    otel_context.detach(token)  # type: ignore[arg-type]
+                detach(token)  # type: ignore[arg-type]
             except Exception:
                 self.count_error("response")
 

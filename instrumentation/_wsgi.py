@@ -21,16 +21,17 @@ from typing import Any
 
 from flask import request
 
-try:  # the request context Flask is handling (Flask >= 2.2); without it, record_route is used
-    from flask.globals import _cv_request as _flask_request_ctx
-
-    REQUEST_CONTEXT: ContextVar[Any] | None = _flask_request_ctx
-except ImportError:  # pragma: no cover - a Flask whose internals moved
-    REQUEST_CONTEXT = None
-
 from exporters.prometheus import MetricsEndpoint
 
 from ._core import Request, Telemetry
+from ._internals import flask_request_context
+
+
+def request_context() -> ContextVar[Any] | None:
+    """The request context Flask is handling (Flask >= 2.2; a private name, read through
+    ``_internals``); None: ``record_route`` is used."""
+    context: ContextVar[Any] | None = flask_request_context()
+    return context
 
 _log = logging.getLogger("obs.instrumentation")
 
@@ -84,7 +85,8 @@ class _Exchange(Request):
                     _STATUS_CODES[status] = code
             self.status = code
             # The rule of the request Flask is handling in this context, if it is this one.
-            ctx = REQUEST_CONTEXT.get(None) if REQUEST_CONTEXT is not None else None
+            request_context = self.middleware.request_context  # type: ignore[union-attr]  # set until finished
+            ctx = request_context.get(None) if request_context is not None else None
             if ctx is not None and ctx.request.environ is self.environ:
                 rule = ctx.request.url_rule
                 self.route = rule.rule if rule is not None else None
@@ -127,6 +129,7 @@ class ObsWSGIMiddleware:
         self.metrics_path = metrics_path if metrics_endpoint is not None else None
         self.metrics_endpoint = metrics_endpoint
         self.tracing = telemetry.tracer is not None
+        self.request_context = request_context()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO") or "/"
@@ -188,4 +191,4 @@ class ObsWSGIMiddleware:
         return [body]
 
 
-__all__ = ["ERROR_KEY", "REQUEST_CONTEXT", "ROUTE_KEY", "ObsWSGIMiddleware", "record_exception", "record_route"]
+__all__ = ["ERROR_KEY", "ROUTE_KEY", "ObsWSGIMiddleware", "record_exception", "record_route", "request_context"]

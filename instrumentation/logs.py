@@ -278,8 +278,6 @@ _MILLIS = tuple(f"{ms:03d}" for ms in range(1000))
 _DIRECT_HANDLERS = (logging.StreamHandler, logging.FileHandler)
 _INFO = logging.INFO
 _LogRecord = logging.LogRecord
-#: ``getLogRecordFactory()`` returns this module global; read directly where it is one (no call).
-_FACTORY_GLOBAL = getattr(logging, "_logRecordFactory", None) is logging.getLogRecordFactory()
 
 
 def access_message(access: AccessFields) -> str:
@@ -313,8 +311,7 @@ def write_access_line(
 def direct_targets(logger: logging.Logger) -> list[logging.StreamHandler[Any]] | None:
     """The handlers an INFO line of ``logger`` reaches, when ``write_access_line`` may write to them
     directly (see there); None when the standard path must be taken (or no handler would take it)."""
-    factory = logging._logRecordFactory if _FACTORY_GLOBAL else logging.getLogRecordFactory()  # type: ignore[attr-defined]
-    if logger.disabled or logger.filters or factory is not _LogRecord:
+    if logger.disabled or logger.filters or logging.getLogRecordFactory() is not _LogRecord:
         return None
     targets: list[logging.StreamHandler[Any]] = []
     current: logging.Logger | None = logger
@@ -346,9 +343,10 @@ def access_record(
     record = logger.makeRecord(
         logger.name, _INFO, __file__, 0, message if message is not None else access_message(access), (), None
     )
+    # relativeCreated is counted from logging's start time: moved by as much as created is.
+    record.relativeCreated += (created - record.created) * 1000
     record.created = created
     record.msecs = int((created - int(created)) * 1000) + 0.0  # as LogRecord.__init__ computes both
-    record.relativeCreated = (created - logging._startTime) * 1000  # type: ignore[attr-defined]
     setattr(record, ACCESS_ATTR, access)
     return record
 

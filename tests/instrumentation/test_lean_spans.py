@@ -5,9 +5,7 @@ that acts at span start, a tracer that is not the SDK's) goes through ``Tracer.s
 from __future__ import annotations
 
 import itertools
-import logging
 import random
-import threading
 import time
 from typing import Any
 
@@ -22,7 +20,9 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
-from instrumentation._span import FAST_CONTEXT, LeanSpans, ServerSpan, UnsampledSpan, emit_was_read
+from exporters.span_batch import CountingBatchSpanProcessor
+from instrumentation._internals import CHECKED, LeanSpans
+from instrumentation._span import ServerSpan, UnsampledSpan
 from obs.contract import REDACTED
 from tests.instrumentation.conftest import Service, ServiceFactory
 
@@ -150,7 +150,7 @@ def test_default_ids_are_the_draws_the_sdk_makes(parent_flags: int | None) -> No
 def test_span_contexts_are_built_as_the_api_builds_them() -> None:
     """The installed API's SpanContext has the layout the fast path builds directly: the
     comparison above then covers the directly built contexts, field by field."""
-    assert FAST_CONTEXT, "opentelemetry-api's SpanContext changed shape: the fast path is off"
+    assert CHECKED["fast_contexts"] is None, "opentelemetry-api's SpanContext changed shape: the fast path is off"
     provider = TracerProvider()
     starter = LeanSpans.for_tracer(provider.get_tracer("t"))
     assert starter is not None
@@ -171,15 +171,19 @@ def test_span_contexts_are_built_as_the_api_builds_them() -> None:
 def test_logged_ids_are_the_w3c_hex_of_the_span_ids(trace_id: int, span_id: int) -> None:
     """Logs and exemplars carry the ids as traceparent does: 32 and 16 lowercase hex digits,
     zero-padded (the hot path formats them printf-style, not with format())."""
-    from instrumentation._span import _TRACE_FLAGS, DEFAULT_TRACE_STATE, _Shared, sampled_ids
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
-    tracer = TracerProvider().get_tracer("t")
-    flags = _TRACE_FLAGS[int(TraceFlags.SAMPLED)]
-    span = ServerSpan("GET", trace_id, span_id, flags, DEFAULT_TRACE_STATE, None, {}, 1, _Shared(tracer))  # type: ignore[arg-type]
+    from instrumentation._internals import _public_context
+    from instrumentation._span import SpanShared, sampled_ids
+
+    shared = SpanShared(SimpleSpanProcessor(InMemorySpanExporter()), Resource.create({}), None, None, SpanLimits(), _public_context)
+    flags = TraceFlags(TraceFlags.SAMPLED)
+    span = ServerSpan("GET", trace_id, span_id, flags, DEFAULT_TRACE_STATE, None, {}, 1, shared)
     expected = (format(trace_id, "032x"), format(span_id, "016x"))
     assert span.log_ids() == expected == sampled_ids(span.get_span_context())
     assert len(expected[0]) == 32 and len(expected[1]) == 16
-    unsampled = ServerSpan("GET", trace_id, span_id, _TRACE_FLAGS[0], DEFAULT_TRACE_STATE, None, {}, 1, _Shared(tracer))  # type: ignore[arg-type]
+    unsampled = ServerSpan("GET", trace_id, span_id, TraceFlags(0), DEFAULT_TRACE_STATE, None, {}, 1, shared)
     assert unsampled.log_ids() == (None, None) == sampled_ids(unsampled.get_span_context())
 
 
@@ -349,15 +353,6 @@ def _ended_span(starter: LeanSpans, path: str) -> ServerSpan:
     return span
 
 
-#: The tests of the queue append itself: an SDK released after obs whose emit nobody has read yet
-#: ends spans through on_end (correct and slower), and these say so rather than fail.
-direct_path = pytest.mark.skipif(
-    not emit_was_read(),
-    reason="the installed opentelemetry-sdk's BatchProcessor.emit is not in EMIT_SOURCES_READ: read it, add its hash",
-)
-
-
-@direct_path
 def test_an_ended_span_waiting_in_a_batch_queue_holds_nothing_the_collector_scans() -> None:
     """A batch processor keeps ended spans for hundreds of requests: every container a span holds is
     one more object the garbage collector counts, promotes and scans meanwhile. Even its context
@@ -392,39 +387,34 @@ def test_events_and_links_are_seen_while_recording_and_frozen_at_the_end() -> No
     assert [e.name for e in span.events] == ["first"] and len(span.links) == 1
     span.end(2)
     (done,) = exporter.get_finished_spans()
-    assert isinstance(done._events, tuple) and isinstance(done._links, tuple)
+    assert isinstance(done.events, tuple) and isinstance(done.links, tuple)
     assert [e.name for e in done.events] == ["first"] and dict(done.events[0].attributes or {}) == {"n": 1}
     assert [link.context.span_id for link in done.links] == [2]
     assert (done.dropped_events, done.dropped_links) == (0, 0)
 
 
-# --- ending into the batch processor's queue directly ---------------------------------------------
+# --- ending into obs's own batch processor directly ------------------------------------------------
 
 
 def _batch_provider(exporter: InMemorySpanExporter, **options: Any) -> tuple[TracerProvider, LeanSpans]:
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-    return _lean_starter(BatchSpanProcessor(exporter, schedule_delay_millis=60_000, **options))
+    return _lean_starter(CountingBatchSpanProcessor(exporter, schedule_delay_millis=60_000, **options))
 
 
 @pytest.fixture
 def batch_on_end_calls(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Spans that went through ``BatchSpanProcessor.on_end`` (the type stays exactly the SDK's)."""
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
+    """Spans that went through ``CountingBatchSpanProcessor.on_end``."""
     calls: list[Any] = []
-    original = BatchSpanProcessor.on_end
+    original = CountingBatchSpanProcessor.on_end
 
-    def on_end(self: BatchSpanProcessor, span: ReadableSpan) -> None:
+    def on_end(self: CountingBatchSpanProcessor, span: ReadableSpan) -> None:
         calls.append(span)
         original(self, span)
 
-    monkeypatch.setattr(BatchSpanProcessor, "on_end", on_end)
+    monkeypatch.setattr(CountingBatchSpanProcessor, "on_end", on_end)
     return calls
 
 
-@direct_path
-def test_sampled_spans_go_straight_onto_the_batch_queue_and_export_as_through_on_end(
+def test_sampled_spans_go_straight_into_obs_batch_processor_and_export_as_through_on_end(
     batch_on_end_calls: list[Any],
 ) -> None:
     exporter = InMemorySpanExporter()
@@ -448,40 +438,35 @@ def test_a_full_batch_wakes_the_exporting_thread() -> None:
     provider.shutdown()
 
 
-@pytest.mark.parametrize("case", ["queue full", "shut down", "forked", "unsampled", "second processor"])
-def test_whatever_the_queue_append_does_not_cover_goes_through_on_end(
-    case: str, batch_on_end_calls: list[Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("case", ["unsampled", "second processor"])
+def test_whatever_the_direct_path_does_not_cover_goes_through_on_end(
+    case: str, batch_on_end_calls: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from instrumentation import _span
-
     exporter = InMemorySpanExporter()
-    provider, starter = _batch_provider(exporter, max_queue_size=2, max_export_batch_size=2)
-    if case == "queue full":  # an exporter stuck elsewhere: nothing leaves the queue meanwhile
-        batch = provider._active_span_processor._span_processors[0]._batch_processor  # type: ignore[attr-defined]
-        monkeypatch.setattr(batch, "_export_lock", threading.Lock())
-        batch._export_lock.acquire()
-        queued = [_ended_span(starter, "/a"), _ended_span(starter, "/b")]
-    elif case == "shut down":
-        provider.shutdown()
-    elif case == "forked":  # the process id the batch processor knows is not this process's
-        monkeypatch.setattr(_span, "_PROCESS", [-1])
-    elif case == "second processor":
+    provider, starter = _batch_provider(exporter)
+    if case == "second processor":
         provider.add_span_processor(SimpleSpanProcessor(exporter))
-    if case == "unsampled":
-        record_only = _RecordOnly()
-        monkeypatch.setattr(starter, "_sampler", record_only)
+    else:
+        monkeypatch.setattr(starter, "_sampler", _RecordOnly())
         monkeypatch.setattr(starter, "_ratio_bound", None)
-    with caplog.at_level(logging.INFO, logger="opentelemetry.sdk._shared_internal"):
-        span = _ended_span(starter, "/c")
+    span = _ended_span(starter, "/c")
     assert batch_on_end_calls[-1:] == [span], "on_end saw the span"
-    if case == "queue full":
-        assert "Queue full" in caplog.text and list(batch._queue) == [span, queued[1]]
-        batch._export_lock.release()
-    elif case == "second processor":
+    if case == "second processor":
         assert exporter.get_finished_spans() == (span,)  # the simple processor got it at once
     provider.shutdown()
-    if case in ("shut down", "unsampled"):
+    if case == "unsampled":
         assert exporter.get_finished_spans() == ()
+
+
+def test_the_sdks_batch_processor_gets_the_spans_through_on_end() -> None:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    exporter = InMemorySpanExporter()
+    provider, starter = _lean_starter(BatchSpanProcessor(exporter, schedule_delay_millis=60_000))
+    spans = [_ended_span(starter, f"/items/{n}") for n in range(3)]
+    assert provider.force_flush()
+    assert exporter.get_finished_spans() == tuple(spans)
+    provider.shutdown()
 
 
 class _RecordOnly:
@@ -494,26 +479,3 @@ class _RecordOnly:
 
     def get_description(self) -> str:
         return "record only"
-
-
-def test_the_queue_is_reached_directly_only_under_an_emit_that_was_read(
-    batch_on_end_calls: list[Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``ServerSpan.end`` mirrors ``BatchProcessor.emit``: under an SDK whose emit is not one that
-    was read (a release after obs), every span goes through ``on_end`` and is exported as usual."""
-    from instrumentation import _span
-
-    monkeypatch.setattr(_span, "EMIT_SOURCES_READ", {})
-    _span.emit_was_read.cache_clear()
-    try:
-        assert not _span.emit_was_read()
-        exporter = InMemorySpanExporter()
-        provider, starter = _batch_provider(exporter)
-        spans = [_ended_span(starter, f"/items/{n}") for n in range(3)]
-        assert batch_on_end_calls == spans
-        assert provider.force_flush()
-        assert exporter.get_finished_spans() == tuple(spans)
-        provider.shutdown()
-    finally:
-        _span.emit_was_read.cache_clear()
-

@@ -1,0 +1,599 @@
+"""The one door to other packages' private names: every one the instrumentation reads is here.
+
+A fast path that reads a private name of opentelemetry-sdk, prometheus_client, Flask or FastAPI
+lives in this module, is listed in ``INTERNALS`` and belongs to a *feature*. Each feature is
+checked once, at import (``check``): its private names must exist and its fast path must give
+what the public path gives on scratch objects. A feature that fails falls back to the public path
+(spans through ``Tracer.start_span``, ``Histogram.observe``, ...): requests are never served
+uninstrumented. Why it fell back is logged once, by ``instrument()`` (``report``), once logging
+is set up. The public fallback is what a newer package with renamed internals gets; the tests
+rename each private name in turn (``NAMES``) and check that spans, metrics and logs still flow.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context, get_current
+from opentelemetry.sdk.trace import SpanProcessor, SynchronousMultiSpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Decision, ParentBased, TraceIdRatioBased
+from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE, TraceState
+from opentelemetry.util import types
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client.samples import Exemplar
+from prometheus_client.values import MutexValue
+
+from exporters.prometheus import multiprocess_dir
+from exporters.span_batch import CountingBatchSpanProcessor
+
+from ._span import ServerSpan, SpanShared, UnsampledSpan
+
+_log = logging.getLogger("obs.instrumentation")
+
+
+@dataclass(frozen=True, slots=True)
+class Internal:
+    """One private name: where it is (``owner``), what reads it (``feature``)."""
+
+    key: str
+    owner: str
+    feature: str
+
+
+#: Every private name read, by key. ``NAMES[key]`` is the attribute name looked up; the tests
+#: rename one at a time to check the fallback of its feature.
+INTERNALS: tuple[Internal, ...] = (
+    Internal("span_limits", "opentelemetry.sdk.trace.Tracer", "lean_spans"),
+    Internal("instrumentation_scope", "opentelemetry.sdk.trace.Tracer", "lean_spans"),
+    Internal("is_enabled", "opentelemetry.sdk.trace.Tracer", "lean_spans"),
+    Internal("tracer_metrics", "opentelemetry.sdk.trace.Tracer", "lean_spans"),
+    Internal("span_processors", "opentelemetry.sdk.trace.SynchronousMultiSpanProcessor", "lean_spans"),
+    Internal("on_ending", "opentelemetry.sdk.trace.SpanProcessor", "lean_spans"),
+    Internal("root", "opentelemetry.sdk.trace.sampling.ParentBased", "lean_spans"),
+    Internal("remote_parent_sampled", "opentelemetry.sdk.trace.sampling.ParentBased", "lean_spans"),
+    Internal("remote_parent_not_sampled", "opentelemetry.sdk.trace.sampling.ParentBased", "lean_spans"),
+    Internal("local_parent_sampled", "opentelemetry.sdk.trace.sampling.ParentBased", "lean_spans"),
+    Internal("local_parent_not_sampled", "opentelemetry.sdk.trace.sampling.ParentBased", "lean_spans"),
+    Internal("non_recording_context", "opentelemetry.trace.NonRecordingSpan", "unsampled_spans"),
+    Internal("span_context_layout", "opentelemetry.trace.SpanContext (tuple layout)", "fast_contexts"),
+    Internal("histogram_bounds", "prometheus_client.Histogram", "fast_histogram"),
+    Internal("histogram_buckets", "prometheus_client.Histogram", "fast_histogram"),
+    Internal("histogram_sum", "prometheus_client.Histogram", "fast_histogram"),
+    Internal("value_lock", "prometheus_client.values.MutexValue", "fast_histogram"),
+    Internal("value_value", "prometheus_client.values.MutexValue", "fast_histogram"),
+    Internal("value_exemplar", "prometheus_client.values.MutexValue", "fast_histogram"),
+    Internal("flask_request_context", "flask.globals", "flask_request_context"),
+    Internal("fastapi_telemetry", "fastapi.FastAPI", "fastapi_native_telemetry"),
+    Internal("fastapi_effective_route", "fastapi.routing (scope keys)", "fastapi_effective_route"),
+)
+
+#: The attribute (or scope key) each entry names.
+NAMES: dict[str, str] = {
+    "span_limits": "_span_limits",
+    "instrumentation_scope": "_instrumentation_scope",
+    "is_enabled": "_is_enabled",
+    "tracer_metrics": "_tracer_metrics",
+    "span_processors": "_span_processors",
+    "on_ending": "_on_ending",
+    "root": "_root",
+    "remote_parent_sampled": "_remote_parent_sampled",
+    "remote_parent_not_sampled": "_remote_parent_not_sampled",
+    "local_parent_sampled": "_local_parent_sampled",
+    "local_parent_not_sampled": "_local_parent_not_sampled",
+    "non_recording_context": "_context",
+    "span_context_layout": "__new__",
+    "histogram_bounds": "_upper_bounds",
+    "histogram_buckets": "_buckets",
+    "histogram_sum": "_sum",
+    "value_lock": "_lock",
+    "value_value": "_value",
+    "value_exemplar": "_exemplar",
+    "flask_request_context": "_cv_request",
+    "fastapi_telemetry": "_telemetry",
+    "fastapi_effective_route": "effective_route_context",
+}
+
+#: What each feature buys, and what runs without it.
+FEATURES: dict[str, str] = {
+    "lean_spans": "server spans without the SDK span's machinery; without it Tracer.start_span (same spans, slower)",
+    "unsampled_spans": "a dropped request's span made without a Python constructor call; without it NonRecordingSpan(...)",
+    "fast_contexts": "span contexts made as the tuple SpanContext builds; without it SpanContext(...)",
+    "fast_histogram": "the duration histogram updated under its values' locks; without it Histogram.observe()",
+    "flask_request_context": "Flask's route read when the response starts; without it a before_request function",
+    "fastapi_native_telemetry": "FastAPI's own telemetry switched off for the app; without it two server spans may be made",
+    "fastapi_effective_route": "the full template of a route in a lazily included router; without it the routes are matched again",
+}
+
+
+def private(obj: Any, key: str) -> Any:
+    """``obj``'s private attribute named by ``NAMES[key]`` (AttributeError when it is missing)."""
+    return getattr(obj, NAMES[key])
+
+
+# --- span contexts and unsampled spans --------------------------------------------------------
+
+_new_tuple = tuple.__new__
+_new_object = object.__new__
+_SAMPLED = TraceFlags.SAMPLED
+_RANDOM = TraceFlags.RANDOM_TRACE_ID
+#: The four flag combinations a server span can get, made once (index: the flags' int value).
+_TRACE_FLAGS = tuple(TraceFlags(flags) for flags in range((_SAMPLED | _RANDOM) + 1))
+
+
+def _public_context(trace_id: int, span_id: int, flags: TraceFlags, state: TraceState) -> SpanContext:
+    return SpanContext(trace_id, span_id, False, flags, state)
+
+
+def _tuple_context(trace_id: int, span_id: int, flags: TraceFlags, state: TraceState) -> SpanContext:
+    # SpanContext.__new__ checks the ids' ranges and builds this tuple; ids drawn by the default
+    # generator are valid by construction.
+    context: SpanContext = _new_tuple(SpanContext, (trace_id, span_id, False, flags, state, True))
+    return context
+
+
+def _unsampled_public(context: SpanContext) -> UnsampledSpan:
+    return UnsampledSpan(context)
+
+
+def _unsampled_fast(context: SpanContext) -> UnsampledSpan:
+    # NonRecordingSpan.__init__ only stores the context.
+    span: UnsampledSpan = _new_object(UnsampledSpan)
+    setattr(span, _UNSAMPLED_FIELD[0], context)
+    return span
+
+
+_UNSAMPLED_FIELD = [NAMES["non_recording_context"]]
+
+
+# --- lean server spans ------------------------------------------------------------------------
+
+_SERVER = SpanKind.SERVER
+_RECORD_AND_SAMPLE = Decision.RECORD_AND_SAMPLE
+_DROP = Decision.DROP
+_TRACE_ID_LIMIT = TraceIdRatioBased.TRACE_ID_LIMIT
+
+
+def _inert(processor: SpanProcessor) -> bool:
+    """Whether ``processor`` does nothing when a span starts or is ending (the SDK's exporting
+    processors and obs's own): then a lean span, which calls neither hook, is seen alike."""
+    kind = type(processor)
+    ending = NAMES["on_ending"]
+    return kind.on_start in _INERT_ON_START and getattr(kind, ending) in _inert_on_ending()
+
+
+_INERT_ON_START = {SpanProcessor.on_start, SimpleSpanProcessor.on_start, BatchSpanProcessor.on_start}
+
+
+def _inert_on_ending() -> set[Any]:
+    name = NAMES["on_ending"]
+    return {getattr(SpanProcessor, name), getattr(SimpleSpanProcessor, name), getattr(BatchSpanProcessor, name)}
+
+
+def parent_based_ratio_bound(sampler: Any) -> int | None:
+    """The ratio sampler's bound when ``sampler`` is ParentBased(TraceIdRatioBased) with default
+    delegates (decided inline with the SDK's arithmetic); None: asked through ``should_sample``."""
+    if type(sampler) is not ParentBased:
+        return None
+    root = private(sampler, "root")
+    defaults = (
+        private(sampler, "remote_parent_sampled") is ALWAYS_ON
+        and private(sampler, "remote_parent_not_sampled") is ALWAYS_OFF
+        and private(sampler, "local_parent_sampled") is ALWAYS_ON
+        and private(sampler, "local_parent_not_sampled") is ALWAYS_OFF
+    )
+    if type(root) is not TraceIdRatioBased or not defaults:
+        return None
+    return int(root.bound)
+
+
+class LeanSpans:
+    """Starts ``ServerSpan``s for one SDK tracer as ``Tracer.start_span`` would (same sampling, ids
+    and context); ``start`` returns None when the SDK path must be used: a tracer switched off, or a
+    processor that acts when a span starts (noticed on the next request after it is added)."""
+
+    def __init__(self, tracer: SdkTracer) -> None:
+        self._tracer = tracer
+        self._processor = tracer.span_processor
+        if not isinstance(self._processor, SynchronousMultiSpanProcessor):
+            raise AttributeError("the tracer's span processor is not the SDK's SynchronousMultiSpanProcessor")
+        self._processors_name = NAMES["span_processors"]
+        getattr(self._processor, self._processors_name)  # present, or AttributeError
+        self._shared = SpanShared(
+            self._processor,
+            tracer.resource,
+            private(tracer, "instrumentation_scope"),
+            tracer.instrumentation_info,
+            private(tracer, "span_limits"),
+            _tuple_context if CHECKED.get("fast_contexts") is None else _public_context,
+        )
+        self._is_enabled: Callable[[], bool] = private(tracer, "is_enabled")
+        self._id_generator = tracer.id_generator
+        self._random_ids = bool(tracer.id_generator.is_trace_id_random())
+        # The SDK's default generator draws from the random module until an id is valid (not 0):
+        # the same draws made here save two calls per request.
+        self._getrandbits = random.getrandbits if type(tracer.id_generator) is RandomIdGenerator else None
+        self._sampler = tracer.sampler
+        self._ratio_bound = parent_based_ratio_bound(tracer.sampler)
+        # The SDK's own span metrics (opentelemetry-sdk >= 1.39) when a meter provider is configured
+        # for them; a no-op otherwise, and absent from older SDKs.
+        metrics = getattr(tracer, NAMES["tracer_metrics"], None)
+        self._tracer_metrics = metrics if metrics is not None and type(metrics).__name__ != "NoOpTracerMetrics" else None
+        self._checked: tuple[SpanProcessor, ...] | None = None
+        self._usable = False
+        # Contexts by tuple.__new__ only for ids valid by construction (the default generator's).
+        if self._getrandbits is None:
+            self._shared.make_context = _public_context
+        self._unsampled = _unsampled_fast if CHECKED.get("unsampled_spans") is None else _unsampled_public
+
+    @classmethod
+    def for_tracer(cls, tracer: trace.Tracer) -> LeanSpans | None:
+        """A starter for ``tracer``, or None when it is not the SDK's or lean spans are off."""
+        if type(tracer) is not SdkTracer or CHECKED.get("lean_spans") is not None:
+            return None
+        try:
+            return cls(tracer)
+        except AttributeError:  # a tracer whose internals differ from the checked one's
+            return None
+
+    def _recheck(self) -> bool:
+        """Whether ``start`` may make spans: the processors are the checked kinds."""
+        processors = getattr(self._processor, self._processors_name)
+        self._checked = processors
+        self._usable = all(_inert(p) for p in processors)
+        # Spans in flight end into the processors as they are now, added ones included.
+        only = processors[0] if len(processors) == 1 else None
+        self._shared.batch = only if type(only) is CountingBatchSpanProcessor else None
+        return self._usable
+
+    def start(
+        self,
+        name: str,
+        parent_context: Context | None,
+        attributes: dict[str, types.AttributeValue],
+        start_time: int,
+    ) -> trace.Span | None:
+        tracer = self._tracer
+        if tracer.span_processor is not self._processor:
+            return None
+        if (
+            getattr(self._processor, self._processors_name) is not self._checked or not self._usable
+        ) and not self._recheck():
+            return None
+        if not self._is_enabled():
+            return None
+        if parent_context is None:
+            parent_context = get_current()  # what start_span(context=None) reads
+        parent = trace.get_current_span(parent_context).get_span_context()
+        getrandbits = self._getrandbits
+        if not parent.is_valid:
+            parent_or_none: SpanContext | None = None
+            if getrandbits is not None:
+                trace_id = getrandbits(128)
+                while not trace_id:
+                    trace_id = getrandbits(128)
+            else:
+                trace_id = self._id_generator.generate_trace_id()
+            random_ids = self._random_ids
+        else:
+            parent_or_none = parent
+            trace_id = parent.trace_id
+            random_ids = parent.trace_flags.random_trace_id
+
+        bound = self._ratio_bound
+        if bound is not None:
+            if parent_or_none is None:
+                sampled = trace_id & _TRACE_ID_LIMIT < bound
+                trace_state = None
+            else:
+                # ParentBased with its default delegates: follow the parent's decision.
+                sampled = parent_or_none.trace_flags.sampled
+                trace_state = parent_or_none.trace_state
+            decision = _RECORD_AND_SAMPLE if sampled else _DROP
+            sampler_attributes: types.Attributes = None
+        else:
+            result = self._sampler.should_sample(parent_context, trace_id, name, _SERVER, attributes, None)
+            decision = result.decision
+            sampled = decision is _RECORD_AND_SAMPLE
+            trace_state = result.trace_state
+            sampler_attributes = result.attributes
+
+        if getrandbits is not None:
+            span_id = getrandbits(64)
+            while not span_id:
+                span_id = getrandbits(64)
+        else:
+            span_id = self._id_generator.generate_span_id()
+        trace_flags = _TRACE_FLAGS[(_SAMPLED if sampled else 0) | (_RANDOM if random_ids else 0)]
+        state = trace_state if trace_state is not None else DEFAULT_TRACE_STATE
+        tracer_metrics = self._tracer_metrics
+        on_end_metrics = tracer_metrics.start_span(parent_or_none, decision) if tracer_metrics is not None else None
+        if decision is _DROP:
+            return self._unsampled(self._shared.make_context(trace_id, span_id, trace_flags, state))
+        if sampler_attributes:
+            attributes = {**sampler_attributes, **attributes}
+        return ServerSpan(
+            name, trace_id, span_id, trace_flags, state, parent_or_none, attributes, start_time, self._shared,
+            on_end_metrics,
+        )  # fmt: skip
+
+
+# --- the duration histogram and the in-flight gauge -------------------------------------------
+
+_EXEMPLAR_FIELDS = ("labels", "value", "timestamp")
+
+
+class DurationChild:
+    """One label set of the duration histogram: ``observe(seconds, exemplar, now)``.
+
+    ``Histogram.observe`` with an exemplar validates the exemplar's labels (a regex per name, a
+    length sum) on every call: with the bucket loop, 13.5k instructions a request under callgrind.
+    The exemplars here always have the same two names and hex values, so in one process (not
+    multiprocess mode) the bucket and the sum are updated as ``MutexValue.inc``/``set_exemplar`` do,
+    under the values' own locks, without their calls (``fast_histogram``). Otherwise: ``observe()``;
+    in multiprocess mode without the exemplar, which prometheus_client does not store there
+    (``exemplar_sink`` receives it instead)."""
+
+    __slots__ = ("_bounds", "_buckets", "_histogram", "_sum", "exemplar_sink")
+
+    def __init__(self, histogram: Histogram) -> None:
+        self._histogram = histogram
+        self._sum: Any = None
+        #: ``(bucket index, exemplar labels, value, timestamp)`` receiver in multiprocess mode.
+        self.exemplar_sink: Callable[[int, dict[str, str], float, float], None] | None = None
+        if CHECKED.get("fast_histogram") is not None or type(histogram).observe is not Histogram.observe:
+            return
+        try:
+            bounds = list(private(histogram, "histogram_bounds"))
+            buckets = list(private(histogram, "histogram_buckets"))
+            total = private(histogram, "histogram_sum")
+        except AttributeError:
+            return
+        if len(bounds) == len(buckets) and bounds[-1] == float("inf"):
+            self._bounds = bounds
+            if all(type(value) is MutexValue for value in [total, *buckets]):
+                self._buckets, self._sum = buckets, total
+
+    def observe(self, seconds: float, exemplar: dict[str, str] | None, now: float) -> None:
+        """As ``Histogram.observe(seconds, exemplar)`` with the exemplar stamped ``now``.
+
+        ``exemplar`` must be valid (prometheus_client's rules): it is not checked here.
+        """
+        total = self._sum
+        if total is None:
+            if exemplar is not None and self.exemplar_sink is not None:
+                self._histogram.observe(seconds)
+                if seconds == seconds:  # NaN: no bucket
+                    self.exemplar_sink(bisect_left(self._bounds, seconds), exemplar, seconds, now)
+                return
+            self._histogram.observe(seconds, exemplar)
+            return
+        with total._lock:
+            total._value += seconds
+        if seconds != seconds:  # NaN: observe() finds no bucket
+            return
+        # The first bucket whose bound is >= seconds, as observe's "amount <= bound" loop finds.
+        value = self._buckets[bisect_left(self._bounds, seconds)]
+        if exemplar:
+            sample = _new_tuple(Exemplar, (exemplar, seconds, now))
+            with value._lock:  # the count and its exemplar in one hold of the bucket's lock
+                value._value += 1
+                value._exemplar = sample
+        else:
+            with value._lock:
+                value._value += 1
+
+    @property
+    def fast(self) -> bool:
+        return self._sum is not None
+
+
+class ActiveChild:
+    """One label set of the in-flight gauge (public API only).
+
+    In one process the count is the length of a deque: ``inc`` appends, ``dec`` pops (C calls,
+    atomic under the GIL) and the gauge reports ``len`` when it is collected (``set_function``).
+    ``Gauge.inc``/``dec`` cost a Python call and a lock each. In multiprocess mode the value lives
+    in this worker's file, which the scraping worker reads: ``Gauge.inc``/``dec``."""
+
+    __slots__ = ("dec", "inc")
+
+    def __init__(self, gauge: Gauge) -> None:
+        single_process = multiprocess_dir() is None
+        methods_known = type(gauge).inc is Gauge.inc and type(gauge).dec is Gauge.dec
+        if single_process and methods_known and type(gauge).set_function is Gauge.set_function:
+            in_flight: deque[None] = deque()
+            self.inc: Callable[[], None] = partial(in_flight.append, None)
+            self.dec: Callable[[], object] = in_flight.pop
+            gauge.set_function(in_flight.__len__)
+        else:
+            self.inc, self.dec = gauge.inc, gauge.dec
+
+
+# --- Flask and FastAPI ------------------------------------------------------------------------
+
+
+def flask_request_context() -> Any | None:
+    """The ContextVar of the request Flask is handling (Flask >= 2.2), or None."""
+    if CHECKED.get("flask_request_context") is not None:
+        return None
+    try:
+        import flask.globals
+
+        return private(flask.globals, "flask_request_context")
+    except (ImportError, AttributeError):
+        return None
+
+
+def fastapi_native_telemetry(app: Any) -> dict[str, Any] | None:
+    """FastAPI's per-app native telemetry switches (FastAPI >= 0.16x), or None without them."""
+    try:
+        switches = private(app, "fastapi_telemetry")
+    except AttributeError:
+        _report_once("fastapi_native_telemetry", f"FastAPI has no {NAMES['fastapi_telemetry']} on the app")
+        return None
+    return switches if isinstance(switches, dict) else None
+
+
+def fastapi_effective_path(scope: Mapping[str, Any]) -> str | None:
+    """The full template FastAPI stored for a route of a lazily included router, if any."""
+    fastapi_scope = scope.get("fastapi")
+    if not isinstance(fastapi_scope, dict):
+        return None
+    effective = fastapi_scope.get(NAMES["fastapi_effective_route"])
+    path = getattr(effective, "path", None)
+    return path if isinstance(path, str) and path else None
+
+
+# --- the checks -------------------------------------------------------------------------------
+
+
+def _check_fast_contexts() -> None:
+    flags = _TRACE_FLAGS[int(_SAMPLED)]
+    made = _tuple_context(3, 5, flags, DEFAULT_TRACE_STATE)
+    public = SpanContext(3, 5, False, flags, None)
+    getattr(SpanContext, NAMES["span_context_layout"])
+    if not (
+        made == public
+        and (made.trace_id, made.span_id, made.is_remote, made.is_valid) == (3, 5, False, True)
+        and made.trace_flags is flags
+        and made.trace_state is public.trace_state
+    ):
+        raise AttributeError("SpanContext is not the tuple (trace_id, span_id, is_remote, flags, state, is_valid)")
+
+
+def _check_unsampled_spans() -> None:
+    _UNSAMPLED_FIELD[0] = NAMES["non_recording_context"]
+    context = SpanContext(3, 5, False, _TRACE_FLAGS[0], DEFAULT_TRACE_STATE)
+    if _unsampled_fast(context).get_span_context() is not context:
+        raise AttributeError("NonRecordingSpan does not keep its context where it did")
+
+
+def _check_lean_spans() -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(1.0)))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("obs.instrumentation.check")
+    lean = LeanSpans(tracer)  # type: ignore[arg-type]
+    if lean._ratio_bound is None:
+        raise AttributeError("ParentBased(TraceIdRatioBased) is not read as the SDK builds it")
+    span = lean.start("GET", Context(), {"url.path": "/"}, 1)
+    if type(span) is not ServerSpan:
+        raise AttributeError("the tracer's processors or switch are not read as expected")
+    span.end(2)
+    (done,) = exporter.get_finished_spans()
+    if (done.name, dict(done.attributes or {}), done.kind) != ("GET", {"url.path": "/"}, _SERVER):
+        raise AttributeError("a lean span does not reach the processors as the SDK's does")
+
+
+def _check_fast_histogram() -> None:
+    fast, public = (CollectorRegistry(), CollectorRegistry())
+    children = []
+    for registry in (fast, public):
+        histogram = Histogram("obs_check_seconds", "check", ["l"], buckets=(0.1, 1.0), registry=registry)
+        children.append(histogram.labels("x"))
+    child = DurationChild(children[0])
+    if not child.fast:
+        raise AttributeError("the histogram's values are not the MutexValues they were")
+    value = private(children[0], "histogram_sum")
+    for key in ("value_lock", "value_value", "value_exemplar"):  # what observe() below writes
+        private(value, key)
+    for n, seconds in enumerate((0.05, 0.5, 5.0)):
+        labels = {"trace_id": f"{n:032x}"}
+        child.observe(seconds, labels, 7.0)
+        children[1].observe(seconds, labels)
+    fields = tuple(getattr(Exemplar, "_fields", ()))
+    if fields != _EXEMPLAR_FIELDS:
+        raise AttributeError(f"Exemplar fields are {fields}")
+    mine = [(s.name, s.labels, s.value, s.exemplar.labels if s.exemplar else None) for s in _samples(fast)]
+    theirs = [(s.name, s.labels, s.value, s.exemplar.labels if s.exemplar else None) for s in _samples(public)]
+    strip = {"obs_check_seconds_created"}
+    if [m for m in mine if m[0] not in strip] != [t for t in theirs if t[0] not in strip]:
+        raise AttributeError("the histogram's fast update does not give what observe() gives")
+
+
+def _samples(registry: CollectorRegistry) -> list[Any]:
+    return [sample for metric in registry.collect() for sample in metric.samples]
+
+
+def _check_flask_request_context() -> None:
+    try:
+        import flask.globals
+    except ImportError:
+        return
+    private(flask.globals, "flask_request_context").get(None)
+
+
+_CHECKS: dict[str, Callable[[], None]] = {
+    "fast_contexts": _check_fast_contexts,
+    "unsampled_spans": _check_unsampled_spans,
+    "lean_spans": _check_lean_spans,
+    "fast_histogram": _check_fast_histogram,
+    "flask_request_context": _check_flask_request_context,
+}
+
+#: Feature -> None when its fast path is used, else why not. Filled by ``check()`` at import.
+CHECKED: dict[str, str | None] = {}
+_REPORTED: set[str] = set()
+
+
+def check() -> dict[str, str | None]:
+    """Check every feature's private names and fast path (at import; the tests re-run it)."""
+    CHECKED.clear()
+    _REPORTED.clear()
+    for feature, probe in _CHECKS.items():
+        CHECKED[feature] = None  # a check may use the features checked before it
+        try:
+            probe()
+        except Exception as exc:  # anything unexpected: the public path
+            CHECKED[feature] = f"{type(exc).__name__}: {exc}"
+    return dict(CHECKED)
+
+
+def _report_once(feature: str, why: str) -> None:
+    CHECKED.setdefault(feature, why)
+    if feature not in _REPORTED:
+        _REPORTED.add(feature)
+        _log.warning("obs %s off (%s): %s", feature, why, FEATURES.get(feature, ""))
+
+
+def report() -> None:
+    """Log once per process why each feature that failed its check is off (``instrument()`` calls
+    it once logging is set up)."""
+    for feature, why in CHECKED.items():
+        if why is not None:
+            _report_once(feature, why)
+
+
+check()
+
+__all__ = [
+    "CHECKED",
+    "FEATURES",
+    "INTERNALS",
+    "NAMES",
+    "ActiveChild",
+    "DurationChild",
+    "Internal",
+    "LeanSpans",
+    "check",
+    "fastapi_effective_path",
+    "fastapi_native_telemetry",
+    "flask_request_context",
+    "parent_based_ratio_bound",
+    "private",
+    "report",
+]
