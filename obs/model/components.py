@@ -211,8 +211,9 @@ class Service:
         raise KeyError(name)
 
 
-#: sslmode values of libpq, for the PostgreSQL exporter's connection.
-SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+#: sslmode values the PostgreSQL exporter's driver (lib/pq) knows; it has no "allow" or "prefer".
+#: require (the default) keeps the monitoring password off the network in clear.
+SSL_MODES = ("disable", "require", "verify-ca", "verify-full")
 
 
 @dataclass(frozen=True, slots=True)

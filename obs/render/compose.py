@@ -289,14 +289,9 @@ class _Stack:
     # --- metrics ---------------------------------------------------------------------------------
 
     def prometheus_port(self) -> int:
-        apps = {t for targets in self.application_targets().values() for t in targets}
-        own = [
-            a for _, a in scrape_addresses(self.prom_config) if a.startswith("localhost:") and a not in apps
-        ]
+        own = [a for job, a in scrape_addresses(self.prom_config) if job == "prometheus"]
         if not own:
-            raise RenderError(
-                "compose: the Prometheus config does not scrape Prometheus itself (localhost:<port>)"
-            )
+            raise RenderError("compose: the Prometheus config does not scrape Prometheus itself (job prometheus)")
         return _host_port(own[0])[1]
 
     def add_prometheus(self) -> None:
@@ -314,7 +309,8 @@ class _Stack:
                 f"--config.file={PROMETHEUS_DIR}/{config_path.name}",
                 "--storage.tsdb.path=/prometheus",
                 f"--storage.tsdb.retention.time={prometheus_retention_days(self.platform)}d",
-                f"--web.listen-address=:{port}",
+                # Its own address on the obs network (the model's prometheus_address), not every interface.
+                f"--web.listen-address={self.platform.prometheus_address}",
                 # Grafana's datasources link exemplars to traces: Prometheus must keep them.
                 "--enable-feature=exemplar-storage",
             ],
@@ -334,7 +330,9 @@ class _Stack:
             command=[
                 f"--config.file={ALERTMANAGER_CONFIG}",
                 "--storage.path=/alertmanager",
-                f"--web.listen-address=:{port}",
+                f"--web.listen-address={host}:{port}",
+                # One Alertmanager: no gossip port on every interface.
+                "--cluster.listen-address=",
             ],
             volumes=[
                 _bind(alertmanager.CONFIG_PATH, ALERTMANAGER_CONFIG),
@@ -622,7 +620,7 @@ class _Stack:
             self.add(
                 host,
                 "node-exporter",
-                command=[*exporters.node_flags(), "--path.rootfs=/host", f"--web.listen-address=:{port}"],
+                command=[*exporters.node_flags(), "--path.rootfs=/host", f"--web.listen-address={host}:{port}"],
                 pid="host",
                 volumes=[
                     {
@@ -642,7 +640,7 @@ class _Stack:
         self.add(
             host,
             "blackbox-exporter",
-            command=[f"--config.file={BLACKBOX_CONFIG}", f"--web.listen-address=:{port}"],
+            command=[f"--config.file={BLACKBOX_CONFIG}", f"--web.listen-address={host}:{port}"],
             volumes=[_bind(exporters.BLACKBOX_PATH, BLACKBOX_CONFIG)],
             expose=[port],
         )

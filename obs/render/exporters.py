@@ -19,14 +19,13 @@ from obs.model import Dependency, DependencyKind, Platform
 
 BLACKBOX_PATH = "exporters/blackbox/blackbox.yml"
 POSTGRES_QUERIES_PATH = "exporters/postgres/queries.yaml"
-NODE_ARGS_PATH = "exporters/node/prometheus-node-exporter.env"
+BLACKBOX_ARGS_PATH = "exporters/blackbox/prometheus-blackbox-exporter.env"
+#: Where the blackbox exporter's Debian unit reads its configuration from.
+BLACKBOX_CONFIG_MOUNT = "/etc/prometheus/blackbox.yml"
 #: Where the deployment mounts the custom queries (postgres_exporter reads the path from its env).
 POSTGRES_QUERIES_MOUNT = "/etc/prometheus-postgres-exporter/queries.yaml"
 TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
 SECRETS_DIR = "/run/secrets"
-#: The exporter's driver (lib/pq) knows disable, require, verify-ca and verify-full, not libpq's
-#: "prefer" (found by running it). require: the monitoring password never crosses the network in clear.
-POSTGRES_SSLMODE = "require"
 #: Transactions open longer than this hold locks and block vacuum: worth a metric of their own.
 LONG_TRANSACTION = "5 minutes"
 BLACKBOX_BINARY = "prometheus-blackbox-exporter"
@@ -134,13 +133,13 @@ def postgres_env(dep: Dependency) -> str:
         [
             (
                 "DATA_SOURCE_URI",
-                f"{host}:{port}/postgres?sslmode={POSTGRES_SSLMODE}",
+                f"{host}:{port}/postgres?sslmode={dep.sslmode}",
                 "No credentials in the URI: they come from the files below.",
             ),
             ("DATA_SOURCE_USER_FILE", f"{SECRETS_DIR}/{dep.name}-exporter-user", "Mounted secret holding the monitoring role's name."),
             ("DATA_SOURCE_PASS_FILE", f"{SECRETS_DIR}/{dep.name}-exporter-password", "Mounted secret holding its password."),
             ("PG_EXPORTER_EXTEND_QUERY_PATH", POSTGRES_QUERIES_MOUNT, "The custom queries rendered beside this file."),
-            ("PG_EXPORTER_WEB_LISTEN_ADDRESS", f":{dep.exporter_address.rsplit(':', 1)[1]}", "The port Prometheus scrapes."),
+            ("PG_EXPORTER_WEB_LISTEN_ADDRESS", dep.exporter_listen, "Where it listens: its own address, not every interface."),
         ]
     )
 
@@ -154,7 +153,7 @@ def redis_env(dep: Dependency) -> str:
                 f"{SECRETS_DIR}/{dep.name}-exporter-passwords.json",
                 'Mounted secret: JSON map of Redis URI to password, e.g. {"redis://redis:6379": "..."}.',
             ),
-            ("REDIS_EXPORTER_WEB_LISTEN_ADDRESS", f":{dep.exporter_address.rsplit(':', 1)[1]}", "The port Prometheus scrapes."),
+            ("REDIS_EXPORTER_WEB_LISTEN_ADDRESS", dep.exporter_listen, "Where it listens: its own address, not every interface."),
             ("REDIS_EXPORTER_INCL_SYSTEM_METRICS", "true", "Total system memory, to judge maxmemory against."),
             ("REDIS_EXPORTER_REDACT_CONFIG_METRICS", "true", "Never export config values that may hold secrets."),
         ]
@@ -178,19 +177,32 @@ def node_flags() -> tuple[str, ...]:
     )
 
 
-def node_env() -> str:
-    for flag in node_flags():
-        if any(ch in flag for ch in ' "\\'):
-            raise RenderError(f"exporters: node_exporter flag {flag!r} would need shell quoting inside ARGS")
-    return _env_file(
-        [("ARGS", '"' + " ".join(node_flags()) + '"', "Flags of /etc/default/prometheus-node-exporter (Debian unit's $ARGS).")]
-    )
+def node_args_path(target: str) -> str:
+    """One flags file per node exporter: each listens on its own address."""
+    return f"exporters/node/{target.rsplit(':', 1)[0]}.env"
+
+
+def _args(flags: Iterable[str], unit: str) -> str:
+    for flag in flags:
+        if any(ch in flag for ch in ' "\\`'):
+            raise RenderError(f"exporters: flag {flag!r} would need shell quoting inside ARGS")
+    return _env_file([("ARGS", '"' + " ".join(flags) + '"', f"Flags of /etc/default/{unit} (Debian unit's $ARGS).")])
+
+
+def node_env(listen: str) -> str:
+    return _args([*node_flags(), f"--web.listen-address={listen}"], "prometheus-node-exporter")
+
+
+def blackbox_env(listen: str) -> str:
+    return _args([f"--config.file={BLACKBOX_CONFIG_MOUNT}", f"--web.listen-address={listen}"], "prometheus-blackbox-exporter")
 
 
 def render(ctx: RenderContext) -> Iterable[Artifact]:
     platform: Platform = ctx.platform
     yield Artifact(BLACKBOX_PATH, blackbox())
-    yield Artifact(NODE_ARGS_PATH, node_env())
+    yield Artifact(BLACKBOX_ARGS_PATH, blackbox_env(platform.blackbox_address))
+    for target in platform.node_targets:
+        yield Artifact(node_args_path(target), node_env(target))
     postgres = [d for d in platform.dependencies if d.kind is DependencyKind.POSTGRES]
     redis = [d for d in platform.dependencies if d.kind is DependencyKind.REDIS]
     if postgres:

@@ -291,14 +291,14 @@ def test_hosts_and_ports_come_from_the_model() -> None:
     doc = _document(platform, env)
     services = doc["services"]
     assert services["alertmanager"]["networks"] == {"obs": {"aliases": ["am.internal"]}}
-    assert "--web.listen-address=:9193" in services["alertmanager"]["command"]
+    assert "--web.listen-address=am.internal:9193" in services["alertmanager"]["command"]
     assert services["elasticsearch"]["networks"] == {"obs": {"aliases": ["search"]}}
     assert services["elasticsearch"]["environment"]["http.port"] == "9201"
     assert services["kibana"]["environment"]["ELASTICSEARCH_HOSTS"] == '["http://search:9201"]'
     assert services["jaeger"]["networks"] == {"obs": {"aliases": ["traces"]}}
     assert services["jaeger"]["ports"] == ["16687:16687"]
-    assert "--web.listen-address=:9101" in services["node.internal"]["command"]
-    assert "--web.listen-address=:9116" in services["probe"]["command"]
+    assert "--web.listen-address=node.internal:9101" in services["node.internal"]["command"]
+    assert "--web.listen-address=probe:9116" in services["probe"]["command"]
     assert compose.LIMITATIONS_KEY not in doc  # all http: nothing the stack cannot serve
     assert compose.unresolved_targets(doc, prometheus.config(platform, env)) == []
 

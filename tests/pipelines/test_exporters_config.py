@@ -22,7 +22,7 @@ needs_blackbox = pytest.mark.skipif(
 
 def test_rendered_files_match_the_golden_files(built: Path, golden: Callable[[str, bytes], None]) -> None:
     files = list(golden_files(built, "exporters"))
-    assert len(files) == 5 * len(ENVIRONMENTS)
+    assert len(files) == 6 * len(ENVIRONMENTS)
     for rel, path in files:
         golden(f"exporters/{rel}", path.read_bytes())
 
@@ -102,7 +102,17 @@ def test_no_file_holds_a_credential(built: Path, env: str) -> None:
         assert contract.redact(text) == text, path
 
 
+def test_every_exporter_listens_on_its_own_address_not_every_interface(built: Path) -> None:
+    prod = built / "prod" / "exporters"
+    assert "--web.listen-address=node-exporter:9100" in (prod / "node" / "node-exporter.env").read_text()
+    assert "--web.listen-address=blackbox-exporter:9115" in (prod / "blackbox" / "prometheus-blackbox-exporter.env").read_text()
+    assert "PG_EXPORTER_WEB_LISTEN_ADDRESS=postgres-exporter:9187\n" in (prod / "postgres" / "postgres.env").read_text()
+    assert "REDIS_EXPORTER_WEB_LISTEN_ADDRESS=redis-exporter:9121\n" in (prod / "redis" / "redis.env").read_text()
+    for path in prod.rglob("*.env"):
+        assert "=:" not in path.read_text() and "0.0.0.0" not in path.read_text(), path
+
+
 def test_node_exporter_flags_exclude_pseudo_filesystems(built: Path) -> None:
-    text = (built / "prod" / exporters.NODE_ARGS_PATH).read_text()
+    text = (built / "prod" / exporters.node_args_path("node-exporter:9100")).read_text()
     assert f"--collector.textfile.directory={exporters.TEXTFILE_DIR}" in text
     assert "tmpfs" in text and "overlay" in text

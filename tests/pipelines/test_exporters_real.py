@@ -180,17 +180,15 @@ def test_redis_exporter_reads_the_rendered_env(tmp_path: Path) -> None:
 def test_node_exporter_starts_with_the_rendered_flags_and_skips_pseudo_filesystems(tmp_path: Path) -> None:
     if shutil.which("prometheus-node-exporter") is None:
         pytest.skip("prometheus-node-exporter not installed")
-    env_line = next(ln for ln in exporters.node_env().splitlines() if ln.startswith("ARGS="))
+    port = free_port()
+    env_line = next(ln for ln in exporters.node_env(f"127.0.0.1:{port}").splitlines() if ln.startswith("ARGS="))
     # As the Debian unit reads it: EnvironmentFile drops the quotes, `$ARGS` splits on whitespace.
     flags = shlex.split(env_line.removeprefix("ARGS="))[0].split()
-    assert flags == list(exporters.node_flags())
+    assert flags == [*exporters.node_flags(), f"--web.listen-address=127.0.0.1:{port}"]
     # The textfile directory is the deployment's; a temporary one keeps the test off the host.
     flags = [f"--collector.textfile.directory={tmp_path}" if f.startswith("--collector.textfile.directory=") else f for f in flags]
     (tmp_path / "backup.prom").write_text("# HELP backup_ok Whether the last backup worked.\n# TYPE backup_ok gauge\nbackup_ok 1\n")
-    port = free_port()
-    proc = subprocess.Popen(
-        ["prometheus-node-exporter", *flags, f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    proc = subprocess.Popen(["prometheus-node-exporter", *flags], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         text = _scrape(port, proc)
     finally:

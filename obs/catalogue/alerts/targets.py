@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from obs import links
+from obs import links, scrape
 from obs.alerting import (
     Alert,
     AlertTest,
@@ -18,7 +18,6 @@ from obs.alerting import (
 )
 from obs.catalogue.alerts._common import SVC, TEAM
 from obs.model import Environment, Platform
-from obs.render import prometheus
 from obs.rules.testgen import Signal, every_minute, threshold_cases
 
 
@@ -32,11 +31,11 @@ class Job:
 
 
 def scrape_jobs(platform: Platform, env: Environment) -> list[Job]:
-    """The jobs of the rendered Prometheus configuration, with the service and team its targets
-    carry; read from :mod:`obs.render.prometheus` so the alerts follow any change there."""
+    """The jobs of the Prometheus configuration (:mod:`obs.scrape`), with the service and team its targets
+    carry, so the alerts follow any change there."""
     components = {c.name: c for c in platform.components()}
     jobs: list[Job] = []
-    for job in prometheus.scrape_jobs(platform, env):
+    for job in scrape.scrape_jobs(platform, env):
         configs = job["static_configs"]
         services = {c["labels"][SVC] for c in configs}
         name = job["job_name"]
