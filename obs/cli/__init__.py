@@ -21,7 +21,8 @@ from pathlib import Path
 from obs import __version__
 from obs.artifacts import GROUPS
 from obs.cli._output import Output
-from obs.cli.commands import cmd_build, cmd_check, cmd_diff, cmd_list, cmd_preview, cmd_schema, cmd_test
+from obs.cli.commands import cmd_build, cmd_check, cmd_list, cmd_preview, cmd_schema, cmd_test
+from obs.cli.diff import cmd_diff
 from obs.errors import ObsError, ToolNotFoundError
 from obs.extras import MissingExtraError
 from obs.writer import OutputError

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -154,41 +153,6 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-def cmd_diff(args: argparse.Namespace, out: Output) -> int:
-    require(BUILD, "obs diff")
-    project = _project(args)
-    result = render(project.platform, args.env or None, args.only or None, root=project.root, allow_code=project.allow_code)
-    base = Path(args.out)
-    manifest = read_manifest(base) if base.is_dir() else None
-    owners: dict[str, str] = (manifest or {}).get("groups") or {}
-    existing: dict[str, bytes] = {}
-    for rel in (manifest or {}).get("files", {}):
-        env = rel.split("/", 1)[0]
-        if env in result.environments and owners.get(rel, "") in (*result.groups, ""):
-            existing[rel] = (base / rel).read_bytes()
-    if owners:
-        existing = {k: v for k, v in existing.items() if owners.get(k) in result.groups}
-    added = sorted(set(result.files) - set(existing))
-    removed = sorted(set(existing) - set(result.files))
-    changed = sorted(p for p in set(result.files) & set(existing) if result.files[p] != existing[p])
-    lines: list[str] = []
-    for path in changed:
-        lines.extend(
-            difflib.unified_diff(
-                existing[path].decode(errors="replace").splitlines(),
-                result.files[path].decode(errors="replace").splitlines(),
-                f"{base}/{path}",
-                f"rendered/{path}",
-                lineterm="",
-            )
-        )
-    lines.extend(f"added: {p}" for p in added)
-    lines.extend(f"removed: {p}" for p in removed)
-    same = not (added or removed or changed)
-    out.result("\n".join(lines) if lines else f"{base}/ is up to date", {"ok": same, "added": added, "removed": removed, "changed": changed})
-    return EXIT_OK if same else EXIT_FAILED
-
-
 def cmd_schema(args: argparse.Namespace, out: Output) -> int:
     if args.alerts:
         from obs.alert_files import alert_file_schema
@@ -217,4 +181,4 @@ def cmd_preview(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-__all__ = ["cmd_build", "cmd_check", "cmd_diff", "cmd_list", "cmd_preview", "cmd_schema", "cmd_test"]
+__all__ = ["cmd_build", "cmd_check", "cmd_list", "cmd_preview", "cmd_schema", "cmd_test"]
