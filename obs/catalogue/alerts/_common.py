@@ -7,7 +7,7 @@ from typing import Any
 
 from obs import contract
 from obs.alerting import Alert, Fires, Severity, component_alert, component_runbook_base
-from obs.model import Dependency, Platform, Service
+from obs.model import NO_TUNING, AlertTuning, Dependency, Environment, Platform, Service
 from obs.rules.testgen import Signal, threshold_cases
 
 DURATION = contract.HTTP_SERVER_DURATION.name
@@ -58,4 +58,20 @@ def component_alert_of(platform: Platform, comp: Service | Dependency, name: str
     )
 
 
-__all__ = ["BUCKET", "COUNT", "DURATION", "ROUTE", "STATUS", "SVC", "TEAM", "component_alert_of", "dependency_alert", "exporter_down_alert"]
+def tuning_for(platform: Platform, env: Environment, component: str, alert: str) -> AlertTuning:
+    """How the model retunes catalogue alert ``alert`` of ``component`` in ``env`` (see
+    :mod:`obs.model.tuning` for the precedence); :data:`NO_TUNING` when it does not."""
+    found = NO_TUNING
+    components = {c.name: c for c in platform.components()}
+    own = components.get(component)
+    for tuning in (
+        env.alerts.get(f"{component}/{alert}"),
+        env.alerts.get(alert),
+        own.alerts.get(alert) if own is not None else None,
+    ):
+        if tuning is not None:
+            found = found.merged(tuning)
+    return found
+
+
+__all__ = ["BUCKET", "COUNT", "DURATION", "ROUTE", "STATUS", "SVC", "TEAM", "component_alert_of", "dependency_alert", "exporter_down_alert", "tuning_for"]
