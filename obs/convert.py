@@ -24,7 +24,7 @@ from obs.errors import ModelError, ModelErrors, collect
 #: Unions of dataclasses told apart by a ``type`` key (``{type: latency, ...}``).
 _TAGGED: tuple[dict[str, type[Any]], ...] = (
     {cls.type: cls for cls in (model.AvailabilitySLI, model.LatencySLI)},
-    {cls.type: cls for cls in (model.Compose, model.Kubernetes)},
+    {cls.type: cls for cls in (model.Compose, model.Kubernetes, model.Local)},
 )
 
 

@@ -38,7 +38,7 @@ from obs.model.components import (
 )
 from obs.model.environment import DEFAULT_LOG_RETENTION, ENDPOINT_FIELDS, ComponentOverride, Environment
 from obs.model.platform import Platform
-from obs.model.runtime import Compose, Kubernetes, Runtime
+from obs.model.runtime import Compose, Kubernetes, Local, Runtime
 from obs.model.slo import SLI, SLO, AvailabilitySLI, LatencySLI
 from obs.model.store import MetricsStore
 from obs.model.tuning import NO_TUNING, AlertTuning
@@ -52,6 +52,7 @@ __all__ = [
     "Autoscaling",
     "Compose",
     "Kubernetes",
+    "Local",
     "MetricsStore",
     "Runtime",
     "DEFAULT_INFRA_TEAM",

@@ -25,7 +25,7 @@ from obs.model._base import (
     parse_duration,
 )
 from obs.model.components import SSL_MODES, Autoscaling
-from obs.model.runtime import Compose, Kubernetes, Runtime, check_labels, check_port_name
+from obs.model.runtime import Compose, Kubernetes, Local, Runtime, check_labels, check_port_name
 from obs.model.store import MetricsStore
 from obs.model.tuning import AlertTuning, check_alert_key
 
@@ -92,7 +92,9 @@ class Environment:
 
     name: str = doc("Name, e.g. 'prod'; becomes the 'environment' external label.", schema=NAME_SCHEMA)
     runtime: Runtime = doc(
-        "Where it runs: {type: compose} (one Docker host) or {type: kubernetes, namespace: ...}.", default_factory=Compose
+        "Where it runs: {type: compose} (one Docker host), {type: kubernetes, namespace: ...}, or {type: local} "
+        "(plain processes on one host).",
+        default_factory=Compose,
     )
     external_labels: Mapping[str, str] = doc(
         "Extra Prometheus external labels (e.g. region).", default_factory=dict
@@ -135,8 +137,8 @@ class Environment:
         here = f"environments[{self.name}]"
         problems = Problems()
         problems.check(_check_name, self.name, f"{here}.name", "environment")
-        if not isinstance(self.runtime, Compose | Kubernetes):
-            problems.add(f"{here}.runtime", f"{self.runtime!r} is not a runtime", "use Compose() or Kubernetes(namespace=...)")
+        if not isinstance(self.runtime, Compose | Kubernetes | Local):
+            problems.add(f"{here}.runtime", f"{self.runtime!r} is not a runtime", "use Compose(), Kubernetes(namespace=...) or Local()")
         object.__setattr__(self, "external_labels", _freeze_map(self.external_labels))
         object.__setattr__(self, "overrides", _freeze_map(self.overrides))
         object.__setattr__(self, "log_retention_days", _freeze_map(self.log_retention_days))
@@ -178,10 +180,10 @@ class Environment:
         """A Compose environment has no pod selectors; a Kubernetes one scrapes pods, not loopback."""
         for name, override in self.overrides.items():
             where = f"{here}.overrides[{name}]"
-            if isinstance(self.runtime, Compose):
+            if not isinstance(self.runtime, Kubernetes):
                 for key in ("selector", "port_name", "autoscaling"):
                     if getattr(override, key):
-                        problems.add(f"{where}.{key}", f"a Compose environment finds services by address, not by {key}", "remove it, or run the environment on Kubernetes (runtime: {type: kubernetes, ...})")
+                        problems.add(f"{where}.{key}", f"a {self.runtime.type} environment finds services by address, not by {key}", "remove it, or run the environment on Kubernetes (runtime: {type: kubernetes, ...})")
             else:
                 for target in (*override.targets, override.address, override.exporter_address):
                     if target.startswith(_LOOPBACK) or "//127." in target or "//localhost" in target:

@@ -1,5 +1,6 @@
-"""Where an environment runs: Docker Compose on one host (local development), or a Kubernetes
-namespace watched by the Prometheus Operator or a plain Prometheus."""
+"""Where an environment runs: Docker Compose on one host (local development), a Kubernetes
+namespace watched by the Prometheus Operator or a plain Prometheus, or plain processes on one
+host (the Debian packages' way, and ``obs demo``)."""
 
 from __future__ import annotations
 
@@ -78,8 +79,16 @@ class Kubernetes:
         problems.done()
 
 
-Runtime = Compose | Kubernetes
-RUNTIMES: tuple[type[Compose] | type[Kubernetes], ...] = (Compose, Kubernetes)
+@dataclass(frozen=True, slots=True)
+class Local:
+    """Plain processes on one host (systemd units of the Debian packages, or ``obs demo``): every
+    address is the environment's own, loopback included; no composite output is written."""
 
-__all__ = ["RUNTIMES", "Compose", "Kubernetes", "Runtime", "check_labels", "check_port_name"]
+    type: ClassVar[str] = "local"
+
+
+Runtime = Compose | Kubernetes | Local
+RUNTIMES: tuple[type[Compose] | type[Kubernetes] | type[Local], ...] = (Compose, Kubernetes, Local)
+
+__all__ = ["RUNTIMES", "Compose", "Kubernetes", "Local", "Runtime", "check_labels", "check_port_name"]
 
