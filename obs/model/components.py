@@ -106,9 +106,9 @@ class Autoscaling:
             problems.add("autoscaling.cpu_percent", f"{self.cpu_percent} is over 100", "e.g. 70")
         if isinstance(self.min_replicas, int) and isinstance(self.max_replicas, int) and self.min_replicas > self.max_replicas:
             problems.add("autoscaling.max_replicas", f"{self.max_replicas} is fewer than min_replicas ({self.min_replicas})", "raise max_replicas")
-        if self.requests_per_pod is not None:
-            if isinstance(self.requests_per_pod, bool) or not isinstance(self.requests_per_pod, int | float) or not math.isfinite(self.requests_per_pod) or self.requests_per_pod <= 0:
-                problems.add("autoscaling.requests_per_pod", f"{self.requests_per_pod!r} is not a positive number", "e.g. 50")
+        rate = self.requests_per_pod
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate) or rate <= 0):
+            problems.add("autoscaling.requests_per_pod", f"{rate!r} is not a positive number", "e.g. 50")
         problems.done()
 
 
