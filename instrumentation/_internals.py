@@ -160,6 +160,7 @@ _UNSAMPLED_FIELD = [NAMES["non_recording_context"]]
 # --- lean server spans ------------------------------------------------------------------------
 
 _SERVER = SpanKind.SERVER
+_NO_PARENT = trace.INVALID_SPAN_CONTEXT
 _RECORD_AND_SAMPLE = Decision.RECORD_AND_SAMPLE
 _DROP = Decision.DROP
 _TRACE_ID_LIMIT = TraceIdRatioBased.TRACE_ID_LIMIT
@@ -275,7 +276,8 @@ class LeanSpans:
             return None
         if parent_context is None:
             parent_context = get_current()  # what start_span(context=None) reads
-        parent = trace.get_current_span(parent_context).get_span_context()
+        # An empty context (a request without traceparent) holds no span: no lookup for it.
+        parent = trace.get_current_span(parent_context).get_span_context() if parent_context else _NO_PARENT
         getrandbits = self._getrandbits
         if not parent.is_valid:
             parent_or_none: SpanContext | None = None
