@@ -112,6 +112,17 @@ def format_scalar(value: object) -> str:
 _INDENT = "  "
 
 
+class Embedded(str):
+    """A value Fluentd evaluates as Ruby when it starts (``"#{...}"``): written only by obs's own
+    renderers, for things that must not be in the file, such as a password read from its secret."""
+
+    __slots__ = ()
+
+    @property
+    def text(self) -> str:
+        return f'"#{{{self}}}"'
+
+
 def _quote(value: str) -> str:
     """The value as Fluentd reads it back unchanged.
 
@@ -141,7 +152,7 @@ def _render_directive(d: Directive, depth: int) -> list[str]:
     inner = _INDENT * (depth + 1)
     for p in d.params:
         lines.extend(_comment_lines(p.comment, inner))
-        lines.append(f"{inner}{p.key} {_quote(p.value)}")
+        lines.append(f"{inner}{p.key} {p.value.text if isinstance(p.value, Embedded) else _quote(p.value)}")
     for c in d.children:
         lines.extend(_render_directive(c, depth + 1))
     lines.append(f"{indent}</{d.name}>")
@@ -455,20 +466,4 @@ def check_routing(config: Config) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
-__all__ = [
-    "Config",
-    "Directive",
-    "FluentdSyntaxError",
-    "Param",
-    "Source",
-    "check_routing",
-    "format_scalar",
-    "params",
-    "parse",
-    "render",
-    "route",
-    "source_tags",
-    "sources",
-    "strip_comments",
-    "tag_matches",
-]
+__all__ = ["Config", "Directive", "Embedded", "FluentdSyntaxError", "Param", "Source", "check_routing", "format_scalar", "params", "parse", "render", "route", "source_tags", "sources", "strip_comments", "tag_matches"]

@@ -278,6 +278,21 @@ def _file_buffer(path: str) -> Directive:
     )
 
 
+def _elasticsearch_login(platform: Platform) -> tuple[Param, ...]:
+    """The user from the model; the password read from its mounted file when Fluentd starts
+    (embedded Ruby), so it is in no file obs writes."""
+    if not platform.elasticsearch_username:
+        return ()
+    return (
+        Param("user", platform.elasticsearch_username),
+        Param(
+            "password",
+            fc.Embedded(f"File.read('{platform.elasticsearch_password_file}').strip"),
+            comment="Read from the mounted secret when Fluentd starts; never written here.",
+        ),
+    )
+
+
 def elasticsearch_output(platform: Platform, env: Environment) -> Directive:
     return Directive(
         "match",
@@ -286,6 +301,7 @@ def elasticsearch_output(platform: Platform, env: Environment) -> Directive:
             Param("@type", "elasticsearch"),
             Param("@id", "out_elasticsearch"),
             Param("hosts", platform.elasticsearch_url),
+            *_elasticsearch_login(platform),
             Param("target_index_key", "_obs_index"),
             Param("id_key", DOCUMENT_ID_KEY),
             Param("remove_keys", DOCUMENT_ID_KEY),

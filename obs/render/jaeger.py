@@ -61,6 +61,13 @@ def strategies(platform: Platform, env: Environment) -> dict[str, Any]:
     }
 
 
+def _elasticsearch_login(platform: Platform) -> dict[str, Any]:
+    """Basic auth with the password read from the mounted file (Jaeger v2's password_file)."""
+    if not platform.elasticsearch_username:
+        return {}
+    return {"auth": {"basic": {"username": platform.elasticsearch_username, "password_file": platform.elasticsearch_password_file}}}
+
+
 def config(platform: Platform, env: Environment) -> dict[str, Any]:
     es_url = platform.elasticsearch_url.rstrip("/")
     index = {"date_layout": "2006-01-02", "rollover_frequency": "day", "shards": 3, "replicas": 1}
@@ -81,6 +88,7 @@ def config(platform: Platform, env: Environment) -> dict[str, Any]:
                     STORAGE: {
                         "elasticsearch": {
                             "server_urls": [es_url],
+                            **_elasticsearch_login(platform),
                             "indices": {
                                 "index_prefix": f"{platform.name}-{env.name}",
                                 "spans": index,

@@ -152,6 +152,17 @@ def filters(platform: Platform, env: Environment) -> Section:
     return Section("filter", body)
 
 
+#: The variable Logstash reads the Elasticsearch password from (its ${VAR} substitution); the
+#: deployment sets it from the mounted secret file.
+PASSWORD_VARIABLE = "OBS_ELASTICSEARCH_PASSWORD"
+
+
+def _elasticsearch_login(platform: Platform) -> dict[str, str]:
+    if not platform.elasticsearch_username:
+        return {}
+    return {"user": platform.elasticsearch_username, "password": f"${{{PASSWORD_VARIABLE}}}"}
+
+
 def outputs(platform: Platform) -> Section:
     return Section(
         "output",
@@ -163,6 +174,7 @@ def outputs(platform: Platform) -> Section:
                     data_stream="true",
                     data_stream_auto_routing=True,
                     data_stream_sync_fields=True,
+                    **_elasticsearch_login(platform),
                 ),
                 comment="Mapping rejections go to the dead letter queue (logstash.yml), not to /dev/null.",
             ),
