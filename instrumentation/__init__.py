@@ -244,7 +244,7 @@ def _instrument_starlette(app: Any, state: Instrumentation, excluded: Any, endpo
     # FastAPI >= 0.16x has native OpenTelemetry telemetry that switches itself on once a global
     # tracer provider exists: it would add a second server span per request, and its logs carry
     # unredacted exception messages. obs replaces it for this app (restored by uninstrument).
-    native = fastapi_native_telemetry(app)
+    native = fastapi_native_telemetry(app) if _is_fastapi(app) else None
     saved_native = dict(native) if isinstance(native, dict) else None
     if isinstance(native, dict):
         native.update({"tracing": False, "metrics": False, "logs": False})
@@ -259,6 +259,14 @@ def _instrument_starlette(app: Any, state: Instrumentation, excluded: Any, endpo
             native.update(saved_native)
 
     state._undo.append(undo)
+
+
+def _is_fastapi(app: Any) -> bool:
+    try:
+        from fastapi import FastAPI
+    except ImportError:
+        return False
+    return isinstance(app, FastAPI)
 
 
 def _instrument_flask(app: Any, state: Instrumentation, excluded: Any, endpoint: Any) -> None:

@@ -134,12 +134,8 @@ def _walk(routes: Any, probe: dict[str, Any]) -> str | None:
     return path if isinstance(path, str) else None
 
 
-def _template(scope: Scope, route: Any) -> str | None:
-    effective = fastapi_effective_path(scope)
-    if effective is not None:
-        return effective
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else None
+#: The template of the route a request went to (FastAPI's effective route context first).
+_template = fastapi_effective_path
 
 
 def _mount_prefix(routes: Any, probe: dict[str, Any]) -> str:

@@ -439,23 +439,34 @@ def flask_request_context() -> Any | None:
 
 
 def fastapi_native_telemetry(app: Any) -> dict[str, Any] | None:
-    """FastAPI's per-app native telemetry switches (FastAPI >= 0.16x), or None without them."""
+    """FastAPI's per-app native telemetry switches (FastAPI >= 0.16x, which has a ``fastapi.telemetry``
+    package), or None: an older FastAPI has none, a newer one that moved them is said once."""
     try:
         switches = private(app, "fastapi_telemetry")
     except AttributeError:
-        _report_once("fastapi_native_telemetry", f"FastAPI has no {NAMES['fastapi_telemetry']} on the app")
+        import importlib.util
+
+        if importlib.util.find_spec("fastapi.telemetry") is not None:
+            _report_once("fastapi_native_telemetry", f"the app has no {NAMES['fastapi_telemetry']}")
         return None
     return switches if isinstance(switches, dict) else None
 
 
-def fastapi_effective_path(scope: Mapping[str, Any]) -> str | None:
-    """The full template FastAPI stored for a route of a lazily included router, if any."""
+def fastapi_effective_path(scope: Mapping[str, Any], route: Any) -> str | None:
+    """The route template of a request FastAPI or Starlette routed: the full template FastAPI
+    stored for a route of a lazily included router, else the matched route's own path."""
     fastapi_scope = scope.get("fastapi")
-    if not isinstance(fastapi_scope, dict):
-        return None
-    effective = fastapi_scope.get(NAMES["fastapi_effective_route"])
-    path = getattr(effective, "path", None)
-    return path if isinstance(path, str) and path else None
+    if fastapi_scope is not None and type(fastapi_scope) is dict:
+        effective = fastapi_scope.get(_EFFECTIVE_ROUTE_KEY[0])
+        if effective is not None:
+            path = getattr(effective, "path", None)
+            if type(path) is str and path:
+                return path
+    path = getattr(route, "path", None)
+    return path if type(path) is str else None
+
+
+_EFFECTIVE_ROUTE_KEY = [NAMES["fastapi_effective_route"]]
 
 
 # --- the checks -------------------------------------------------------------------------------
@@ -554,6 +565,7 @@ _REPORTED: set[str] = set()
 
 def check() -> dict[str, str | None]:
     """Check every feature's private names and fast path (at import; the tests re-run it)."""
+    _EFFECTIVE_ROUTE_KEY[0] = NAMES["fastapi_effective_route"]
     CHECKED.clear()
     _REPORTED.clear()
     for feature, probe in _CHECKS.items():
@@ -566,7 +578,6 @@ def check() -> dict[str, str | None]:
 
 
 def _report_once(feature: str, why: str) -> None:
-    CHECKED.setdefault(feature, why)
     if feature not in _REPORTED:
         _REPORTED.add(feature)
         _log.warning("obs %s off (%s): %s", feature, why, FEATURES.get(feature, ""))
