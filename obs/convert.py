@@ -20,6 +20,7 @@ from typing import Any
 
 from obs import model
 from obs.errors import ModelError, ModelErrors, collect
+from obs.model._base import key_of
 
 #: Unions of dataclasses told apart by a ``type`` key (``{type: latency, ...}``).
 _TAGGED: tuple[dict[str, type[Any]], ...] = (
@@ -77,7 +78,7 @@ def convert(tp: Any, value: Any, path: str) -> Any:
         items: list[Any] = []
         errors: list[ModelError] = []
         for i, item in enumerate(value):
-            key = item.get("name", i) if isinstance(item, Mapping) else i
+            key = key_of(item.get("name", i)) if isinstance(item, Mapping) else i
             try:
                 items.append(convert(args[0], item, f"{path}[{key}]"))
             except ModelError as err:
@@ -91,7 +92,7 @@ def convert(tp: Any, value: Any, path: str) -> Any:
         errors = []
         for k, v in value.items():
             try:
-                out[str(k)] = convert(args[1] if args else Any, v, f"{path}[{k}]")
+                out[str(k)] = convert(args[1] if args else Any, v, f"{path}[{key_of(k)}]")
             except ModelError as err:
                 errors.append(err)
         collect(errors)
@@ -146,7 +147,7 @@ def convert_dataclass(cls: type[Any], value: Any, path: str) -> Any:
         if key not in fields:
             close = difflib.get_close_matches(str(key), list(fields), n=1)
             fix = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(fields)}"
-            errors.append(ModelError(_join(path, key), "unknown field", fix))
+            errors.append(ModelError(_join(path, key_of(key)), "unknown field", fix))
             continue
         try:
             kwargs[fields[key].name] = convert(hints[fields[key].name], raw, _join(path, key))

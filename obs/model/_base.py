@@ -100,6 +100,17 @@ class Problems:
         collect(self.errors)
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.:/@#-]{1,64}", re.ASCII)
+
+
+def key_of(value: Any) -> str:
+    """How a name shows inside a path (``services[backend]``): as it is when it is plain, quoted
+    (and cut) when it holds anything that could break the line or the path."""
+    if isinstance(value, str) and _PLAIN_KEY.fullmatch(value):
+        return value
+    return repr(value)[:66]
+
+
 def _freeze_map(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(value or {}))
 
@@ -118,7 +129,7 @@ def _check_unique(names: list[str], path: str, what: str) -> None:
     for name in names:
         if name in seen:
             raise ModelError(
-                f"{path}[{name}]", f"duplicate {what} name {name!r}", f"give each {what} a unique name"
+                f"{path}[{key_of(name)}]", f"duplicate {what} name {name!r}", f"give each {what} a unique name"
             )
         seen.add(name)
 

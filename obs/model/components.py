@@ -29,6 +29,7 @@ from obs.model._base import (
     _check_url,
     _freeze_map,
     doc,
+    key_of,
 )
 from obs.model.slo import SLO
 from obs.model.tuning import AlertTuning, check_alert_key
@@ -77,9 +78,9 @@ class TraceSampling:
         problems = Problems()
         problems.check(_check_number, self.default_ratio, "sampling.default_ratio", 0, 1, "0.1 for 10%")
         for route, ratio in self.routes.items():
-            problems.check(_check_number, ratio, f"sampling.routes[{route}]", 0, 1, "0.1 for 10%")
+            problems.check(_check_number, ratio, f"sampling.routes[{key_of(route)}]", 0, 1, "0.1 for 10%")
             if not isinstance(route, str) or not _ROUTE.fullmatch(route):
-                problems.add(f"sampling.routes[{route}]", f"{route!r} is not a route template", "e.g. '/api/login'")
+                problems.add(f"sampling.routes[{key_of(route)}]", f"{route!r} is not a route template", "e.g. '/api/login'")
         problems.done()
 
 
@@ -114,9 +115,9 @@ class Autoscaling:
 
 def _check_tunings(tunings: Mapping[str, AlertTuning], path: str, problems: Problems) -> None:
     for key in tunings:
-        problems.check(check_alert_key, key, f"{path}[{key}]")
+        problems.check(check_alert_key, key, f"{path}[{key_of(key)}]")
         if "/" in key:
-            problems.add(f"{path}[{key}]", "names a component: the component's own alerts need only the alert name", f"write {key.rpartition('/')[2]!r}")
+            problems.add(f"{path}[{key_of(key)}]", "names a component: the component's own alerts need only the alert name", f"write {key.rpartition('/')[2]!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +157,7 @@ class Service:
     )
 
     def __post_init__(self) -> None:
-        here = f"services[{self.name}]"
+        here = f"services[{key_of(self.name)}]"
         problems = Problems()
         problems.check(_check_name, self.name, f"{here}.name", "service")
         if isinstance(self.name, str) and self.name in RESERVED_NAMES:
@@ -240,7 +241,7 @@ class Dependency:
     )
 
     def __post_init__(self) -> None:
-        here = f"dependencies[{self.name}]"
+        here = f"dependencies[{key_of(self.name)}]"
         problems = Problems()
         problems.check(_check_name, self.name, f"{here}.name", "dependency")
         if isinstance(self.name, str) and self.name in RESERVED_NAMES:
@@ -297,7 +298,7 @@ class Team:
     )
 
     def __post_init__(self) -> None:
-        here = f"teams[{self.name}]"
+        here = f"teams[{key_of(self.name)}]"
         problems = Problems()
         problems.check(_check_name, self.name, f"{here}.name", "team")
         if self.chat_channel and (not isinstance(self.chat_channel, str) or not _CHANNEL.fullmatch(self.chat_channel)):

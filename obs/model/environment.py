@@ -22,6 +22,7 @@ from obs.model._base import (
     _check_url,
     _freeze_map,
     doc,
+    key_of,
     parse_duration,
 )
 from obs.model.components import SSL_MODES, Autoscaling
@@ -134,7 +135,7 @@ class Environment:
     metrics_store: MetricsStore | None = doc("The platform's metrics_store here.", default=None)
 
     def __post_init__(self) -> None:
-        here = f"environments[{self.name}]"
+        here = f"environments[{key_of(self.name)}]"
         problems = Problems()
         problems.check(_check_name, self.name, f"{here}.name", "environment")
         if not isinstance(self.runtime, Compose | Kubernetes | Local):
@@ -146,13 +147,13 @@ class Environment:
         object.__setattr__(self, "node_targets", tuple(self.node_targets))
         for key, value in self.external_labels.items():
             if not isinstance(key, str) or not _LABEL_NAME.fullmatch(key) or key.startswith("__"):
-                problems.add(f"{here}.external_labels[{key}]", f"{key!r} is not a label name", "use letters, digits and '_'")
+                problems.add(f"{here}.external_labels[{key_of(key)}]", f"{key!r} is not a label name", "use letters, digits and '_'")
             elif key == contract.ENVIRONMENT_LABEL:
-                problems.add(f"{here}.external_labels[{key}]", "the environment label is set from the environment's name", "remove it")
+                problems.add(f"{here}.external_labels[{key_of(key)}]", "the environment label is set from the environment's name", "remove it")
             elif key in ("cluster", "prometheus_replica"):
-                problems.add(f"{here}.external_labels[{key}]", f"the {key} label is set by obs (from runtime.cluster, or per HA replica)", "remove it")
+                problems.add(f"{here}.external_labels[{key_of(key)}]", f"the {key} label is set by obs (from runtime.cluster, or per HA replica)", "remove it")
             if not isinstance(value, str) or not value or any(ord(c) < 32 for c in value):
-                problems.add(f"{here}.external_labels[{key}]", f"{value!r} is not a label value", "one line of text, e.g. 'eu-west-1'")
+                problems.add(f"{here}.external_labels[{key_of(key)}]", f"{value!r} is not a label value", "one line of text, e.g. 'eu-west-1'")
         check_retention(self.log_retention_days, f"{here}.log_retention_days", problems)
         for key in ("prometheus_url", "grafana_url", "alertmanager_url", "jaeger_url", "elasticsearch_url"):
             if getattr(self, key):
@@ -172,14 +173,14 @@ class Environment:
         if isinstance(self.prometheus_replicas, bool) or self.prometheus_replicas not in (1, 2):
             problems.add(f"{here}.prometheus_replicas", f"{self.prometheus_replicas!r} is not 1 or 2", "1, or 2 for an HA pair")
         for key in self.alerts:
-            problems.check(check_alert_key, key, f"{here}.alerts[{key}]")
+            problems.check(check_alert_key, key, f"{here}.alerts[{key_of(key)}]")
         self._check_runtime(here, problems)
         problems.done()
 
     def _check_runtime(self, here: str, problems: Problems) -> None:
         """A Compose environment has no pod selectors; a Kubernetes one scrapes pods, not loopback."""
         for name, override in self.overrides.items():
-            where = f"{here}.overrides[{name}]"
+            where = f"{here}.overrides[{key_of(name)}]"
             if not isinstance(self.runtime, Kubernetes):
                 for key in ("selector", "port_name", "autoscaling"):
                     if getattr(override, key):
@@ -206,9 +207,9 @@ class Environment:
 def check_retention(retention: Mapping[str, int], path: str, problems: Problems) -> None:
     for cls, days in retention.items():
         if cls not in contract.LOG_CLASSES:
-            problems.add(f"{path}[{cls}]", f"{cls!r} is not a log class", f"use one of {', '.join(contract.LOG_CLASSES)}")
+            problems.add(f"{path}[{key_of(cls)}]", f"{cls!r} is not a log class", f"use one of {', '.join(contract.LOG_CLASSES)}")
         if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-            problems.add(f"{path}[{cls}]", f"{days!r} is not a number of days", "e.g. 30")
+            problems.add(f"{path}[{key_of(cls)}]", f"{days!r} is not a number of days", "e.g. 30")
 
 
 DEFAULT_LOG_RETENTION: Mapping[str, int] = MappingProxyType({"access": 14, "application": 30, "audit": 400})

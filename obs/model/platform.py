@@ -23,6 +23,7 @@ from obs.model._base import (
     _freeze_map,
     _reference_fix,
     doc,
+    key_of,
 )
 from obs.model.components import Dependency, Service, Team
 from obs.model.environment import (
@@ -158,7 +159,7 @@ class Platform:
                 if dep not in components or dep == service.name:
                     others = components - {service.name}
                     problems.add(
-                        f"services[{service.name}].depends_on",
+                        f"services[{key_of(service.name)}].depends_on",
                         f"{dep!r} is not a dependency or another service of the platform",
                         f"use one of {', '.join(sorted(others))}" if others else f"add Dependency(name={dep!r}, ...) to dependencies",
                     )
@@ -166,7 +167,7 @@ class Platform:
             if self.teams and comp.team not in team_names:
                 where = "services" if isinstance(comp, Service) else "dependencies"
                 problems.add(
-                    f"{where}[{comp.name}].team",
+                    f"{where}[{key_of(comp.name)}].team",
                     f"{comp.team!r} is not a team of the platform",
                     _reference_fix(comp.team, team_names, f"add Team(name={comp.team!r}) to teams"),
                 )
@@ -179,11 +180,11 @@ class Platform:
         for env in self.environments:
             for key in env.overrides:
                 if key not in components:
-                    problems.add(f"environments[{env.name}].overrides[{key}]", f"{key!r} is not a service or dependency", f"use one of {', '.join(sorted(components))}")
+                    problems.add(f"environments[{key_of(env.name)}].overrides[{key_of(key)}]", f"{key!r} is not a service or dependency", f"use one of {', '.join(sorted(components))}")
             for key in env.alerts:
                 component = key.rpartition("/")[0]
                 if component and component not in components:
-                    problems.add(f"environments[{env.name}].alerts[{key}]", f"{component!r} is not a service or dependency", f"use one of {', '.join(sorted(components))}")
+                    problems.add(f"environments[{key_of(env.name)}].alerts[{key_of(key)}]", f"{component!r} is not a service or dependency", f"use one of {', '.join(sorted(components))}")
 
     def _check_endpoints(self, problems: Problems) -> None:
         fix = "give the URL without user:password@; set elasticsearch_username and elasticsearch_password_file"

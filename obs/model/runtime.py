@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from obs.model._base import Problems, _freeze_map, doc
+from obs.model._base import Problems, _freeze_map, doc, key_of
 
 #: RFC 1123 label: what Kubernetes accepts as a namespace name.
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
@@ -24,9 +24,9 @@ _PORT_NAME = re.compile(r"(?=.*[a-z])[a-z0-9](?:[a-z0-9-]{0,13}[a-z0-9])?", re.A
 def check_labels(labels: Mapping[str, str], path: str, problems: Problems) -> None:
     for key, value in labels.items():
         if not isinstance(key, str) or not _K8S_LABEL_KEY.fullmatch(key):
-            problems.add(f"{path}[{key}]", f"{key!r} is not a Kubernetes label key", "e.g. 'app' or 'app.kubernetes.io/name'")
+            problems.add(f"{path}[{key_of(key)}]", f"{key!r} is not a Kubernetes label key", "e.g. 'app' or 'app.kubernetes.io/name'")
         if not isinstance(value, str) or not _K8S_LABEL_VALUE.fullmatch(value):
-            problems.add(f"{path}[{key}]", f"{value!r} is not a Kubernetes label value", "letters, digits, '-', '_', '.', at most 63")
+            problems.add(f"{path}[{key_of(key)}]", f"{value!r} is not a Kubernetes label value", "letters, digits, '-', '_', '.', at most 63")
 
 
 def check_port_name(value: str, path: str, problems: Problems) -> None:

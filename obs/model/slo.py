@@ -18,6 +18,7 @@ from obs.model._base import (
     _check_number,
     _check_text,
     doc,
+    key_of,
     parse_duration,
 )
 
@@ -105,7 +106,7 @@ class SLO:
     )
 
     def __post_init__(self) -> None:
-        here = f"slos[{self.name}]"
+        here = f"slos[{key_of(self.name)}]"
         problems = Problems()
         problems.check(_check_name, self.name, f"{here}.name", "SLO")
         if not isinstance(self.sli, AvailabilitySLI | LatencySLI):
