@@ -26,6 +26,10 @@ SERVICE_LABEL = "service"
 TEAM_LABEL = "team"
 #: Prometheus external label that names the environment (dev, staging, prod).
 ENVIRONMENT_LABEL = "environment"
+#: On Kubernetes, every target carries its pod's namespace and name (the Prometheus Operator's
+#: names; plain Prometheus's pod discovery is relabeled to the same), so each replica is its own series.
+NAMESPACE_LABEL = "namespace"
+POD_LABEL = "pod"
 
 #: OpenTelemetry HTTP server semantic conventions (stable), as they appear in Prometheus.
 METHOD_LABEL = "http_request_method"
@@ -584,9 +588,11 @@ __all__ = [
     "LogField",
     "METHOD_LABEL",
     "Metric",
+    "NAMESPACE_LABEL",
     "NODE_METRICS",
     "OBS_METRICS",
     "OTHER_METHOD",
+    "POD_LABEL",
     "POSTGRES_METRICS",
     "PROMETHEUS_METRICS",
     "REDACTED",

@@ -16,8 +16,8 @@ from typing import Any
 from obs import contract
 
 #: Target labels every Kubernetes target carries (the Prometheus Operator's names).
-NAMESPACE_LABEL = "namespace"
-POD_LABEL = "pod"
+NAMESPACE_LABEL = contract.NAMESPACE_LABEL
+POD_LABEL = contract.POD_LABEL
 
 
 def pod_label_meta(label: str) -> str:
