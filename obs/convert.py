@@ -153,6 +153,13 @@ def convert_dataclass(cls: type[Any], value: Any, path: str) -> Any:
             kwargs[fields[key].name] = convert(hints[fields[key].name], raw, _join(path, key))
         except ModelError as err:
             errors.append(err)
+            continue
+        field_check = fields[key].metadata.get("check")
+        if field_check is not None:
+            try:
+                field_check(kwargs[fields[key].name], _join(_own_path(cls, path, value), key))
+            except ModelError as err:
+                errors.append(err)
     for key, f in fields.items():
         if (
             key not in value
@@ -167,6 +174,13 @@ def convert_dataclass(cls: type[Any], value: Any, path: str) -> Any:
         # Objects with a name already start their paths with their own `collection[name]`.
         prefix = path.rsplit(".", 1)[0] if "name" in fields and "." in path else ("" if "name" in fields else path)
         raise err.at(prefix) from None
+
+
+def _own_path(cls: type[Any], path: str, value: Mapping[str, Any]) -> str:
+    """The path an object's own checks use: named objects are ``<collection>[<name>]``."""
+    if "name" not in {f.name for f in dataclasses.fields(cls)}:
+        return path
+    return path if path.endswith("]") or not path else path.rsplit(".", 1)[0]
 
 
 # --- schema -------------------------------------------------------------------------------------

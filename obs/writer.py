@@ -136,10 +136,12 @@ def read_manifest(out: Path) -> dict[str, Any] | None:
     return data
 
 
-def check_out(out: Path, protect: Iterable[Path] = ()) -> None:
-    """Refuse an output folder obs does not own; the message says what to pass instead."""
+def check_out(out: Path | str, protect: Iterable[Path] = ()) -> None:
+    """Refuse an output folder obs does not own; the message says what to pass instead. Give the
+    text as typed (``Path("")`` is ``.``, and an empty --out from an unset variable must not be)."""
     if not str(out).strip():
         raise OutputError("--out is empty: pass the folder to build into, e.g. --out build")
+    out = Path(out)
     target = out.absolute()
     resolved = out.resolve()
     cwd = Path.cwd().resolve()

@@ -16,7 +16,7 @@ from obs.cli.junit import write_junit
 from obs.convert import platform_json_schema
 from obs.extras import BUILD, require
 from obs.loader import Project, load_project
-from obs.writer import MANIFEST, OutputError, read_manifest
+from obs.writer import MANIFEST, OutputError, check_out, read_manifest
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -34,8 +34,9 @@ def _progress(out: Output):  # type: ignore[no-untyped-def]
 
 def _build(args: argparse.Namespace, out: Output, project: Project) -> BuildResult:
     platform = project.platform
-    out.progress(f"obs {__version__}: building platform {platform.name!r} into {args.out}/")
     protect = [p for p in (project.source, project.root) if p is not None]
+    check_out(args.out, protect)
+    out.progress(f"obs {__version__}: building platform {platform.name!r} into {args.out}/")
     result = build(
         platform,
         Path(args.out),

@@ -56,15 +56,35 @@ RESERVED_NAMES = frozenset(
 )
 
 
-def doc(text: str, *, schema: Mapping[str, Any] | None = None, key: str = "", **kwargs: Any) -> Any:
+def doc(
+    text: str,
+    *,
+    schema: Mapping[str, Any] | None = None,
+    key: str = "",
+    check: Callable[[Any, str], None] | None = None,
+    **kwargs: Any,
+) -> Any:
     """A dataclass field with a description for the JSON Schema; ``schema`` adds constraints the
-    schema states (a pattern, a range) and ``key`` the name in YAML where it differs."""
+    schema states (a pattern, a range), ``key`` the name in YAML where it differs, and ``check(value,
+    path)`` a check the loader runs on the field alone, so its problem is reported even when
+    another field of the same object is wrong too (the object's own checks run it as well)."""
     metadata: dict[str, Any] = {"doc": text}
     if schema:
         metadata["schema"] = dict(schema)
     if key:
         metadata["key"] = key
+    if check is not None:
+        metadata["check"] = check
     return field(metadata=metadata, **kwargs)
+
+
+def name_check(what: str) -> Callable[[Any, str], None]:
+    """The field check of a name (``check=name_check("service")``)."""
+
+    def check(value: Any, path: str) -> None:
+        _check_name(value, path, what)
+
+    return check
 
 
 #: JSON Schema fragments shared by the fields that carry the same kind of value.

@@ -30,6 +30,7 @@ from obs.model._base import (
     _freeze_map,
     doc,
     key_of,
+    name_check,
 )
 from obs.model.slo import SLO
 from obs.model.tuning import AlertTuning, check_alert_key
@@ -125,7 +126,9 @@ class Service:
     """Something users reach: an instrumented API, or a site probed from outside."""
 
     name: str = doc(
-        "Name, unique in the platform; also the Prometheus job and the OpenTelemetry service.name.", schema=NAME_SCHEMA
+        "Name, unique in the platform; also the Prometheus job and the OpenTelemetry service.name.",
+        schema=NAME_SCHEMA,
+        check=name_check("service"),
     )
     kind: ServiceKind = doc(
         "fastapi or flask (instrumented), static_site or external_app (probed from outside)."
@@ -221,7 +224,7 @@ SSL_MODES = ("disable", "require", "verify-ca", "verify-full")
 class Dependency:
     """A datastore or upstream the services use, watched through its exporter or a probe."""
 
-    name: str = doc("Name, unique in the platform, e.g. 'postgres'.", schema=NAME_SCHEMA)
+    name: str = doc("Name, unique in the platform, e.g. 'postgres'.", schema=NAME_SCHEMA, check=name_check("dependency"))
     kind: DependencyKind = doc(
         "postgres, redis (scraped through their exporters) or http (an upstream, probed)."
     )
@@ -285,7 +288,7 @@ _LOG_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,63}", re.ASCII)
 class Team:
     """Where a team's alerts go. Secrets are file paths or environment references, never literal."""
 
-    name: str = doc("Team name, as used by services and dependencies.", schema=NAME_SCHEMA)
+    name: str = doc("Team name, as used by services and dependencies.", schema=NAME_SCHEMA, check=name_check("team"))
     chat_channel: str = doc(
         "Chat channel for tickets and resolved notices, e.g. '#edu-backend'.", default="", schema={"pattern": r"^$|^[#@]?[a-z0-9][a-z0-9._-]{0,79}$"}
     )

@@ -23,6 +23,7 @@ from obs.model._base import (
     _freeze_map,
     doc,
     key_of,
+    name_check,
     parse_duration,
 )
 from obs.model.components import SSL_MODES, Autoscaling
@@ -91,7 +92,7 @@ ENDPOINT_FIELDS = (
 class Environment:
     """A deployment of the platform (dev, staging, prod) with its own Prometheus."""
 
-    name: str = doc("Name, e.g. 'prod'; becomes the 'environment' external label.", schema=NAME_SCHEMA)
+    name: str = doc("Name, e.g. 'prod'; becomes the 'environment' external label.", schema=NAME_SCHEMA, check=name_check("environment"))
     runtime: Runtime = doc(
         "Where it runs: {type: compose} (one Docker host), {type: kubernetes, namespace: ...}, or {type: local} "
         "(plain processes on one host).",

@@ -24,6 +24,7 @@ from obs.model._base import (
     _reference_fix,
     doc,
     key_of,
+    name_check,
 )
 from obs.model.components import Dependency, Service, Team
 from obs.model.environment import (
@@ -40,7 +41,7 @@ from obs.model.store import MetricsStore
 class Platform:
     """Everything obs renders from: services, dependencies, teams, environments."""
 
-    name: str = doc("Platform name; prefixes dashboards, index names and rule groups.", schema=NAME_SCHEMA)
+    name: str = doc("Platform name; prefixes dashboards, index names and rule groups.", schema=NAME_SCHEMA, check=name_check("platform"))
     services: tuple[Service, ...] = doc("The services users reach.")
     environments: tuple[Environment, ...] = doc("Deployments; the first is the default for `obs build`.")
     dependencies: tuple[Dependency, ...] = doc("Datastores and upstreams.", default=())

@@ -60,6 +60,13 @@ class Kubernetes:
         "The `release` label kube-prometheus-stack selects monitors and rules by (its Helm release name).",
         default="kube-prometheus-stack",
     )
+    stack_namespace: str = doc(
+        "The namespace Prometheus, Alertmanager and Grafana run in (kube-prometheus-stack's, or plain "
+        "Prometheus's): the Alertmanager configuration Secret and the Grafana ConfigMaps go there, where "
+        "the operator and Grafana's sidecar read them.",
+        default="monitoring",
+        schema={"pattern": r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"},
+    )
 
     def __post_init__(self) -> None:
         problems = Problems()
@@ -74,6 +81,8 @@ class Kubernetes:
         check_port_name(self.port_name, "runtime.port_name", problems)
         if self.prometheus not in ("operator", "plain"):
             problems.add("runtime.prometheus", f"{self.prometheus!r} is not operator or plain", "use operator (kube-prometheus-stack) or plain")
+        if not isinstance(self.stack_namespace, str) or not _DNS_LABEL.fullmatch(self.stack_namespace):
+            problems.add("runtime.stack_namespace", f"{self.stack_namespace!r} is not a namespace name", "e.g. 'monitoring'")
         if not isinstance(self.stack_release, str) or not _K8S_LABEL_VALUE.fullmatch(self.stack_release) or not self.stack_release:
             problems.add("runtime.stack_release", f"{self.stack_release!r} is not a release name", "e.g. 'kube-prometheus-stack'")
         problems.done()

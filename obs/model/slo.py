@@ -19,6 +19,7 @@ from obs.model._base import (
     _check_text,
     doc,
     key_of,
+    name_check,
     parse_duration,
 )
 
@@ -85,7 +86,7 @@ MIN_SLO_WINDOW_SECONDS = 86400 * 7
 class SLO:
     """A service level objective over a rolling window."""
 
-    name: str = doc("Name, unique within the service, e.g. 'availability'.", schema=NAME_SCHEMA)
+    name: str = doc("Name, unique within the service, e.g. 'availability'.", schema=NAME_SCHEMA, check=name_check("SLO"))
     sli: SLI = doc(
         "What counts as a good event: {type: availability} or {type: latency, threshold_seconds: 0.3}."
     )

@@ -12,6 +12,8 @@ from obs.model._base import URL_SCHEMA, Problems, _check_file, _check_url, doc
 StoreKind = Literal["mimir", "thanos", "victoriametrics"]
 STORE_KINDS: tuple[str, ...] = ("mimir", "thanos", "victoriametrics")
 _TENANT = re.compile(r"[A-Za-z0-9!._*'()-]{1,150}", re.ASCII)
+#: A VictoriaMetrics cluster tenant: accountID[:projectID], 32-bit unsigned numbers.
+_VM_TENANT = re.compile(r"[0-9]{1,10}(?::[0-9]{1,10})?", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +23,11 @@ class MetricsStore:
     kind: StoreKind = doc("mimir, thanos (Thanos Receive + Querier) or victoriametrics.")
     write_url: str = doc("remote_write endpoint, e.g. 'https://mimir.example.org/api/v1/push'.", schema=URL_SCHEMA)
     query_url: str = doc("Prometheus-compatible query endpoint (Grafana and the ruler read it), e.g. 'https://mimir.example.org/prometheus'.", schema=URL_SCHEMA)
-    tenant: str = doc("Tenant (Mimir X-Scope-OrgID, Thanos THANOS-TENANT, VictoriaMetrics accountID); empty: none.", default="")
+    tenant: str = doc(
+        "Tenant (Mimir X-Scope-OrgID, Thanos THANOS-TENANT header; VictoriaMetrics cluster accountID[:projectID], "
+        "also in the URLs' /insert/<tenant>/ and /select/<tenant>/); empty: none.",
+        default="",
+    )
     bearer_token_file: str = doc("File holding a bearer token for the store; empty: none.", default="", schema={"pattern": r"^$|^/"})
     basic_auth_username: str = doc("User for basic auth (with basic_auth_password_file).", default="")
     basic_auth_password_file: str = doc("File holding the basic auth password.", default="", schema={"pattern": r"^$|^/"})
@@ -43,6 +49,17 @@ class MetricsStore:
             problems.add("metrics_store.basic_auth_username", "basic auth needs both a user and a password file", "set both, or neither")
         if self.bearer_token_file and self.basic_auth_username:
             problems.add("metrics_store.bearer_token_file", "a store takes a bearer token or basic auth, not both", "keep one")
+        if self.kind == "victoriametrics" and self.tenant and not _VM_TENANT.fullmatch(self.tenant):
+            problems.add("metrics_store.tenant", f"{self.tenant!r} is not a VictoriaMetrics tenant", "accountID[:projectID], numbers, e.g. '42' or '42:7'")
+        elif self.kind == "victoriametrics" and self.tenant:
+            # A VictoriaMetrics cluster takes the tenant (accountID) in the path, not in a header.
+            for key, part in (("write_url", "insert"), ("query_url", "select")):
+                if isinstance(getattr(self, key), str) and f"/{part}/{self.tenant}/" not in getattr(self, key):
+                    problems.add(
+                        f"metrics_store.{key}",
+                        f"a VictoriaMetrics cluster reads the tenant from the URL, and {getattr(self, key)!r} does not name tenant {self.tenant!r}",
+                        f"use .../{part}/{self.tenant}/prometheus{'/api/v1/write' if part == 'insert' else ''}",
+                    )
         problems.done()
 
 
