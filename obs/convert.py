@@ -123,7 +123,8 @@ def convert(tp: Any, value: Any, path: str) -> Any:
 
 
 def _convert_tagged(table: dict[str, type[Any]], value: Any, path: str) -> Any:
-    if not isinstance(value, Mapping) or value.get("type") not in table:
+    tag = value.get("type") if isinstance(value, Mapping) else None
+    if not isinstance(tag, str) or tag not in table:
         what = "an SLI" if model.AvailabilitySLI in table.values() else "a runtime"
         raise ModelError(
             f"{path}.type",
@@ -131,7 +132,7 @@ def _convert_tagged(table: dict[str, type[Any]], value: Any, path: str) -> Any:
             f"use {' or '.join(table)}",
         )
     rest = {k: v for k, v in value.items() if k != "type"}
-    return convert_dataclass(table[value["type"]], rest, path)
+    return convert_dataclass(table[tag], rest, path)
 
 
 def convert_dataclass(cls: type[Any], value: Any, path: str) -> Any:
