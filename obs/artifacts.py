@@ -165,6 +165,7 @@ GROUPS: tuple[ArtifactGroup, ...] = (
             "exporters",
         ),
     ),
+    _group("kubernetes", "Kubernetes objects for kube-prometheus-stack or plain Prometheus, and the charts' values", phase=2, needs=("prometheus", "rules", "alertmanager", "grafana", "exporters")),
 )
 
 

@@ -22,6 +22,7 @@ from obs import __version__
 from obs.artifacts import GROUPS
 from obs.cli._output import Output
 from obs.cli.commands import cmd_build, cmd_check, cmd_list, cmd_preview, cmd_schema, cmd_test
+from obs.cli.demo import add_demo_parser
 from obs.cli.diff import cmd_diff
 from obs.errors import ObsError, ToolNotFoundError
 from obs.extras import MissingExtraError
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--prometheus", required=True, metavar="URL", help="Prometheus base URL, e.g. http://127.0.0.1:9090")
     common(p, out_default=str(Path(tempfile.gettempdir()) / "obs-preview"))
     p.set_defaults(func=cmd_preview)
+    add_demo_parser(sub)
     return parser
 
 

@@ -36,6 +36,7 @@ from obs.demo.loopback import (
 )
 from obs.demo.sites import StandInSite
 from obs.demo.timescale import scale_alertmanager, scale_rule_file, seconds
+from obs.demo.traffic import Target
 from obs.errors import ObsError
 from obs.extras import Extra
 from obs.extras import require as require_extra
@@ -338,6 +339,13 @@ class Stack:
             raise DemoError(f"{service!r} is not a running service: use one of {', '.join(self.ports.services)}")
         self.faults[service] = fault
         write_faults(self.fault_file, self.faults)
+
+    def traffic_targets(self, rate: float = 10.0) -> list[Target]:
+        """Every demo service, as a traffic target of ``rate`` requests per second."""
+        return [
+            Target(s.name, self.service_url(s.name), any(n in self.ports.services for n in s.depends_on), rate)
+            for s in self.platform.instrumented_services
+        ]
 
     def log_path(self, name: str) -> Path:
         return self.sup.log_path(name)
