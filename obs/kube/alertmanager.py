@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
@@ -48,6 +49,37 @@ _HTTP_CONFIG_SECRETS = frozenset({"password", "credentials", "bearer_token", "cl
 def mounted_secret_file(secret: str, key: str) -> str:
     """The file path of ``key`` of the Secret ``secret`` inside the operator's Alertmanager pods."""
     return f"{SECRETS_DIR}/{secret}/{key}"
+
+
+def _file_settings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, Mapping):
+        for key, sub in value.items():
+            if isinstance(key, str) and key.endswith("_file") and isinstance(sub, str):
+                yield f"{path}.{key}" if path else key, sub
+            else:
+                yield from _file_settings(sub, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            yield from _file_settings(sub, f"{path}[{i}]")
+
+
+def mounted_secrets(config: Mapping[str, Any]) -> list[str]:
+    """The Secrets an Alertmanager configuration reads files from, which the operator must mount
+    (the Alertmanager's ``spec.secrets``).
+
+    Raises ValueError naming the first ``*_file`` setting outside ``/etc/alertmanager/secrets/<secret>/<key>``:
+    the operator mounts nothing anywhere else.
+    """
+    secrets: set[str] = set()
+    for where, path in _file_settings(config, ""):
+        match = _SECRET_FILE.fullmatch(path)
+        if not match:
+            raise ValueError(
+                f"{CONFIG_KEY}: {where}: {path} is not where the Prometheus Operator mounts Secrets; "
+                f"name the file {mounted_secret_file('<secret>', '<key>')} (e.g. {mounted_secret_file('alert-receivers', PurePosixPath(path).name)})"
+            )
+        secrets.add(match.group(1))
+    return sorted(secrets)
 
 
 def _walk_http_config(value: Any, path: str) -> Iterator[str]:
@@ -251,5 +283,6 @@ __all__ = [
     "camel",
     "inline_secrets",
     "mounted_secret_file",
+    "mounted_secrets",
     "parse_matcher",
 ]

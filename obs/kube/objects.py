@@ -146,10 +146,14 @@ def probe(
     interval: str = "30s",
     prober_path: str = "/probe",
     prober_scheme: str = "http",
+    job_name: str = "",
     labels: Labels = NO_LABELS,
     selected_by: Labels = DEFAULT_STACK_LABELS,
 ) -> dict[str, Any]:
-    """Probe static ``targets`` through a blackbox exporter at ``prober_url`` (``host:port``)."""
+    """Probe static ``targets`` through a blackbox exporter at ``prober_url`` (``host:port``).
+
+    ``job_name`` is the targets' ``job`` label (default: the object's name); several Probes may
+    share one, each with its own ``target_labels``."""
     if not targets:
         raise ValueError(f"Probe {name}: targets is empty; give at least one URL to probe")
     static: dict[str, Any] = {"static": list(targets)}
@@ -160,7 +164,7 @@ def probe(
         "kind": "Probe",
         "metadata": object_meta(name, namespace, {**labels, **selected_by}),
         "spec": {
-            "jobName": name,
+            "jobName": job_name or name,
             "interval": interval,
             "module": module,
             "prober": {"url": prober_url, "path": prober_path, "scheme": prober_scheme},
@@ -279,6 +283,9 @@ def exporter_deployment(
     run_as_user: int = NON_ROOT_UID,
     probe_path: str = "/",
     writable_tmp: bool = False,
+    config_maps: Mapping[str, str] = MappingProxyType({}),
+    secrets: Mapping[str, str] = MappingProxyType({}),
+    pod_annotations: Labels = NO_LABELS,
     replicas: int = 1,
     labels: Labels = NO_LABELS,
 ) -> dict[str, Any]:
@@ -286,7 +293,9 @@ def exporter_deployment(
     system, with no privilege escalation, no capabilities, the runtime's seccomp profile, no API
     token, resource requests and limits, and HTTP liveness/readiness probes on ``port_name``.
 
-    ``writable_tmp`` mounts an empty ``/tmp`` for images that write there.
+    ``config_maps`` and ``secrets`` (name -> folder) are mounted read-only, each key a file;
+    ``writable_tmp`` mounts an empty ``/tmp`` for images that write there; ``pod_annotations`` go
+    on the pod template (a checksum of mounted configuration rolls the pods when it changes).
     """
     pod_labels = {**labels, **selector_labels(name)}
     probe = {"httpGet": {"path": probe_path, "port": port_name}, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3}
@@ -315,13 +324,30 @@ def exporter_deployment(
             "runAsNonRoot": True,
             "runAsUser": run_as_user,
             "runAsGroup": run_as_user,
+            # Mounted Secrets and ConfigMaps belong to this group, so the non-root user reads them.
+            "fsGroup": run_as_user,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [container],
     }
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    for i, (config_map, folder) in enumerate(sorted(config_maps.items())):
+        volumes.append({"name": f"config-{i}", "configMap": {"name": config_map}})
+        mounts.append({"name": f"config-{i}", "mountPath": folder, "readOnly": True})
+    for i, (secret, folder) in enumerate(sorted(secrets.items())):
+        # 0440 with the pod's group: readable by the non-root user, by nobody else.
+        volumes.append({"name": f"secret-{i}", "secret": {"secretName": secret, "defaultMode": 0o440}})
+        mounts.append({"name": f"secret-{i}", "mountPath": folder, "readOnly": True})
     if writable_tmp:
-        container["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]
-        pod_spec["volumes"] = [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
+        volumes.append({"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}})
+        mounts.append({"name": "tmp", "mountPath": "/tmp"})
+    if volumes:
+        container["volumeMounts"] = mounts
+        pod_spec["volumes"] = volumes
+    template_meta: dict[str, Any] = {"labels": pod_labels}
+    if pod_annotations:
+        template_meta["annotations"] = dict(pod_annotations)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -329,7 +355,7 @@ def exporter_deployment(
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": selector_labels(name)},
-            "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
+            "template": {"metadata": template_meta, "spec": pod_spec},
         },
     }
 

@@ -107,10 +107,10 @@ def read_error(exc: Exception) -> str:
 
 
 def object_files(folder: Path) -> list[Path]:
-    """The files of ``folder`` (recursively) holding objects; the kustomization itself is not one."""
-    return sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix in _OBJECT_SUFFIXES and p.name not in KUSTOMIZATION_FILES
-    )
+    """The files of ``folder`` holding objects, as ``kubectl apply -f folder`` reads them: its own
+    ``*.yaml``, ``*.yml`` and ``*.json`` files, not those of subfolders (no ``-R``); the
+    kustomization itself is not one."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in _OBJECT_SUFFIXES and p.name not in KUSTOMIZATION_FILES)
 
 
 def validate_folder(folder: Path, *, kubernetes_version: str = KUBERNETES_VERSION) -> list[str]:

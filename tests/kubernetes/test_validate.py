@@ -98,17 +98,18 @@ def test_problems_of_several_objects_come_in_their_order() -> None:
     assert validate_objects(objects, F) == [f"{F}: Probe/cms: spec.prober.url: required field is missing", f"{F}: ?/postgres-exporter: kind: required field is missing"]
 
 
-def test_a_folder_is_validated_file_by_file(tmp_path: Path) -> None:
+def test_a_folder_is_validated_file_by_file_as_kubectl_apply_f_reads_it(tmp_path: Path) -> None:
     import yaml
 
-    (tmp_path / "rules").mkdir()
     (tmp_path / "namespace.yaml").write_text(yaml.safe_dump(VALID["Namespace"]))
-    (tmp_path / "rules" / "backend.yaml").write_text(yaml.safe_dump_all([VALID["PrometheusRule"], broken("PrometheusRule", "spec.groups.0.rules.1.for", "5 minutes")]))
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump_all([VALID["PrometheusRule"], broken("PrometheusRule", "spec.groups.0.rules.1.for", "5 minutes")]))
     (tmp_path / "broken.yaml").write_text("kind: [unclosed\n")
     (tmp_path / "kustomization.yaml").write_text("resources: [namespace.yaml]\n")  # not an API object: not checked as one
+    (tmp_path / "helm").mkdir()  # kubectl apply -f (without -R) does not read subfolders: Helm values live there
+    (tmp_path / "helm" / "values.yaml").write_text("grafana: {sidecar: {}}\n")
     assert validate_folder(tmp_path) == [
         f"{tmp_path}/broken.yaml: ?/?: <root>: cannot read: line 2, column 1: expected ',' or ']', but got '<stream end>'",
-        f"{tmp_path}/rules/backend.yaml: PrometheusRule/backend: spec.groups[0].rules[1].for: '5 minutes' is not a duration such as 30s, 5m or 1h30m",
+        f"{tmp_path}/rules.yaml: PrometheusRule/backend: spec.groups[0].rules[1].for: '5 minutes' is not a duration such as 30s, 5m or 1h30m",
     ]
 
 
