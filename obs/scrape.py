@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 
 from obs import contract
 from obs.kube.discovery import kubernetes_scrape_config
+from obs.kube.objects import selector_labels
 from obs.model import Dependency, DependencyKind, Environment, Kubernetes, Platform, Service
 
 #: The job of the blackbox probes (one job, a target per probed URL).
@@ -84,11 +85,6 @@ def exporter_workload(dep: Dependency) -> str:
     return f"{dep.name}-exporter"
 
 
-def exporter_pod_labels(name: str) -> dict[str, str]:
-    """The labels of the pods of a workload obs writes (its Deployment and Service select on them)."""
-    return {"app.kubernetes.io/name": name}
-
-
 def deploys_exporter(dep: Dependency, env: Environment) -> bool:
     """Whether obs writes the dependency's exporter: not when the environment finds the team's own
     exporter pods by a selector."""
@@ -102,7 +98,7 @@ def pod_selector(component: Service | Dependency, env: Environment) -> dict[str,
     if override and override.selector:
         return dict(override.selector)
     if isinstance(component, Dependency):
-        return exporter_pod_labels(exporter_workload(component))
+        return selector_labels(exporter_workload(component))
     return {kubernetes_runtime(env).selector_label: component.name}
 
 
@@ -327,7 +323,6 @@ __all__ = [
     "cluster_address",
     "deploys_blackbox",
     "deploys_exporter",
-    "exporter_pod_labels",
     "exporter_workload",
     "host_port",
     "monitored_jobs",
