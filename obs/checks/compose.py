@@ -22,6 +22,7 @@ from obs.render.compose import (
     unresolved_targets,
 )
 from obs.schemas import read_data, validate
+from obs.writer import read_manifest
 
 
 def host_sources(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -100,8 +101,19 @@ def _outcome(name: str, problems: list[str]) -> Outcome:
     return Outcome(name, "failed" if problems else "passed", "\n".join(problems))
 
 
+def built_for(env_dir: Path) -> bool:
+    """Whether the build wrote a compose file for this environment: only Compose environments get
+    one, so the others have nothing to check (the manifest says; without one, the file does)."""
+    manifest = read_manifest(env_dir.parent)
+    if manifest is None:
+        return (env_dir / COMPOSE_PATH).exists()
+    return f"{env_dir.name}/{COMPOSE_PATH}" in manifest["files"]
+
+
 def check(env_dir: Path) -> Iterator[Outcome]:
     path = env_dir / COMPOSE_PATH
+    if not built_for(env_dir):
+        return
     try:
         doc = read_data(path)
     except (OSError, ValueError, yaml.YAMLError) as exc:

@@ -28,7 +28,7 @@ from obs.artifacts import Artifact, RenderContext, Rendered
 from obs.errors import RenderError
 from obs.formats.conventions import OTLP_GRPC_PORT, OTLP_HTTP_PORT
 from obs.grafana import provisioning
-from obs.model import Dependency, DependencyKind, Environment, Platform
+from obs.model import Compose, Dependency, DependencyKind, Environment, Platform
 from obs.render import (
     alertmanager,
     elasticsearch,
@@ -701,6 +701,9 @@ def document(platform: Platform, env: Environment, rendered: Rendered) -> dict[s
 
 
 def render(ctx: RenderContext, rendered: Rendered) -> Iterable[Artifact]:
+    # Only an environment that runs on Compose gets a compose file (Kubernetes ones get kubernetes/).
+    if not isinstance(ctx.env.runtime, Compose):
+        return
     yield Artifact(COMPOSE_PATH, document(ctx.platform, ctx.env, rendered))
 
 
