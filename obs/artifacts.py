@@ -140,6 +140,7 @@ def _group(name: str, description: str, phase: Literal[1, 2] = 1, needs: tuple[s
 GROUPS: tuple[ArtifactGroup, ...] = (
     _group("prometheus", "Prometheus scrape configuration per environment"),
     _group("rules", "Recording and alerting rules, with their promtool unit tests"),
+    _group("ruler", "Which rules run where; the metrics store's ruler files (vmalert, Thanos Ruler, Mimir)"),
     _group("alertmanager", "Alertmanager routing, inhibition and receivers"),
     _group("grafana", "Grafana dashboards and provisioning"),
     _group("fluentd", "Fluentd log pipeline"),

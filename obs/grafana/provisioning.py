@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 from obs import contract
-from obs.model import Environment, Platform
+from obs.model import Environment, MetricsStore, Platform
+from obs.model.store import TENANT_HEADERS
 
 PROMETHEUS_TYPE = "prometheus"
 JAEGER_UID = "jaeger"
@@ -41,6 +43,11 @@ DASHBOARDS_DIR = "grafana/dashboards"
 
 def prometheus_uid(env: Environment | str) -> str:
     return f"prometheus-{env if isinstance(env, str) else env.name}"
+
+
+def local_prometheus_uid(env: Environment | str) -> str:
+    """The environment's own Prometheus when its default datasource is the metrics store."""
+    return f"{prometheus_uid(env)}-local"
 
 
 class EnvRef(str):
@@ -122,29 +129,100 @@ def log_index_pattern(platform: Platform) -> str:
     return f"logs-{platform.name}.*"
 
 
+def _store_of(platform: Platform, env: Environment, other: Environment) -> MetricsStore | None:
+    """The metrics store ``other`` writes to, as far as ``env``'s view of the platform knows it:
+    its own override, else the platform's (unknown when ``env`` overrides the platform's store and
+    ``other`` does not: ``other`` then keeps its Prometheus datasource)."""
+    if other.name == env.name:
+        return platform.metrics_store
+    if other.metrics_store is not None:
+        return other.metrics_store
+    return platform.metrics_store if env.metrics_store is None else None
+
+
+#: Grafana's ``prometheusType`` per store kind (it has no VictoriaMetrics type: Prometheus' API).
+_GRAFANA_STORE_TYPES = {"mimir": "Mimir", "thanos": "Thanos", "victoriametrics": "Prometheus"}
+
+
+def store_datasource(other: Environment, store: MetricsStore, is_default: bool) -> dict[str, Any]:
+    """The datasource of ``other``'s series in the metrics store, under the uid the dashboards use
+    for the environment (:func:`prometheus_uid`): SLO recordings live only there once a ruler
+    evaluates them. Scoped to the environment: VictoriaMetrics enforces ``extra_label`` on every
+    selector; Mimir and Thanos read the tenant header (one tenant per environment keeps them apart)."""
+    env_name = _env_name(other.name)
+    json_data: dict[str, Any] = {
+        "httpMethod": "POST",
+        "timeInterval": other.scrape_interval,
+        "prometheusType": _GRAFANA_STORE_TYPES[store.kind],
+        "exemplarTraceIdDestinations": [{"name": EXEMPLAR_TRACE_ID_LABEL, "datasourceUid": JAEGER_UID}],
+    }
+    secure: dict[str, Any] = {}
+    headers: list[tuple[str, EnvRef]] = []
+    if store.kind == "victoriametrics":
+        json_data["customQueryParameters"] = f"extra_label={contract.ENVIRONMENT_LABEL}%3D{quote(other.name, safe='')}"
+    elif store.tenant:
+        headers.append((TENANT_HEADERS[store.kind], env_var(f"OBS_METRICS_STORE_TENANT_{env_name}")))
+    if store.bearer_token_file:
+        # The whole header value ("Bearer <token>") comes from Grafana's environment.
+        headers.append(("Authorization", env_var(f"OBS_METRICS_STORE_AUTHORIZATION_{env_name}")))
+    for number, (name, value) in enumerate(headers, start=1):
+        json_data[f"httpHeaderName{number}"] = name
+        secure[f"httpHeaderValue{number}"] = value
+    source: dict[str, Any] = {
+        "name": f"Prometheus {other.name} ({store.kind})",
+        "uid": prometheus_uid(other),
+        "type": PROMETHEUS_TYPE,
+        "access": "proxy",
+        "url": store.query_url,
+        "isDefault": is_default,
+        "editable": False,
+        "jsonData": json_data,
+    }
+    if store.basic_auth_username:
+        source["basicAuth"] = True
+        source["basicAuthUser"] = store.basic_auth_username
+        secure["basicAuthPassword"] = env_var(f"OBS_METRICS_STORE_PASSWORD_{env_name}")
+    if secure:
+        source["secureJsonData"] = secure
+    return source
+
+
+def _prometheus_datasource(platform: Platform, other: Environment, name: str, uid: str, is_default: bool) -> dict[str, Any]:
+    return {
+        "name": name,
+        "uid": uid,
+        "type": PROMETHEUS_TYPE,
+        "access": "proxy",
+        "url": prometheus_url(platform, other),
+        "isDefault": is_default,
+        "editable": False,
+        "jsonData": {
+            "httpMethod": "POST",
+            "timeInterval": other.scrape_interval,
+            # Exemplars on latency panels open their trace in the Jaeger datasource.
+            "exemplarTraceIdDestinations": [
+                {"name": EXEMPLAR_TRACE_ID_LABEL, "datasourceUid": JAEGER_UID}
+            ],
+        },
+    }
+
+
 def datasources(platform: Platform, env: Environment) -> dict[str, Any]:
-    """``provisioning/datasources/*.yml`` for the Grafana of ``env``."""
+    """``provisioning/datasources/*.yml`` for the Grafana of ``env``.
+
+    An environment with a metrics store reads it under its usual uid (the dashboards' default);
+    its own Prometheus stays reachable as ``<uid>-local`` (recent samples, local rules), except in
+    agent mode, where it answers no queries."""
     items: list[dict[str, Any]] = []
     for other in platform.environments:
-        items.append(
-            {
-                "name": f"Prometheus {other.name}",
-                "uid": prometheus_uid(other),
-                "type": PROMETHEUS_TYPE,
-                "access": "proxy",
-                "url": prometheus_url(platform, other),
-                "isDefault": other.name == env.name,
-                "editable": False,
-                "jsonData": {
-                    "httpMethod": "POST",
-                    "timeInterval": other.scrape_interval,
-                    # Exemplars on latency panels open their trace in the Jaeger datasource.
-                    "exemplarTraceIdDestinations": [
-                        {"name": EXEMPLAR_TRACE_ID_LABEL, "datasourceUid": JAEGER_UID}
-                    ],
-                },
-            }
-        )
+        store = _store_of(platform, env, other)
+        is_default = other.name == env.name
+        if store is None:
+            items.append(_prometheus_datasource(platform, other, f"Prometheus {other.name}", prometheus_uid(other), is_default))
+            continue
+        items.append(store_datasource(other, store, is_default))
+        if other.name == env.name and not store.agent_mode:
+            items.append(_prometheus_datasource(platform, other, f"Prometheus {other.name} (local)", local_prometheus_uid(other), False))
     items.append(
         {
             "name": "Jaeger",
@@ -263,8 +341,10 @@ __all__ = [
     "braced_references",
     "env_references",
     "escape_dollars",
+    "local_prometheus_uid",
     "log_index_pattern",
     "prometheus_uid",
+    "store_datasource",
     "prometheus_url",
     "unescaped_dollars",
 ]

@@ -4,13 +4,17 @@ Grafana Mimir, Thanos Receive, or a VictoriaMetrics cluster."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 
 from obs.model._base import URL_SCHEMA, Problems, _check_file, _check_url, doc
 
 StoreKind = Literal["mimir", "thanos", "victoriametrics"]
 STORE_KINDS: tuple[str, ...] = ("mimir", "thanos", "victoriametrics")
+#: The HTTP header that names the tenant, per kind (a VictoriaMetrics cluster takes it in the URL).
+TENANT_HEADERS: Mapping[str, str] = MappingProxyType({"mimir": "X-Scope-OrgID", "thanos": "THANOS-TENANT"})
 _TENANT = re.compile(r"[A-Za-z0-9!._*'()-]{1,150}", re.ASCII)
 #: A VictoriaMetrics cluster tenant: accountID[:projectID], 32-bit unsigned numbers.
 _VM_TENANT = re.compile(r"[0-9]{1,10}(?::[0-9]{1,10})?", re.ASCII)
@@ -63,5 +67,5 @@ class MetricsStore:
         problems.done()
 
 
-__all__ = ["STORE_KINDS", "MetricsStore", "StoreKind"]
+__all__ = ["STORE_KINDS", "TENANT_HEADERS", "MetricsStore", "StoreKind"]
 
