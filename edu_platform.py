@@ -54,6 +54,7 @@ platform = Platform(
     infra_team="platform",
     # The platform's own content, beside obs's catalogue (paths relative to this file).
     alerts=("alerts",),
+    dashboards=("dashboards",),
     rule_tests=("alerts/tests",),
     teams=(_team("learning"), _team("integrations"), _team("web"), _team("platform")),
     services=(

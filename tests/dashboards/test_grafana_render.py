@@ -39,7 +39,7 @@ def _yaml(path: Path) -> Any:
 
 def test_rendered_files_match_the_golden_files(built: Path, golden: Callable[[str, bytes], None]) -> None:
     files = list(golden_files(built))
-    assert len(files) == len(ENVIRONMENTS) * 11
+    assert len(files) == len(ENVIRONMENTS) * 14
     for rel, path in files:
         golden(f"grafana/{rel}", path.read_bytes())
 
@@ -57,9 +57,11 @@ def test_dashboards_land_in_a_folder_per_team(built: Path) -> None:
     assert "learning/obs-svc-backend.json" in found
     assert "integrations/obs-svc-bridge.json" in found
     assert f"platform/{links.OVERVIEW_UID}.json" in found
+    # The built-in platform's own dashboards, each in its team's folder: obs API, UI export, grafanalib.
+    assert {"learning/edu-journeys.json", "integrations/edu-roster-sync.json", "web/edu-cms.json"} <= found
     providers = _yaml(built / "prod" / prov.DASHBOARD_PROVIDERS_PATH)["providers"]
     assert {(p["folder"], p["options"]["path"]) for p in providers} == {
-        (team, f"{prov.DASHBOARDS_MOUNT}/{team}") for team in ("integrations", "learning", "platform")
+        (team, f"{prov.DASHBOARDS_MOUNT}/{team}") for team in ("integrations", "learning", "platform", "web")
     }
     assert all(p["allowUiUpdates"] is False and p["type"] == "file" for p in providers)
     # A dashboard whose file is gone goes too: Grafana keeps it, stale, under disableDeletion.
@@ -277,7 +279,7 @@ def test_a_lint_failure_stops_the_build_naming_dashboard_and_panel(
     monkeypatch.setattr(Dashboard, "to_json", broken)
     out = tmp_path / "out"
     with pytest.raises(RenderError, match=r"dashboard obs-bad panel 3 'Quiet': hides its legend"):
-        build(edu, out, groups=["grafana"])
+        build(dataclasses.replace(edu, dashboards=()), out, groups=["grafana"])
     assert not out.exists()
 
 
