@@ -18,23 +18,42 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    "Alert": "obs.alerting",
-    "AlertTest": "obs.alerting",
-    "Severity": "obs.alerting",
+    # defining a platform
+    "AlertTuning": "obs.model",
+    "Autoscaling": "obs.model",
     "AvailabilitySLI": "obs.model",
-    "BuildResult": "obs.build",
+    "ComponentOverride": "obs.model",
+    "Compose": "obs.model",
     "Dependency": "obs.model",
     "Environment": "obs.model",
+    "Kubernetes": "obs.model",
     "LatencySLI": "obs.model",
-    "ModelError": "obs.errors",
-    "ObsError": "obs.errors",
+    "Local": "obs.model",
+    "MetricsStore": "obs.model",
     "Platform": "obs.model",
-    "PromQLError": "obs.errors",
     "SLO": "obs.model",
     "Service": "obs.model",
-    "build": "obs.build",
+    "Team": "obs.model",
+    "TraceSampling": "obs.model",
+    # writing the platform's own alerts
+    "Alert": "obs.alerting",
+    "AlertTest": "obs.alerting",
+    "Fires": "obs.alerting",
+    "Series": "obs.alerting",
+    "Severity": "obs.alerting",
+    "component_alert": "obs.alerting",
+    "service_alert": "obs.alerting",
+    # building
+    "BuildResult": "obs.builder",
+    "Project": "obs.loader",
+    "build": "obs.builder",
     "load_platform": "obs.loader",
-    "render": "obs.build",
+    "load_project": "obs.loader",
+    "render": "obs.builder",
+    # errors
+    "ModelError": "obs.errors",
+    "ObsError": "obs.errors",
+    "PromQLError": "obs.errors",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -10,7 +10,7 @@ from typing import Any
 
 from obs import __version__
 from obs.artifacts import Outcome
-from obs.build import BuildResult, build, render, select_groups
+from obs.builder import BuildResult, build, render, select_groups
 from obs.cli._output import Output
 from obs.cli.junit import write_junit
 from obs.convert import platform_json_schema

@@ -6,7 +6,7 @@ import argparse
 import difflib
 from pathlib import Path
 
-from obs.build import render
+from obs.builder import render
 from obs.cli._output import Output
 from obs.extras import BUILD, require
 from obs.loader import load_project

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from alert_platforms import small_platform
 
-from obs.build import build
+from obs.builder import build
 from obs.model import Platform
 
 GROUPS = ["prometheus", "rules", "alertmanager"]

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from alert_platforms import small_platform
 
-from obs.build import render
+from obs.builder import render
 from obs.checks import alertmanager as alertmanager_checks
 from obs.model import DEFAULT_ALERT_WEBHOOK_URL, Platform, Service, ServiceKind, Team
 from obs.render import alertmanager

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from alert_platforms import small_platform
 
-from obs.build import build
+from obs.builder import build
 from obs.checks import prometheus as prometheus_checks
 from obs.checks import rules as rules_checks
 from obs.tools import available

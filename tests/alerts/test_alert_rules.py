@@ -13,7 +13,7 @@ from alert_platforms import small_platform
 
 from obs import links
 from obs.alerting import Severity
-from obs.build import build, render
+from obs.builder import build, render
 from obs.checks import rules as rules_checks
 from obs.errors import ModelError, PromQLError
 from obs.loader import load_platform

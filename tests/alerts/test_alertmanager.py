@@ -13,7 +13,7 @@ import yaml
 from alert_platforms import small_platform
 
 from edu_platform import platform as edu
-from obs.build import render
+from obs.builder import render
 from obs.checks import alertmanager as alertmanager_checks
 from obs.model import Environment
 from obs.render import alertmanager

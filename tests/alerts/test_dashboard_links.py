@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from edu_platform import platform
-from obs.build import render
+from obs.builder import render
 from obs.promql import selected_metrics, substitute_grafana_variables
 from obs.render.alertmanager import WATCHDOG
 

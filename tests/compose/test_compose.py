@@ -19,7 +19,7 @@ import yaml
 from edu_platform import platform as edu
 from obs import schemas
 from obs.artifacts import group
-from obs.build import build, render_environment
+from obs.builder import build, render_environment
 from obs.checks import compose as compose_checks
 from obs.errors import RenderError
 from obs.model import ComponentOverride, Environment, Platform

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from edu_platform import platform as edu
-from obs.build import build
+from obs.builder import build
 from obs.model import Platform
 
 ENVIRONMENTS = [e.name for e in edu.environments]

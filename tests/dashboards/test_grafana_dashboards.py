@@ -13,7 +13,7 @@ import pytest
 
 from edu_platform import platform as edu
 from obs import contract, links
-from obs.build import render_environment, select_groups
+from obs.builder import render_environment, select_groups
 from obs.catalogue.dashboards import dashboards
 from obs.catalogue.dashboards.queries import selector
 from obs.catalogue.dashboards.queries import slo_burn_rate as burn_rate
@@ -314,7 +314,7 @@ def test_the_slo_dashboard_filters_every_slo_by_the_service_variable() -> None:
 def test_renaming_a_recording_rule_breaks_the_build_not_the_panel(monkeypatch: pytest.MonkeyPatch) -> None:
     # The dashboards read the names obs.slo gives; a rule that records under another name (typed
     # in the rules module instead of taken from obs.slo) stops the build that would ship both.
-    from obs.build import render
+    from obs.builder import render
     from obs.rules import rulefile as rules
 
     record = rules.RuleFile.record
@@ -334,7 +334,7 @@ def test_renaming_a_recording_rule_breaks_the_build_not_the_panel(monkeypatch: p
 def test_a_window_the_rules_stop_recording_breaks_the_build_not_the_panel(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from obs.build import render
+    from obs.builder import render
     from obs.catalogue.alerts import slo as rules
 
     recording_windows = rules.recording_windows

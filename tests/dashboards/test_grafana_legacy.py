@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from edu_platform import platform as edu
-from obs.build import render
+from obs.builder import render
 from obs.errors import ModelError, PromQLError, RenderError
 from obs.grafana import legacy
 from obs.grafana.provisioning import ELASTICSEARCH_UID

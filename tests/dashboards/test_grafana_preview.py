@@ -20,7 +20,7 @@ import yaml
 
 from edu_platform import platform as edu
 from obs import contract, links
-from obs.build import render
+from obs.builder import render
 from obs.errors import RenderError
 from obs.preview import Window, format_value, make_window, preview, substitute, variable_values
 from tests.conftest import free_port

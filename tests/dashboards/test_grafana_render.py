@@ -16,7 +16,7 @@ import yaml
 from edu_platform import platform as edu
 from obs import links
 from obs.artifacts import RenderContext, group
-from obs.build import build, render
+from obs.builder import build, render
 from obs.checks import grafana as grafana_checks
 from obs.errors import RenderError
 from obs.grafana import Dashboard, Target, timeseries

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import obs.build
+import obs.builder
 from obs.artifacts import GROUPS, ArtifactGroup
-from obs.build import build, render
+from obs.builder import build, render
 from obs.errors import PromQLError, RenderError
 from obs.model import Platform
 
@@ -47,7 +47,7 @@ def test_generated_yaml_starts_with_the_do_not_edit_header(edu_platform: Platfor
 
 
 def _with_group(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
-    monkeypatch.setattr(obs.build, "GROUPS", (*GROUPS[:1], ArtifactGroup("broken", "test", module)))
+    monkeypatch.setattr(obs.builder, "GROUPS", (*GROUPS[:1], ArtifactGroup("broken", "test", module)))
 
 
 def test_a_failing_renderer_leaves_the_previous_output_byte_identical(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from obs.build import build
+from obs.builder import build
 from tests.conftest import GOLDEN_DIR
 
 #: Golden folder → where its files sit inside an environment of the build.

@@ -7,7 +7,7 @@ import pytest
 from edu_platform import platform as edu
 from obs import contract
 from obs.artifacts import Artifact
-from obs.build import check_promql, render_environment, select_groups
+from obs.builder import check_promql, render_environment, select_groups
 from obs.errors import PromQLError
 from obs.promql import Query, check_query, selected_metrics, substitute_grafana_variables
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from obs.build import render
+from obs.builder import render
 from obs.checks import alertmanager as am_checks
 from obs.checks import prometheus as prom_checks
 from obs.checks import rules as rules_checks

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from obs import contract
-from obs.build import render
+from obs.builder import render
 from obs.checks import alertmanager as am_checks
 from obs.checks import prometheus as prom_checks
 from obs.checks import rules as rules_checks

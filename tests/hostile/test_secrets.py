@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edu_platform import platform as edu
-from obs.build import render
+from obs.builder import render
 from obs.checks import fluentd as fluentd_checks
 from obs.checks import jaeger as jaeger_checks
 from obs.checks import logstash as logstash_checks

@@ -12,7 +12,7 @@ import pytest
 
 from edu_platform import platform as edu
 from obs import contract
-from obs.build import build
+from obs.builder import build
 
 PIPELINE_GROUPS = ["fluentd", "logstash", "elasticsearch", "kibana", "jaeger", "otel-collector", "exporters"]
 ENVIRONMENTS = [e.name for e in edu.environments]
