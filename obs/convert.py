@@ -218,10 +218,13 @@ def _schema_for(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
                 if not f.init:
                     continue
                 prop = _schema_for(hints[f.name], defs)
-                extra = f.metadata.get("schema")
+                extra = dict(f.metadata.get("schema") or {})
+                if "items" in extra and "items" in prop:
+                    prop["items"] = {**prop["items"], **extra.pop("items")}
                 if extra:
                     target = prop["items"] if prop.get("type") == "array" and "items" in prop else prop
                     target.update(extra)
+                _whole_patterns(prop)
                 if f.metadata.get("doc"):
                     prop["description"] = f.metadata["doc"]
                 if f.default is not dataclasses.MISSING:
@@ -248,6 +251,18 @@ def _schema_for(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
     if tp is str:
         return {"type": "string"}
     return {}
+
+
+def _whole_patterns(node: Any) -> None:
+    """Anchor every pattern at the true end of the text: JSON Schema patterns are ECMA-262, whose
+    ``$`` does not match before a final newline, but the validators in Python use ``re``, whose
+    ``$`` does; ``(?![\\s\\S])`` means "nothing follows" in both."""
+    if isinstance(node, dict):
+        pattern = node.get("pattern")
+        if isinstance(pattern, str) and pattern.endswith("$") and not pattern.endswith("\\$"):
+            node["pattern"] = pattern[:-1] + "(?![\\s\\S])"
+        for value in node.values():
+            _whole_patterns(value)
 
 
 def dataclass_schema(cls: type[Any], title: str, schema_id: str = "") -> dict[str, Any]:

@@ -13,6 +13,7 @@ from obs.model._base import (
     DEFAULT_INFRA_TEAM,
     HOST_PORT_SCHEMA,
     NAME_SCHEMA,
+    URL_SCHEMA,
     Problems,
     _check_endpoint,
     _check_file,
@@ -49,19 +50,19 @@ class Platform:
         "Alert destinations per team. Every team a component or infra_team names must be here.", default=()
     )
     grafana_url: str = doc(
-        "Base URL of Grafana, for dashboard links in alerts.", default="http://grafana:3000"
+        "Base URL of Grafana, for dashboard links in alerts.", default="http://grafana:3000", schema=URL_SCHEMA
     )
     alertmanager_url: str = doc(
-        "Base URL of Alertmanager (Grafana datasource).", default="http://alertmanager:9093"
+        "Base URL of Alertmanager (Grafana datasource).", default="http://alertmanager:9093", schema=URL_SCHEMA
     )
-    jaeger_url: str = doc("Base URL of the Jaeger query UI.", default="http://jaeger:16686")
+    jaeger_url: str = doc("Base URL of the Jaeger query UI.", default="http://jaeger:16686", schema=URL_SCHEMA)
     jaeger_otlp_endpoint: str = doc(
         "Jaeger's OTLP/gRPC receiver, where the collector sends spans: http://host:port for plaintext, "
         "https://host:port for TLS, e.g. 'http://jaeger-collector.tracing:4317'. The UI's ingress (jaeger_url) "
         "rarely serves gRPC. Empty: jaeger_url's host on port 4317, with jaeger_url's scheme.",
         default="",
     )
-    elasticsearch_url: str = doc("Base URL of Elasticsearch, without credentials.", default="http://elasticsearch:9200")
+    elasticsearch_url: str = doc("Base URL of Elasticsearch, without credentials.", default="http://elasticsearch:9200", schema=URL_SCHEMA)
     elasticsearch_username: str = doc("User Fluentd, Logstash and Jaeger log in to Elasticsearch as (empty: no login).", default="")
     elasticsearch_password_file: str = doc(
         "File holding that user's password (a mounted secret; read into $OBS_ELASTICSEARCH_PASSWORD).", default="", schema={"pattern": r"^$|^/"}
@@ -113,6 +114,7 @@ class Platform:
         "Webhook every alert is also sent to (audit trail, ticket bot). Written into alertmanager.yml as is "
         "(Alertmanager 0.25 reads no webhook URL from a file), so it must not contain credentials.",
         default=DEFAULT_ALERT_WEBHOOK_URL,
+        schema=URL_SCHEMA,
     )
     heartbeat_url: str = doc(
         "External dead man's switch (healthchecks.io, an Opsgenie or PagerDuty heartbeat, Cronitor) that "
