@@ -24,7 +24,7 @@ class Extra:
     modules: tuple[str, ...]
 
 
-BUILD = Extra("build", ("promql_parser", "grafana_foundation_sdk", "jsonschema"))
+BUILD = Extra("build", ("promql_parser", "grafana_foundation_sdk", "jsonschema", "kubernetes_validate"))
 GRAFANALIB = Extra("grafanalib", ("grafanalib",))
 
 
