@@ -23,7 +23,6 @@ from types import TracebackType
 
 import yaml
 
-from obs.artifacts import GROUPS
 from obs.build import build
 from obs.demo.apps.faults import NO_FAULT, Fault, write_faults
 from obs.demo.loopback import (
@@ -62,9 +61,6 @@ from obs.writer import dump_yaml
 
 #: What the demo's services import beyond obs' own extras.
 DEMO_EXTRA = Extra("demo", ("psycopg", "redis", "requests", "fastapi", "uvicorn", "flask", "gunicorn"))
-#: Groups a Local environment builds: every group but the Compose file (one Docker host), which
-#: today still refuses an environment whose listeners share 127.0.0.1.
-LOCAL_GROUPS = tuple(g.name for g in GROUPS if g.name != "compose")
 
 Progress = Callable[[str], None]
 
@@ -172,7 +168,7 @@ class Stack:
         self.progress(f"building {self.env.name} on 127.0.0.1 into {self.run_dir / 'build'}")
         write_secrets(self.platform, self.ports, self.secrets_dir)
         project = self.options.project
-        build(self.platform, self.run_dir / "build", groups=LOCAL_GROUPS, root=project.root, allow_code=project.allow_code)
+        build(self.platform, self.run_dir / "build", root=project.root, allow_code=project.allow_code)
         if self.options.time_scale != 1:
             self.config_dir = self._scaled_copy(self.options.time_scale)
         write_faults(self.fault_file, {})
@@ -351,4 +347,4 @@ class Stack:
         return self.sup.log_path(name)
 
 
-__all__ = ["DEMO_EXTRA", "LOCAL_GROUPS", "DemoError", "Stack", "StackOptions", "check_runnable", "required_binaries"]
+__all__ = ["DEMO_EXTRA", "DemoError", "Stack", "StackOptions", "check_runnable", "required_binaries"]

@@ -1,8 +1,9 @@
 """Bounded traffic to the demo's services: a few client threads per service, each paced to its
 share of the rate, counting answers by status class.
 
-A service that calls others (``OBS_DEMO_UPSTREAMS``) mostly gets ``GET /api/sync``, so its calls
-carry traces across services; the others get item reads and a few writes.
+A service that calls others (``OBS_DEMO_UPSTREAMS``) mostly gets syncs, so its calls carry traces
+across services; the others get the built-in platform's journeys: browsing courses, submitting
+work, logging in, and a few exports.
 """
 
 from __future__ import annotations
@@ -29,16 +30,32 @@ class Target:
     rate: float = 10.0
 
 
+#: (share, method, path) of the requests a service gets; ``{id}`` is a random course.
+CALLER_MIX = ((0.5, "POST", "/sync/rosters"), (0.3, "POST", "/sync/grades"), (0.2, "GET", "/api/courses/{id}"))
+SERVICE_MIX = (
+    (0.3, "GET", "/api/courses"),
+    (0.35, "GET", "/api/courses/{id}"),
+    (0.15, "POST", "/api/submissions"),
+    (0.15, "POST", "/api/auth/login"),
+    (0.05, "GET", "/api/reports/export"),
+)
+
+
+def _pick(mix: tuple[tuple[float, str, str], ...]) -> tuple[str, str]:
+    roll = random.random()
+    for share, method, path in mix:
+        roll -= share
+        if roll < 0:
+            return method, path
+    return mix[-1][1], mix[-1][2]
+
+
 def _request(session: requests.Session, target: Target) -> int:
     """One request; returns the status code (0: no answer)."""
-    roll = random.random()
+    method, path = _pick(CALLER_MIX if target.calls_others else SERVICE_MIX)
+    course = random.randint(1, SEED_ROWS)
     try:
-        if target.calls_others and roll < 0.7:
-            response = session.get(f"{target.url}/api/sync", timeout=5)
-        elif roll < 0.9:
-            response = session.get(f"{target.url}/api/items/{random.randint(1, SEED_ROWS)}", timeout=5)
-        else:
-            response = session.post(f"{target.url}/api/items", params={"name": "demo"}, timeout=5)
+        response = session.request(method, target.url + path.replace("{id}", str(course)), params={"course_id": course} if method == "POST" else None, timeout=5)
         return response.status_code
     except requests.RequestException:
         return 0

@@ -25,19 +25,34 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(title=f"obs demo: {SERVICE}", lifespan=lifespan)
 
 
-@app.get("/api/items/{item_id}")
-def read_item(item_id: int) -> dict[str, Any]:
-    return work.read_item(item_id)
+@app.get("/api/courses")
+def courses() -> list[dict[str, Any]]:
+    return work.courses()
 
 
-@app.post("/api/items")
-def create_item(name: str = "new item") -> dict[str, Any]:
-    return work.create_item(name)
+@app.get("/api/courses/{course_id}")
+def course(course_id: int) -> dict[str, Any]:
+    return work.course(course_id)
 
 
-@app.get("/api/sync")
-def sync() -> dict[str, Any]:
-    return work.sync()
+@app.post("/api/submissions")
+def submit(course_id: int = 1) -> dict[str, Any]:
+    return work.submit(course_id)
+
+
+@app.post("/api/auth/login")
+def login() -> dict[str, Any]:
+    return work.login()
+
+
+@app.get("/api/reports/export")
+def export() -> dict[str, Any]:
+    return work.export()
+
+
+@app.post("/sync/{what}")
+def sync(what: str) -> dict[str, Any]:
+    return work.sync(what)
 
 
 @app.get("/healthz")

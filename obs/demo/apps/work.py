@@ -7,10 +7,13 @@ being stopped and started (its requests fail meanwhile, as a real service's woul
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
+import secrets
 import threading
+import time
 from typing import Any
 
 import psycopg
@@ -21,15 +24,14 @@ from obs.demo.apps.faults import FaultFile
 
 log = logging.getLogger("demo")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS items (
-    id serial PRIMARY KEY,
-    name text NOT NULL,
-    created timestamptz NOT NULL DEFAULT now()
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS courses (id serial PRIMARY KEY, title text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS submissions (id serial PRIMARY KEY, course_id int NOT NULL, created timestamptz NOT NULL DEFAULT now())",
 )
-"""
 SEED_ROWS = 50
 CACHE_SECONDS = 5
+#: What an export takes: the one route the backend's latency SLO leaves out.
+EXPORT_SECONDS = 0.2
 
 
 class UpstreamError(Exception):
@@ -70,55 +72,73 @@ class Work:
             raise
 
     def setup(self) -> None:
-        """Create and seed the table (idempotent); called when the service starts."""
+        """Create and seed the tables (idempotent); called once when the service starts."""
         if not self.dsn:
             return
-        self._sql(_SCHEMA)
-        if self._sql("SELECT count(*) FROM items")[0][0] < SEED_ROWS:
-            self._sql("INSERT INTO items (name) SELECT 'item ' || g FROM generate_series(1, %s) AS g", (SEED_ROWS,))
+        for statement in _SCHEMA:
+            self._sql(statement)
+        if self._sql("SELECT count(*) FROM courses")[0][0] < SEED_ROWS:
+            self._sql("INSERT INTO courses (title) SELECT 'course ' || g FROM generate_series(1, %s) AS g", (SEED_ROWS,))
 
-    # -- requests --------------------------------------------------------------------------------
+    # -- requests (the built-in platform's routes: its dashboards and sampling name them) ---------
 
-    def read_item(self, item_id: int) -> dict[str, Any]:
-        self.faults.apply()
-        key = f"{self.service}:item:{item_id}"
+    def _cached(self, key: str, load: Any) -> Any:
         if self.redis is not None:
-            cached = self.redis.get(key)
+            cached = self.redis.get(f"{self.service}:{key}")
             if cached is not None:
-                return {"id": item_id, "name": bytes(cached).decode(), "cached": True}  # type: ignore[arg-type]
-        name = f"item {item_id}"
-        if self.dsn:
-            rows = self._sql("SELECT name FROM items WHERE id = %s", (item_id,))
-            name = rows[0][0] if rows else "missing"
+                return json.loads(cached)
+        value = load()
         if self.redis is not None:
-            self.redis.set(key, name, ex=CACHE_SECONDS)
-        log.info("item read", extra={"item_id": item_id})
-        return {"id": item_id, "name": name, "cached": False}
+            self.redis.set(f"{self.service}:{key}", json.dumps(value), ex=CACHE_SECONDS)
+        return value
 
-    def create_item(self, name: str) -> dict[str, Any]:
+    def courses(self) -> list[dict[str, Any]]:
         self.faults.apply()
-        item_id = self._sql("INSERT INTO items (name) VALUES (%s) RETURNING id", (name,))[0][0] if self.dsn else 0
-        if self.redis is not None:
-            self.redis.incr(f"{self.service}:created")
-        return {"id": item_id, "name": name}
+        rows = self._cached("courses", lambda: self._sql("SELECT id, title FROM courses ORDER BY id LIMIT 20") if self.dsn else [])
+        return [{"id": r[0], "title": r[1]} for r in rows]
 
-    def sync(self) -> dict[str, Any]:
-        """Read an item from every upstream service, queue a job in Redis."""
+    def course(self, course_id: int) -> dict[str, Any]:
+        self.faults.apply()
+        rows = self._cached(f"course:{course_id}", lambda: self._sql("SELECT id, title FROM courses WHERE id = %s", (course_id,)) if self.dsn else [])
+        log.info("course read", extra={"course_id": course_id})
+        return {"id": course_id, "title": rows[0][1] if rows else None}
+
+    def submit(self, course_id: int) -> dict[str, Any]:
+        self.faults.apply()
+        found = self._sql("INSERT INTO submissions (course_id) VALUES (%s) RETURNING id", (course_id,)) if self.dsn else [(0,)]
+        if self.redis is not None:
+            self.redis.incr(f"{self.service}:submissions")
+        return {"id": found[0][0], "course_id": course_id}
+
+    def login(self) -> dict[str, Any]:
+        self.faults.apply()
+        token = secrets.token_hex(8)
+        if self.redis is not None:
+            self.redis.set(f"{self.service}:session:{token}", "student", ex=60)
+        return {"session": "created"}
+
+    def export(self) -> dict[str, Any]:
+        self.faults.apply()
+        time.sleep(EXPORT_SECONDS)
+        count = self._sql("SELECT count(*) FROM submissions")[0][0] if self.dsn else 0
+        return {"submissions": count}
+
+    def sync(self, what: str) -> dict[str, Any]:
+        """Read courses from every upstream service, queue a job in Redis."""
         self.faults.apply()
         session: requests.Session | None = getattr(self._http, "session", None)
         if session is None:
             session = self._http.session = requests.Session()
-        results: dict[str, Any] = {}
         for upstream in self.upstreams:
-            response = session.get(f"{upstream}/api/items/{random.randint(1, SEED_ROWS)}", timeout=5)
+            path = "/api/courses" if what == "rosters" else f"/api/courses/{random.randint(1, SEED_ROWS)}"
+            response = session.get(f"{upstream}{path}", timeout=5)
             if response.status_code >= 500:
-                raise UpstreamError(f"{upstream} answered {response.status_code}")
-            results[upstream] = response.json()
+                raise UpstreamError(f"{upstream}{path} answered {response.status_code}")
         if self.redis is not None:
-            self.redis.lpush(f"{self.service}:jobs", "sync")
+            self.redis.lpush(f"{self.service}:jobs", what)
             self.redis.ltrim(f"{self.service}:jobs", 0, 99)
-        log.info("synced", extra={"upstreams": len(self.upstreams)})
-        return {"synced": len(results)}
+        log.info("synced", extra={"sync": what, "upstreams": len(self.upstreams)})
+        return {"synced": what, "upstreams": len(self.upstreams)}
 
 
 __all__ = ["SEED_ROWS", "UpstreamError", "Work"]

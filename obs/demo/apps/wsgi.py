@@ -15,19 +15,34 @@ work = Work(SERVICE)
 app = Flask(f"obs-demo-{SERVICE}")
 
 
-@app.get("/api/items/<int:item_id>")
-def read_item(item_id: int) -> dict[str, Any]:
-    return work.read_item(item_id)
+@app.get("/api/courses")
+def courses() -> list[dict[str, Any]]:
+    return work.courses()
 
 
-@app.post("/api/items")
-def create_item() -> dict[str, Any]:
-    return work.create_item(request.args.get("name", "new item"))
+@app.get("/api/courses/<int:course_id>")
+def course(course_id: int) -> dict[str, Any]:
+    return work.course(course_id)
 
 
-@app.get("/api/sync")
-def sync() -> dict[str, Any]:
-    return work.sync()
+@app.post("/api/submissions")
+def submit() -> dict[str, Any]:
+    return work.submit(int(request.args.get("course_id", "1")))
+
+
+@app.post("/api/auth/login")
+def login() -> dict[str, Any]:
+    return work.login()
+
+
+@app.get("/api/reports/export")
+def export() -> dict[str, Any]:
+    return work.export()
+
+
+@app.post("/sync/<what>")
+def sync(what: str) -> dict[str, Any]:
+    return work.sync(what)
 
 
 @app.get("/healthz")

@@ -1,0 +1,73 @@
+"""One running stack for the end-to-end tests: the built-in platform's dev environment on
+127.0.0.1, time-scaled, with traffic, shared by every test of the session (starting it takes
+seconds, its story minutes). Everything it starts is stopped when the session ends, a test fails
+or pytest is interrupted (obs.runtime.Supervisor; its children also die with this process)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from obs.demo.stack import Stack, StackOptions, check_runnable
+from obs.demo.traffic import Traffic
+from obs.errors import ToolNotFoundError
+from obs.extras import MissingExtraError
+from obs.loader import load_project
+from obs.runtime import wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+#: Rules, windows and Alertmanager timings divided by this (docs/demo.md): a 5m window is 10s.
+TIME_SCALE = 30.0
+ENV = "dev"
+
+
+@dataclass(frozen=True)
+class Running:
+    stack: Stack
+    traffic: Traffic
+    started: float
+
+    def platform_seconds(self, wall: float) -> float:
+        return wall * TIME_SCALE
+
+
+@pytest.fixture(scope="session")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    project = load_project(REPO / "edu_platform.py")
+    try:
+        check_runnable(project.platform)
+    except (ToolNotFoundError, MissingExtraError) as exc:
+        pytest.skip(str(exc))
+    options = StackOptions(project, ENV, time_scale=TIME_SCALE, run_dir=tmp_path_factory.mktemp("demo"))
+    with Stack(options) as stack:
+        traffic = Traffic(stack.traffic_targets(rate=10)).start()
+        try:
+            config = yaml.safe_load((stack.build_dir / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+            jobs = {job["job_name"] for job in config["scrape_configs"]}
+
+            def all_up() -> bool:
+                targets = stack.prometheus.targets()
+                return {t.job for t in targets} == jobs and all(t.up for t in targets)
+
+            wait_until(all_up, timeout=60, what=f"every target of the jobs {sorted(jobs)} up")
+            yield Running(stack, traffic, time.time())
+        finally:
+            traffic.stop()
+
+
+#: The shared stack's story runs first; the checks that read what it left (panels with errors and
+#: alerts, exemplars) come after it.
+MODULE_ORDER = ("test_story.py", "test_dashboards_and_traces.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    slots = [n for n, item in enumerate(items) if item.path.parent == here]
+    ordered = sorted((items[n] for n in slots), key=lambda i: MODULE_ORDER.index(i.path.name) if i.path.name in MODULE_ORDER else -1)
+    for n, item in zip(slots, ordered, strict=True):
+        items[n] = item
