@@ -130,7 +130,7 @@ def _walk(routes: Any, probe: dict[str, Any]) -> str | None:
         # A router that matched nothing inside is unmatched; any other app (static files, WSGI)
         # serves the whole prefix.
         return None if inner_routes else prefix + "/{path:path}"
-    path = getattr(route, "path", None)
+    path = getattr(route, "path", None) or getattr(getattr(route, "starlette_route", None), "path", None)
     return path if isinstance(path, str) else None
 
 

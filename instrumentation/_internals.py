@@ -45,11 +45,13 @@ _log = logging.getLogger("obs.instrumentation")
 
 @dataclass(frozen=True, slots=True)
 class Internal:
-    """One private name: where it is (``owner``), what reads it (``feature``)."""
+    """One private name: where it is (``owner``), what reads it (``feature``); ``optional``: its
+    absence leaves the feature on (what it serves is then not there to be served)."""
 
     key: str
     owner: str
     feature: str
+    optional: bool = False
 
 
 #: Every private name read, by key. ``NAMES[key]`` is the attribute name looked up; the tests
@@ -58,7 +60,7 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("span_limits", "opentelemetry.sdk.trace.Tracer", "lean_spans"),
     Internal("instrumentation_scope", "opentelemetry.sdk.trace.Tracer", "lean_spans"),
     Internal("is_enabled", "opentelemetry.sdk.trace.Tracer", "lean_spans"),
-    Internal("tracer_metrics", "opentelemetry.sdk.trace.Tracer", "lean_spans"),
+    Internal("tracer_metrics", "opentelemetry.sdk.trace.Tracer", "lean_spans", optional=True),
     Internal("span_processors", "opentelemetry.sdk.trace.SynchronousMultiSpanProcessor", "lean_spans"),
     Internal("on_ending", "opentelemetry.sdk.trace.SpanProcessor", "lean_spans"),
     Internal("root", "opentelemetry.sdk.trace.sampling.ParentBased", "lean_spans"),
@@ -127,7 +129,8 @@ def private(obj: Any, key: str) -> Any:
 _new_tuple = tuple.__new__
 _new_object = object.__new__
 _SAMPLED = TraceFlags.SAMPLED
-_RANDOM = TraceFlags.RANDOM_TRACE_ID
+#: W3C Trace Context level 2's random-trace-id flag (opentelemetry-api >= 1.35; 0 before it).
+_RANDOM: int = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
 #: The four flag combinations a server span can get, made once (index: the flags' int value).
 _TRACE_FLAGS = tuple(TraceFlags(flags) for flags in range((_SAMPLED | _RANDOM) + 1))
 
@@ -168,18 +171,38 @@ _TRACE_ID_LIMIT = TraceIdRatioBased.TRACE_ID_LIMIT
 
 def _inert(processor: SpanProcessor) -> bool:
     """Whether ``processor`` does nothing when a span starts or is ending (the SDK's exporting
-    processors and obs's own): then a lean span, which calls neither hook, is seen alike."""
+    processors and obs's own): then a lean span, which calls neither hook, is seen alike. The
+    "ending" hook exists from opentelemetry-sdk 1.40 on."""
     kind = type(processor)
-    ending = NAMES["on_ending"]
-    return kind.on_start in _INERT_ON_START and getattr(kind, ending) in _inert_on_ending()
+    if kind.on_start not in _INERT_ON_START:
+        return False
+    if not SDK_1_40:
+        return True
+    name = NAMES["on_ending"]
+    inert = {getattr(SpanProcessor, name), getattr(SimpleSpanProcessor, name), getattr(BatchSpanProcessor, name)}
+    return getattr(kind, name) in inert
 
 
 _INERT_ON_START = {SpanProcessor.on_start, SimpleSpanProcessor.on_start, BatchSpanProcessor.on_start}
 
 
-def _inert_on_ending() -> set[Any]:
-    name = NAMES["on_ending"]
-    return {getattr(SpanProcessor, name), getattr(SimpleSpanProcessor, name), getattr(BatchSpanProcessor, name)}
+def _always() -> bool:
+    return True
+
+
+def _sdk_version() -> tuple[int, ...]:
+    from importlib.metadata import version
+
+    try:
+        return tuple(int(part) for part in version("opentelemetry-sdk").split(".")[:2])
+    except (ValueError, LookupError):
+        return (0,)
+
+
+#: opentelemetry-sdk >= 1.40: tracers can be switched off (``Tracer._is_enabled``) and processors
+#: have a hook when a span is ending (``SpanProcessor._on_ending``); both are then read, and
+#: required. Older releases have neither.
+SDK_1_40 = _sdk_version() >= (1, 40)
 
 
 def parent_based_ratio_bound(sampler: Any) -> int | None:
@@ -219,9 +242,11 @@ class LeanSpans:
             private(tracer, "span_limits"),
             _tuple_context if CHECKED.get("fast_contexts") is None else _public_context,
         )
-        self._is_enabled: Callable[[], bool] = private(tracer, "is_enabled")
+        # A tracer switched off by the SDK's tracer configuration makes no spans (SDK_1_40).
+        self._is_enabled: Callable[[], bool] = private(tracer, "is_enabled") if SDK_1_40 else _always
         self._id_generator = tracer.id_generator
-        self._random_ids = bool(tracer.id_generator.is_trace_id_random())
+        is_random = getattr(tracer.id_generator, "is_trace_id_random", None)  # opentelemetry-sdk >= 1.35
+        self._random_ids = bool(_RANDOM and is_random is not None and is_random())
         # The SDK's default generator draws from the random module until an id is valid (not 0):
         # the same draws made here save two calls per request.
         self._getrandbits = random.getrandbits if type(tracer.id_generator) is RandomIdGenerator else None
@@ -291,7 +316,7 @@ class LeanSpans:
         else:
             parent_or_none = parent
             trace_id = parent.trace_id
-            random_ids = parent.trace_flags.random_trace_id
+            random_ids = bool(parent.trace_flags & _RANDOM)
 
         bound = self._ratio_bound
         if bound is not None:
@@ -459,7 +484,9 @@ def fastapi_effective_path(scope: Mapping[str, Any], route: Any) -> str | None:
     if fastapi_scope is not None and type(fastapi_scope) is dict:
         effective = fastapi_scope.get(_EFFECTIVE_ROUTE_KEY[0])
         if effective is not None:
-            path = getattr(effective, "path", None)
+            # ``path``; FastAPI < 0.16x leaves it empty for a plain route, whose own full route is
+            # the context's ``starlette_route``.
+            path = getattr(effective, "path", None) or getattr(getattr(effective, "starlette_route", None), "path", None)
             if type(path) is str and path:
                 return path
     path = getattr(route, "path", None)
@@ -598,6 +625,7 @@ __all__ = [
     "FEATURES",
     "INTERNALS",
     "NAMES",
+    "SDK_1_40",
     "ActiveChild",
     "DurationChild",
     "Internal",
