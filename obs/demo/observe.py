@@ -128,10 +128,14 @@ class Observer:
         return rates
 
     def _alert_states(self) -> list[AlertState]:
-        states = [AlertState(a.name, a.labels, a.state) for a in self.prometheus.alerts()]
-        inhibited = {a.fingerprint: a for a in self.alertmanager.alerts() if a.inhibited}
-        by_labels = {tuple(sorted(a.labels.items())): a for a in inhibited.values()}
-        return [AlertState(s.name, s.labels, "inhibited") if tuple(sorted(s.labels.items())) in by_labels and s.state == "firing" else s for s in states]
+        """Prometheus' alerts; a firing one that Alertmanager holds back by an inhibit rule is ``inhibited``.
+        (Alertmanager's copy also carries the external labels, e.g. ``environment``.)"""
+        held = [a.labels for a in self.alertmanager.alerts() if a.inhibited]
+
+        def inhibited(labels: Mapping[str, str]) -> bool:
+            return any(all(other.get(k) == v for k, v in labels.items()) for other in held)
+
+        return [AlertState(a.name, a.labels, "inhibited" if a.state == "firing" and inhibited(a.labels) else a.state) for a in self.prometheus.alerts()]
 
     def poll(self) -> Snapshot:
         now = time.time()

@@ -83,6 +83,9 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout, progress: Callable[
         assert stack.sink is not None and stack.otlp is not None  # started by Stack.start
         observer = Observer(stack.prometheus, stack.alertmanager, stack.sink, stack.otlp, timeline)
         traffic = Traffic(stack.traffic_targets(options.rate)).start()
+        if progress:
+            progress("waiting for Prometheus' first scrape of every target")
+        stack.wait_until_scraped()
         title = f"obs demo: {stack.platform.name}/{stack.env.name} on 127.0.0.1, time scale x{scale:g}, story on {main_service(stack.platform).name}"
         timeline.add("note", f"stack started in {stack.run_dir}; traffic at {options.rate:g} requests/s per service")
         started = time.time()

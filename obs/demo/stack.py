@@ -16,6 +16,7 @@ import shlex
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from types import TracebackType
 import yaml
 
 from obs.build import build
+from obs.content import load_content
 from obs.demo.apps.faults import NO_FAULT, Fault, write_faults
 from obs.demo.loopback import (
     LoopbackPorts,
@@ -36,6 +38,7 @@ from obs.demo.loopback import (
 from obs.demo.sites import StandInSite
 from obs.demo.timescale import scale_alertmanager, scale_rule_file, seconds
 from obs.demo.traffic import Target
+from obs.demo.web import DemoWeb
 from obs.errors import ObsError
 from obs.extras import Extra
 from obs.extras import require as require_extra
@@ -56,6 +59,7 @@ from obs.runtime import (
     start_postgres,
     start_prometheus,
     start_redis,
+    wait_until,
 )
 from obs.writer import dump_yaml
 
@@ -180,6 +184,10 @@ class Stack:
         self.progress("starting Prometheus and Alertmanager on the generated configuration")
         start_prometheus(self.sup, self.config_dir / "prometheus" / "prometheus.yml", port=self.ports.prometheus, external_url=self.env.prometheus_url)
         start_alertmanager(self.sup, self.config_dir / "alertmanager" / "alertmanager.yml", port=self.ports.alertmanager, external_url=self.here.alertmanager_url)
+        content = load_content(self.platform, self.env, project.root, project.allow_code)
+        assert self.otlp is not None
+        web = DemoWeb(self.ports.web, self.platform, self.env, content, self.prometheus.base_url, self.otlp, self.run_dir / "web")
+        self.sup.on_close("Grafana and Jaeger stand-in", web.close)
 
     def _scaled_copy(self, factor: float) -> Path:
         """The Prometheus and Alertmanager folders with rules and timings scaled (module :mod:`~obs.demo.timescale`)."""
@@ -296,6 +304,19 @@ class Stack:
             what = "uvicorn"
         self.progress(f"starting {service.kind.value} service {service.name!r} on 127.0.0.1:{port} ({what})")
         self.sup.start(service.name, argv, env=env, ready=http_ready(f"{self.service_url(service.name)}/healthz"), timeout=60)
+
+    def wait_until_scraped(self, timeout: float = 60.0) -> None:
+        """Wait until Prometheus scrapes every target of its configuration and has evaluated the
+        rules once since (its first scrape comes about 5 s after it starts)."""
+        config = yaml.safe_load((self.config_dir / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+        jobs = {job["job_name"] for job in config["scrape_configs"]}
+
+        def all_up() -> bool:
+            targets = self.prometheus.targets()
+            return {t.job for t in targets} == jobs and all(t.up for t in targets)
+
+        wait_until(all_up, timeout=timeout, what=f"every target of the jobs {', '.join(sorted(jobs))} up")
+        time.sleep(2 * seconds(self.env.scrape_interval))
 
     # -- faults ----------------------------------------------------------------------------------
 
