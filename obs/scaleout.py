@@ -214,11 +214,13 @@ def rule_placement(ctx: RenderContext) -> RulePlacement:
     files = ctx.derived(rule_files)
     local = tuple(f for f in files if not _is_global(f, store))
     ruler = tuple(f for f in files if _is_global(f, store))
-    _check_dependencies(local, ruler)
+    check_placement(local, ruler)
     return RulePlacement(local, ruler, store, agent_mode(ctx.platform), ctx.env.name)
 
 
-def _check_dependencies(local: Sequence[RuleFile], ruler: Sequence[RuleFile]) -> None:
+def check_placement(local: Sequence[RuleFile], ruler: Sequence[RuleFile]) -> None:
+    """Raise :class:`RenderError` when a local rule reads a series only the ruler records, or a
+    ruler file needs a local one: neither evaluator would see the series."""
     recorded_by_ruler = {name for f in ruler for name in f.records} - {name for f in local for name in f.records}
     problems: list[str] = []
     for file in local:
@@ -252,6 +254,7 @@ __all__ = [
     "REPLICA_ENV_VAR",
     "RulePlacement",
     "agent_mode",
+    "check_placement",
     "cluster_name",
     "estimated_series",
     "external_labels",

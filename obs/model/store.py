@@ -44,7 +44,7 @@ class MetricsStore:
         fix = "give credentials with bearer_token_file or basic_auth_username and basic_auth_password_file"
         problems.check(_check_url, self.write_url, "metrics_store.write_url", "https://mimir.example.org/api/v1/push", fix)
         problems.check(_check_url, self.query_url, "metrics_store.query_url", "https://mimir.example.org/prometheus", fix)
-        if self.tenant and not _TENANT.fullmatch(self.tenant):
+        if self.tenant and self.kind != "victoriametrics" and not _TENANT.fullmatch(self.tenant):
             problems.add("metrics_store.tenant", f"{self.tenant!r} is not a tenant id", "letters, digits and -_.!*'(), e.g. 'edu-prod'")
         for key in ("bearer_token_file", "basic_auth_password_file"):
             if getattr(self, key):
