@@ -16,12 +16,14 @@ import hmac
 import logging
 import os
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import Metric
 
 _log = logging.getLogger("obs.exporters.prometheus")
 
@@ -34,14 +36,35 @@ def multiprocess_dir() -> str | None:
 
 
 def scrape_registry(registry: CollectorRegistry | None = None) -> CollectorRegistry:
-    """The registry one scrape reads: a fresh multiprocess aggregate in multiprocess mode."""
-    if multiprocess_dir():
-        from prometheus_client import multiprocess
-
+    """The registry one scrape reads: in multiprocess mode a fresh aggregate of every worker's
+    files, with the exemplars the workers kept beside them (``exporters.exemplars``)."""
+    directory = multiprocess_dir()
+    if directory:
         fresh = CollectorRegistry()
-        multiprocess.MultiProcessCollector(fresh)  # type: ignore[no-untyped-call]
+        fresh.register(_MultiProcessWithExemplars(directory))
         return fresh
     return registry if registry is not None else REGISTRY
+
+
+class _MultiProcessWithExemplars:
+    """prometheus_client's ``MultiProcessCollector``, the duration histogram's buckets carrying the
+    newest exemplar any worker has for them."""
+
+    def __init__(self, directory: str) -> None:
+        from prometheus_client import multiprocess
+
+        self.directory = directory
+        self.collector = multiprocess.MultiProcessCollector(None, path=directory)  # type: ignore[no-untyped-call]
+
+    def collect(self) -> Iterable[Metric]:
+        from obs.contract import HTTP_SERVER_DURATION
+
+        from .exemplars import with_exemplars
+
+        return with_exemplars(
+            self.collector.collect(),  # type: ignore[no-untyped-call]
+            HTTP_SERVER_DURATION.name, HTTP_SERVER_DURATION.labels, self.directory
+        )
 
 
 def exposition(registry: CollectorRegistry | None = None, accept: str | None = None) -> tuple[bytes, str]:
@@ -179,10 +202,14 @@ def child_exit(server: Any, worker: Any) -> None:
 
     In ``gunicorn.conf.py``: ``from exporters.prometheus import child_exit``.
     """
-    if multiprocess_dir():
+    directory = multiprocess_dir()
+    if directory:
         from prometheus_client import multiprocess
 
+        from .exemplars import remove_exemplar_file
+
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+        remove_exemplar_file(directory, worker.pid)
 
 
 __all__ = [

@@ -16,7 +16,7 @@ import logging
 import random
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -369,28 +369,28 @@ class DurationChild:
     The exemplars here always have the same two names and hex values, so in one process (not
     multiprocess mode) the bucket and the sum are updated as ``MutexValue.inc``/``set_exemplar`` do,
     under the values' own locks, without their calls (``fast_histogram``). Otherwise: ``observe()``;
-    in multiprocess mode without the exemplar, which prometheus_client does not store there
-    (``exemplar_sink`` receives it instead)."""
+    in multiprocess mode without the exemplar, which prometheus_client does not store there:
+    ``exemplar_sink(bucket bound, exemplar, value, now)`` receives it (``exporters.exemplars``).
+    ``bounds``: the histogram's bucket bounds, ``+Inf`` last."""
 
     __slots__ = ("_bounds", "_buckets", "_histogram", "_sum", "exemplar_sink")
 
-    def __init__(self, histogram: Histogram) -> None:
+    def __init__(self, histogram: Histogram, bounds: Sequence[float]) -> None:
         self._histogram = histogram
+        self._bounds = list(bounds)
         self._sum: Any = None
-        #: ``(bucket index, exemplar labels, value, timestamp)`` receiver in multiprocess mode.
-        self.exemplar_sink: Callable[[int, dict[str, str], float, float], None] | None = None
+        self.exemplar_sink: Callable[[float, dict[str, str], float, float], None] | None = None
         if CHECKED.get("fast_histogram") is not None or type(histogram).observe is not Histogram.observe:
             return
         try:
-            bounds = list(private(histogram, "histogram_bounds"))
+            own_bounds = list(private(histogram, "histogram_bounds"))
             buckets = list(private(histogram, "histogram_buckets"))
             total = private(histogram, "histogram_sum")
         except AttributeError:
             return
-        if len(bounds) == len(buckets) and bounds[-1] == float("inf"):
-            self._bounds = bounds
-            if all(type(value) is MutexValue for value in [total, *buckets]):
-                self._buckets, self._sum = buckets, total
+        same = own_bounds == self._bounds and len(buckets) == len(own_bounds)
+        if same and all(type(value) is MutexValue for value in [total, *buckets]):
+            self._buckets, self._sum = buckets, total
 
     def observe(self, seconds: float, exemplar: dict[str, str] | None, now: float) -> None:
         """As ``Histogram.observe(seconds, exemplar)`` with the exemplar stamped ``now``.
@@ -399,10 +399,11 @@ class DurationChild:
         """
         total = self._sum
         if total is None:
-            if exemplar is not None and self.exemplar_sink is not None:
+            sink = self.exemplar_sink
+            if exemplar is not None and sink is not None:
                 self._histogram.observe(seconds)
                 if seconds == seconds:  # NaN: no bucket
-                    self.exemplar_sink(bisect_left(self._bounds, seconds), exemplar, seconds, now)
+                    sink(self._bounds[bisect_left(self._bounds, seconds)], exemplar, seconds, now)
                 return
             self._histogram.observe(seconds, exemplar)
             return
@@ -545,7 +546,7 @@ def _check_fast_histogram() -> None:
     for registry in (fast, public):
         histogram = Histogram("obs_check_seconds", "check", ["l"], buckets=(0.1, 1.0), registry=registry)
         children.append(histogram.labels("x"))
-    child = DurationChild(children[0])
+    child = DurationChild(children[0], (0.1, 1.0, float("inf")))
     if not child.fast:
         raise AttributeError("the histogram's values are not the MutexValues they were")
     value = private(children[0], "histogram_sum")

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import threading
 import weakref
+from functools import partial
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.process_collector import ProcessCollector
 
+from exporters.exemplars import ExemplarStore
+from exporters.prometheus import multiprocess_dir
 from obs.contract import (
     HTTP_SERVER_ACTIVE,
     HTTP_SERVER_DURATION,
@@ -59,6 +62,10 @@ class HttpMetrics:
         for reason in TRACE_SPAN_DROP_REASONS:
             self.spans_dropped.labels(reason)  # every reason's series from the start (rate() works)
         self._durations: dict[tuple[str, str, int], DurationChild] = {}
+        self._bounds = (*d.buckets, float("inf"))
+        # Several workers (multiprocess mode): exemplars kept beside prometheus_client's files.
+        directory = multiprocess_dir()
+        self.exemplars = ExemplarStore(directory) if directory else None
         self._actives: dict[str, ActiveChild] = {}
         self._errors = {stage: self.errors.labels(stage) for stage in STAGES}
 
@@ -81,7 +88,10 @@ class HttpMetrics:
         key = (method, route, status)
         child = self._durations.get(key)
         if child is None:
-            child = self._durations[key] = DurationChild(self.duration.labels(method, route, str(status)))
+            labels = (method, route, str(status))
+            child = self._durations[key] = DurationChild(self.duration.labels(*labels), self._bounds)
+            if self.exemplars is not None:
+                child.exemplar_sink = partial(self.exemplars.record, labels)
         return child
 
     def active_child(self, method: str) -> ActiveChild:

@@ -303,7 +303,7 @@ def test_a_histogram_class_that_overrides_observe_is_called_not_bypassed() -> No
             super().observe(amount, exemplar)
 
     histogram = Recording("recording_seconds", "test", ["route"], registry=CollectorRegistry())
-    child = DurationChild(histogram.labels("/a"))
+    child = DurationChild(histogram.labels("/a"), Histogram.DEFAULT_BUCKETS)
     child.observe(0.25, _EXEMPLAR, 1.0)
     assert calls == [(0.25, _EXEMPLAR)]
     assert histogram.labels("/a")._sum.get() == 0.25
