@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,8 @@ def cmd_demo(args: argparse.Namespace, out: Output) -> int:
     stack = StackOptions(project, args.env, args.time_scale, Path(args.run_dir) if args.run_dir else None, args.workers)
     options = DemoOptions(stack, scenario, args.duration, args.rate, live=not args.no_live and not out.json)
     try:
-        result = run_demo(options, progress=out.progress)
+        # With --format json, stdout holds only the result: the timeline goes to stderr.
+        result = run_demo(options, out=sys.stderr if out.json else sys.stdout, progress=out.progress)
     except ProcessError as exc:
         return out.error(str(exc), EXIT_FAILED)
     out.result(

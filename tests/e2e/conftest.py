@@ -50,9 +50,10 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
             traffic.stop()
 
 
-#: The shared stack's story runs first; the checks that read what it left (panels with errors and
-#: alerts, exemplars) come after it.
-MODULE_ORDER = ("test_story.py", "test_dashboards_and_traces.py")
+#: The command-line runs come before the shared stack starts (two stacks on two cores slow each
+#: other down); the shared stack's story runs next, then the checks that read what it left
+#: (panels with errors and alerts, exemplars).
+MODULE_ORDER = ("test_demo_cli.py", "test_story.py", "test_dashboards_and_traces.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
