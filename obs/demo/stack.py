@@ -24,7 +24,7 @@ from types import TracebackType
 
 import yaml
 
-from obs.build import build
+from obs.builder import build
 from obs.content import load_content
 from obs.demo.apps.faults import NO_FAULT, Fault, write_faults
 from obs.demo.loopback import (

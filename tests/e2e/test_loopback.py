@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from obs.build import render
+from obs.builder import render
 from obs.demo.loopback import loopback_platform, plan_ports
 from obs.loader import load_project
 from obs.model import Platform
