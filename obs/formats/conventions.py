@@ -49,19 +49,14 @@ def stream_pattern(platform: Platform, log_class: str) -> str:
     return f"logs-{platform.name}.{log_class}-*"
 
 
-__all__ = [
-    "ECS_VERSION_FIELD",
-    "HEALTH_ROUTES",
-    "LEVEL",
-    "LOGGER",
-    "MESSAGE",
-    "OTLP_GRPC_PORT",
-    "OTLP_HTTP_PORT",
-    "REDACTED_FIELDS",
-    "SERVICE_ENVIRONMENT",
-    "SERVICE_NAME",
-    "TIMESTAMP",
-    "data_stream",
-    "log_field",
-    "stream_pattern",
-]
+__all__ = ["ECS_VERSION_FIELD", "HEALTH_ROUTES", "LEVEL", "LOGGER", "MESSAGE", "OTLP_GRPC_PORT", "OTLP_HTTP_PORT", "OWN_HOST", "REDACTED_FIELDS", "SERVICE_ENVIRONMENT", "SERVICE_NAME", "TIMESTAMP", "data_stream", "log_field", "own_endpoint", "stream_pattern"]
+
+
+#: Where a collector-style server (Jaeger v2, the OpenTelemetry Collector) listens: its own host
+#: name, which resolves to the container's (Compose) or the pod's (Kubernetes) own address, never
+#: every interface. Both expand ``${env:...}`` when they read their configuration.
+OWN_HOST = "${env:HOSTNAME}"
+
+
+def own_endpoint(port: int) -> str:
+    return f"{OWN_HOST}:{port}"

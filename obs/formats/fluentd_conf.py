@@ -190,7 +190,9 @@ def _parse_value(raw: str, line: int) -> str:
             rest = raw[i + 1 :].strip()
             if rest and not rest.startswith("#"):
                 raise FluentdSyntaxError(line, f"text after the closing quote: {rest!r}")
-            return "".join(out)
+            value = "".join(out)
+            # A whole "#{...}" is Ruby Fluentd evaluates, read back as what wrote it.
+            return Embedded(value[2:-1]) if value.startswith("#{") and value.endswith("}") else value
         out.append(ch)
         i += 1
     raise FluentdSyntaxError(line, f"unterminated string {raw!r}")

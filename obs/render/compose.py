@@ -90,7 +90,7 @@ BLACKBOX_CONFIG = "/etc/blackbox_exporter/config.yml"
 SETUP_DIR = "/setup"
 GRAFANA_ADMIN_SECRET = "grafana-admin-password"
 
-_LISTEN = re.compile(r"^0\.0\.0\.0:(\d+)$")
+_LISTEN = re.compile(r"^(?:0\.0\.0\.0|\$\{env:HOSTNAME\}):(\d+)$")
 _ENV_LINE = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$")
 
 
@@ -171,7 +171,7 @@ def _collect(config: Any, pick: Callable[[Any, Any], str | None]) -> set[str]:
 
 
 def _listen_ports(config: Any) -> list[int]:
-    """Ports a collector-style config listens on (``endpoint: 0.0.0.0:<port>`` anywhere in it)."""
+    """Ports a collector-style config listens on (``endpoint: ${env:HOSTNAME}:<port>`` anywhere in it)."""
 
     def port(key: Any, value: Any) -> str | None:
         m = _LISTEN.match(value) if key == "endpoint" and isinstance(value, str) else None

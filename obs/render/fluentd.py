@@ -92,7 +92,7 @@ def sources(platform: Platform) -> list[Directive]:
             params=params(
                 ("@type", "forward"),
                 ("@id", "in_forward"),
-                ("bind", "0.0.0.0"),
+                Param("bind", fc.Embedded("ENV['HOSTNAME']"), comment="Its own address (the container's or pod's), not every interface."),
                 ("port", FORWARD_PORT),
                 Param(
                     "add_tag_prefix",

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from obs.artifacts import Artifact, RenderContext
-from obs.formats.conventions import HEALTH_ROUTES, OTLP_GRPC_PORT, OTLP_HTTP_PORT
+from obs.formats.conventions import HEALTH_ROUTES, OTLP_GRPC_PORT, OTLP_HTTP_PORT, own_endpoint
 from obs.model import Environment, Platform, Service, TraceSampling
 
 CONFIG_PATH = "jaeger/config.yaml"
@@ -81,8 +81,8 @@ def config(platform: Platform, env: Environment) -> dict[str, Any]:
             "telemetry": {"resource": {"service.name": "jaeger"}, "logs": {"level": "info"}},
         },
         "extensions": {
-            "healthcheckv2": {"use_v2": True, "http": {"endpoint": "0.0.0.0:13133"}},
-            "jaeger_query": {"storage": {"traces": STORAGE}, "http": {"endpoint": f"0.0.0.0:{query_port}"}},
+            "healthcheckv2": {"use_v2": True, "http": {"endpoint": own_endpoint(13133)}},
+            "jaeger_query": {"storage": {"traces": STORAGE}, "http": {"endpoint": own_endpoint(query_port)}},
             "jaeger_storage": {
                 "backends": {
                     STORAGE: {
@@ -102,15 +102,15 @@ def config(platform: Platform, env: Environment) -> dict[str, Any]:
             "remote_sampling": {
                 # SDKs poll the strategies (jaeger_remote sampler); edits to the file apply within a minute.
                 "file": {"path": STRATEGIES_MOUNT, "reload_interval": "1m"},
-                "http": {"endpoint": "0.0.0.0:5778"},
-                "grpc": {"endpoint": "0.0.0.0:5779"},
+                "http": {"endpoint": own_endpoint(5778)},
+                "grpc": {"endpoint": own_endpoint(5779)},
             },
         },
         "receivers": {
             "otlp": {
                 "protocols": {
-                    "grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC_PORT}"},
-                    "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"},
+                    "grpc": {"endpoint": own_endpoint(OTLP_GRPC_PORT)},
+                    "http": {"endpoint": own_endpoint(OTLP_HTTP_PORT)},
                 }
             }
         },

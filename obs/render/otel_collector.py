@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 from obs import contract
 from obs.artifacts import Artifact, RenderContext
-from obs.formats.conventions import HEALTH_ROUTES, OTLP_GRPC_PORT, OTLP_HTTP_PORT
+from obs.formats.conventions import HEALTH_ROUTES, OTLP_GRPC_PORT, OTLP_HTTP_PORT, own_endpoint
 from obs.model import Environment, LatencySLI, Platform, Service
 
 CONFIG_PATH = "otel-collector/config.yaml"
@@ -105,15 +105,15 @@ def config(platform: Platform, env: Environment) -> dict[str, Any]:
     health_conditions = [f'attributes["http.route"] == "{route}"' for route in HEALTH_ROUTES]
     return {
         "extensions": {
-            "health_check": {"endpoint": "0.0.0.0:13133"},
+            "health_check": {"endpoint": own_endpoint(13133)},
             # The export queue lives on disk: a Jaeger outage or a collector restart loses nothing queued.
             "file_storage/queue": {"directory": QUEUE_DIR, "create_directory": True},
         },
         "receivers": {
             "otlp": {
                 "protocols": {
-                    "grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC_PORT}"},
-                    "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"},
+                    "grpc": {"endpoint": own_endpoint(OTLP_GRPC_PORT)},
+                    "http": {"endpoint": own_endpoint(OTLP_HTTP_PORT)},
                 }
             }
         },
