@@ -36,11 +36,29 @@ from obs.model import Dependency, Platform, Service, parse_duration
 
 
 class Severity(StrEnum):
-    """How urgently a human must act. The only values of the ``severity`` label."""
+    """How urgently a human must act: obs's scale. The ``severity`` label carries it under the
+    platform's names (:data:`SEVERITY_SCHEMES`)."""
 
     PAGE = "page"
     TICKET = "ticket"
     INFO = "info"
+
+
+#: The names the ``severity`` label gives each level, per ``Platform.severity_scheme``: obs's own,
+#: or kube-prometheus' (critical, warning, info) for teams whose Alertmanager routes on those.
+SEVERITY_SCHEMES: Mapping[str, Mapping[Severity, str]] = MappingProxyType(
+    {
+        "obs": MappingProxyType({Severity.PAGE: "page", Severity.TICKET: "ticket", Severity.INFO: "info"}),
+        "kube-prometheus": MappingProxyType(
+            {Severity.PAGE: "critical", Severity.TICKET: "warning", Severity.INFO: "info"}
+        ),
+    }
+)
+
+
+def severity_label(severity: Severity | str, scheme: str = "obs") -> str:
+    """The ``severity`` label value of ``severity`` under ``scheme``."""
+    return SEVERITY_SCHEMES[scheme][Severity(severity)]
 
 
 _ALERT_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
@@ -130,6 +148,10 @@ class Alert:
     declared: frozenset[str] = frozenset()
     #: Where the alert comes from, for error messages: ``alerts/http.py`` or ``services[backend].slos[latency]``.
     source: str = ""
+    #: Names of the severity label (a key of :data:`SEVERITY_SCHEMES`; the platform's).
+    scheme: str = "obs"
+    #: How long the alert stays firing once its condition is gone (Prometheus ``keep_firing_for``).
+    keep_firing_for: str = ""
 
     def __post_init__(self) -> None:
         where = self.where
@@ -148,6 +170,10 @@ class Alert:
         if not self.expr.strip():
             raise ModelError(where, "the expression is empty", "write the PromQL condition")
         parse_duration(self.for_, f"{where}.for")
+        if self.keep_firing_for:
+            parse_duration(self.keep_firing_for, f"{where}.keep_firing_for")
+        if self.scheme not in SEVERITY_SCHEMES:
+            raise ModelError(where, f"severity scheme {self.scheme!r} is unknown", f"use one of {', '.join(SEVERITY_SCHEMES)}")
         object.__setattr__(self, "labels", _frozen(self.labels))
         object.__setattr__(self, "tests", tuple(self.tests))
         object.__setattr__(self, "declared", frozenset(self.declared))
@@ -180,7 +206,7 @@ class Alert:
     @property
     def all_labels(self) -> dict[str, str]:
         return {
-            "severity": self.severity.value,
+            "severity": severity_label(self.severity, self.scheme),
             contract.SERVICE_LABEL: self.service,
             contract.TEAM_LABEL: self.team,
             **self.labels,
@@ -205,6 +231,8 @@ class Alert:
         }
         if parse_duration(self.for_):
             rule["for"] = self.for_
+        if self.keep_firing_for and parse_duration(self.keep_firing_for):
+            rule["keep_firing_for"] = self.keep_firing_for
         return rule
 
     def with_tests(self, *tests: AlertTest) -> Alert:
@@ -224,9 +252,15 @@ class Alert:
 # --- metadata helpers ---------------------------------------------------------------------------
 
 
-def runbook_url(base: str, alertname: str) -> str:
-    """``<runbook_base_url>#<alertname-lowercase>``: one anchor per alert in the runbook page."""
-    return f"{base.rstrip('/')}#{alertname.lower()}"
+def runbook_slug(alertname: str, variant: str = "") -> str:
+    """The file name (without suffix) of an alert's runbook page: ``errorbudgetburn-latency``."""
+    return alertname.lower() + (f"-{variant}" if variant else "")
+
+
+def runbook_url(base: str, alertname: str, variant: str = "") -> str:
+    """``<runbook base of the component>/<alertname-lowercase>[-<variant>].html``: the page the
+    ``runbooks`` group writes for the alert (one per alert and SLO)."""
+    return f"{base.rstrip('/')}/{runbook_slug(alertname, variant)}.html"
 
 
 def platform_runbook_base(platform: Platform, component: str) -> str:
@@ -286,6 +320,7 @@ def service_alert(
         labels=labels or {},
         tests=tuple(tests),
         declared=frozenset(declared),
+        scheme=platform.severity_scheme,
     )
 
 
@@ -325,6 +360,7 @@ def component_alert(
         labels=labels or {},
         tests=tuple(tests),
         declared=frozenset(declared),
+        scheme=platform.severity_scheme,
     )
 
 
@@ -456,6 +492,78 @@ def render_template(template: str, labels: Mapping[str, str], value: float, wher
     return _TEMPLATE.sub(expand, template)
 
 
+#: The alerts saying a dependency of each kind is down. Each inhibits the symptoms of the services
+#: that depend on the dependency (an instrumented service's own cause is ``ServiceDown``, a probed
+#: one's ``ProbeFailing``).
+CAUSE_ALERTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"postgres": ("PostgresDown",), "redis": ("RedisDown",), "http": ("ProbeFailing",)}
+)
+#: Alerts that show a service's users are hurt; an outage upstream explains them.
+SYMPTOM_ALERTS: tuple[str, ...] = ("HighErrorRate", "LatencyP99High", "ErrorBudgetBurn")
+#: The info alert that keeps a cause's inhibition while the symptoms' windows clear.
+RECENT_OUTAGE = "RecentOutage"
+
+#: The cause alerts of a service: an instrumented one stops answering, a probed one fails its probe.
+SERVICE_CAUSE = "ServiceDown"
+PROBED_CAUSE = "ProbeFailing"
+
+
+def upstream(platform: Platform, service: Service) -> list[str]:
+    """What ``service`` depends on, directly (first, in its order) or through other services."""
+    services = {s.name: s for s in platform.services}
+    found: list[str] = []
+    pending = list(service.depends_on)
+    while pending:
+        name = pending.pop(0)
+        if name in found or name == service.name:
+            continue
+        found.append(name)
+        if name in services:
+            pending.extend(services[name].depends_on)
+    return found
+
+
+def cause_alerts(platform: Platform, component: str) -> tuple[str, ...]:
+    """The alerts saying ``component`` is down, and the hold that outlasts them."""
+    services = {s.name: s for s in platform.services}
+    own: tuple[str, ...]
+    if component in services:
+        own = (SERVICE_CAUSE,) if services[component].kind.instrumented else (PROBED_CAUSE,)
+    else:
+        dep = next(d for d in platform.dependencies if d.name == component)
+        own = CAUSE_ALERTS[dep.kind.value]
+    return (*own, RECENT_OUTAGE)
+
+
+@dataclass(frozen=True, slots=True)
+class Inhibition:
+    """One inhibit rule, as data the runbooks read too: ``sources`` silence ``targets``."""
+
+    sources: tuple[str, ...]
+    source_service: str
+    targets: tuple[str, ...]
+    target_service: str
+    why: str
+
+
+def inhibitions(platform: Platform) -> list[Inhibition]:
+    """Every component's outage silencing the symptoms of the services that depend on it
+    (through the services in between too: bridge -> backend -> postgres)."""
+    found: list[Inhibition] = []
+    for service in platform.instrumented_services:
+        for dep in upstream(platform, service):
+            found.append(
+                Inhibition(
+                    sources=cause_alerts(platform, dep),
+                    source_service=dep,
+                    targets=SYMPTOM_ALERTS,
+                    target_service=service.name,
+                    why=f"{service.name} depends on {dep}: while {dep} is down (and for the hold after), its errors are {dep}'s",
+                )
+            )
+    return found
+
+
 #: The always-firing dead man's switch (rendered when ``Platform.heartbeat_url`` is set): routed
 #: to the heartbeat alone, and left out of "what fires now" views.
 WATCHDOG = "Watchdog"
@@ -463,6 +571,16 @@ WATCHDOG = "Watchdog"
 
 __all__ = [
     "ANNOTATIONS",
+    "CAUSE_ALERTS",
+    "PROBED_CAUSE",
+    "SERVICE_CAUSE",
+    "Inhibition",
+    "cause_alerts",
+    "inhibitions",
+    "upstream",
+    "RECENT_OUTAGE",
+    "SEVERITY_SCHEMES",
+    "SYMPTOM_ALERTS",
     "WATCHDOG",
     "Alert",
     "AlertTest",
@@ -477,6 +595,8 @@ __all__ = [
     "platform_runbook_base",
     "render_template",
     "require_tests",
+    "runbook_slug",
     "runbook_url",
     "service_alert",
+    "severity_label",
 ]

@@ -142,6 +142,7 @@ GROUPS: tuple[ArtifactGroup, ...] = (
     _group("rules", "Recording and alerting rules, with their promtool unit tests"),
     _group("ruler", "Which rules run where; the metrics store's ruler files (vmalert, Thanos Ruler, Mimir)"),
     _group("alertmanager", "Alertmanager routing, inhibition and receivers"),
+    _group("runbooks", "Runbook pages for every alert, Markdown and static HTML"),
     _group("grafana", "Grafana dashboards and provisioning"),
     _group("fluentd", "Fluentd log pipeline"),
     _group("logstash", "Logstash log pipeline"),

@@ -282,6 +282,8 @@ class Dependency:
 #: A Slack channel name: what Slack itself accepts (lower-case, digits, '-', '_', '.').
 _CHANNEL = re.compile(r"[#@]?[a-z0-9][a-z0-9._-]{0,79}", re.ASCII)
 _LOG_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,63}", re.ASCII)
+#: An address Alertmanager can mail: one @, no spaces, quotes or angle brackets.
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&*+/=?^_{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +300,16 @@ class Team:
         f"Empty: '<folder of pager_key_file>/<name>-slack-api-url', or '{DEFAULT_SECRETS_DIR}/<name>-slack-api-url' without a pager key.",
         default="",
         schema={"pattern": r"^$|^/"},
+    )
+    email: str = doc(
+        "Address the team's pages and tickets are also mailed to (needs the platform's smtp_smarthost and smtp_from).",
+        default="",
+        schema={"pattern": r"^$|^[^@\s]+@[^@\s]+$"},
+    )
+    webhook_url: str = doc(
+        "Generic webhook the team's pages and tickets are also sent to (Alertmanager's JSON payload; a ticket "
+        "bot, an incident tool). Written into alertmanager.yml as is, so it must not contain credentials.",
+        default="",
     )
 
     def __post_init__(self) -> None:
@@ -316,6 +328,13 @@ class Team:
                     "a chat webhook is only used with a chat channel",
                     "set chat_channel, e.g. '#edu-backend', or remove chat_webhook_url_file",
                 )
+        if self.email and (not isinstance(self.email, str) or not _EMAIL.fullmatch(self.email)):
+            problems.add(f"{here}.email", f"{self.email!r} is not an e-mail address", "e.g. 'learning-oncall@example.org'")
+        if self.webhook_url:
+            problems.check(
+                _check_url, self.webhook_url, f"{here}.webhook_url", "https://tickets.example.org/hooks/alertmanager",
+                "use a URL without credentials (it is written into alertmanager.yml); protect the webhook on the network side",
+            )  # fmt: skip
         problems.done()
 
     @property

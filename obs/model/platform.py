@@ -37,6 +37,9 @@ from obs.model.environment import (
 )
 from obs.model.store import MetricsStore
 
+#: The names the severity label can follow (obs.alerting.SEVERITY_SCHEMES maps them).
+SEVERITY_SCHEME_NAMES = ("obs", "kube-prometheus")
+
 
 @dataclass(frozen=True, slots=True)
 class Platform:
@@ -124,6 +127,25 @@ class Platform:
         "Empty: no Watchdog.",
         default="",
     )
+    audit_alertmanager_url: str = doc(
+        "Base URL of a second Alertmanager that forwards every alert, inhibited or not, to alert_webhook_url "
+        "(the audit trail): Prometheus sends to both, and the team Alertmanager then sends nothing to the audit "
+        "webhook. Empty: the team Alertmanager sends to the audit webhook as well, and an alert it inhibits "
+        "never reaches it.",
+        default="",
+    )
+    smtp_smarthost: str = doc("host:port of the SMTP server Alertmanager mails through (teams with an email).", default="")
+    smtp_from: str = doc("Sender address of Alertmanager's mails.", default="")
+    smtp_auth_username: str = doc("SMTP login (empty: none).", default="")
+    smtp_auth_password_file: str = doc(
+        "File holding the SMTP password (a mounted secret; needs smtp_auth_username).", default="", schema={"pattern": r"^$|^/"}
+    )
+    severity_scheme: str = doc(
+        "Names of the `severity` label: 'obs' (page, ticket, info) or 'kube-prometheus' (critical, warning, info), "
+        "for teams whose existing Alertmanager routes on kube-prometheus' names. The meaning is the same.",
+        default="obs",
+        schema={"enum": list(SEVERITY_SCHEME_NAMES)},
+    )
     infra_team: str = doc(
         "Team that owns the shared infrastructure jobs (node exporters, blackbox probes, Prometheus, Alertmanager) "
         "and gets their alerts. Must be one of teams when teams are declared.",
@@ -145,6 +167,8 @@ class Platform:
         problems.check(_check_unique, [s.name for s in self.services] + [d.name for d in self.dependencies], "services", "component")
         problems.check(_check_unique, [e.name for e in self.environments], "environments", "environment")
         problems.check(_check_unique, [t.name for t in self.teams], "teams", "team")
+        if self.severity_scheme not in SEVERITY_SCHEME_NAMES:
+            problems.add("severity_scheme", f"{self.severity_scheme!r} is not a severity scheme", f"use one of {', '.join(SEVERITY_SCHEME_NAMES)}")
         self._check_references(problems)
         self._check_endpoints(problems)
         for ref_field in ("alerts", "dashboards", "rule_tests", "runbooks"):
@@ -217,10 +241,28 @@ class Platform:
             DEFAULT_ALERT_WEBHOOK_URL,
             "use a URL without credentials (Alertmanager 0.25 writes it into alertmanager.yml); protect the webhook on the network side",
         )
+        if self.audit_alertmanager_url:
+            problems.check(_check_url, self.audit_alertmanager_url, "audit_alertmanager_url", "http://alertmanager-audit:9093")
+        self._check_smtp(problems)
         if self.heartbeat_url:
             problems.check(_check_url, self.heartbeat_url, "heartbeat_url", "https://hc-ping.com/<uuid>", "use the heartbeat's secret URL path, not user:password@")
         if self.jaeger_otlp_endpoint:
             problems.check(_check_endpoint, self.jaeger_otlp_endpoint, "jaeger_otlp_endpoint", "http://jaeger-collector.tracing:4317")
+
+    def _check_smtp(self, problems: Problems) -> None:
+        mailing = [t.name for t in self.teams if t.email]
+        if self.smtp_smarthost:
+            problems.check(_check_host_port, self.smtp_smarthost, "smtp_smarthost", "smtp.example.org:587")
+        if self.smtp_from and not _EMAIL_ADDRESS.fullmatch(self.smtp_from):
+            problems.add("smtp_from", f"{self.smtp_from!r} is not an e-mail address", "e.g. 'alertmanager@example.org'")
+        if mailing:
+            for key, example in (("smtp_smarthost", "smtp.example.org:587"), ("smtp_from", "alertmanager@example.org")):
+                if not getattr(self, key):
+                    problems.add(key, f"teams {', '.join(mailing)} are mailed, but {key} is empty", f"set it, e.g. {example!r}")
+        if self.smtp_auth_password_file:
+            problems.check(_check_file, self.smtp_auth_password_file, "smtp_auth_password_file", "/etc/alertmanager/secrets/smtp-password")
+        if bool(self.smtp_auth_username) != bool(self.smtp_auth_password_file):
+            problems.add("smtp_auth_username", "an SMTP login needs both a user and a password file", "set both, or neither")
 
     # --- lookups -------------------------------------------------------------------------------
 
@@ -308,5 +350,6 @@ def _dependency_in(dep: Dependency, override: ComponentOverride | None) -> Depen
 
 
 _USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}", re.ASCII)
+_EMAIL_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}", re.ASCII)
 
-__all__ = ["Platform"]
+__all__ = ["SEVERITY_SCHEME_NAMES", "Platform"]

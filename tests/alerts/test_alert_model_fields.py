@@ -98,29 +98,29 @@ def test_components_without_a_runbook_link_under_the_platform_runbook_base() -> 
     }
     assert (
         urls[("NodeFilesystemFillingUp", "node")]
-        == "https://wiki.example.org/runbooks/node#nodefilesystemfillingup"
+        == "https://wiki.example.org/runbooks/node/nodefilesystemfillingup.html"
     )
-    assert urls[("ProbeFailing", "site")] == "https://wiki.example.org/runbooks/site#probefailing"
+    assert urls[("ProbeFailing", "site")] == "https://wiki.example.org/runbooks/site/probefailing.html"
     assert (
         urls[("PrometheusRuleEvaluationFailures", "prometheus")]
-        == "https://wiki.example.org/runbooks/prometheus#prometheusruleevaluationfailures"
+        == "https://wiki.example.org/runbooks/prometheus/prometheusruleevaluationfailures.html"
     )
 
 
 def test_a_components_own_runbook_url_wins_over_the_platform_base() -> None:
     (alert,) = [a for a in alerts_of(ops_platform(), "services") if a["alert"] == "LatencyP99High"]
-    assert alert["annotations"]["runbook_url"] == "https://runbooks.example.org/shop#latencyp99high"
+    assert alert["annotations"]["runbook_url"] == "https://runbooks.example.org/shop/latencyp99high.html"
 
 
 def test_the_platform_runbook_base_alone_is_enough() -> None:
     bare = ops_platform(services=(dataclasses.replace(small_platform().services[0], runbook_base_url=""),))
     (alert,) = [a for a in alerts_of(bare, "services") if a["alert"] == "LatencyP99High"]
-    assert alert["annotations"]["runbook_url"] == "https://wiki.example.org/runbooks/shop#latencyp99high"
+    assert alert["annotations"]["runbook_url"] == "https://wiki.example.org/runbooks/shop/latencyp99high.html"
 
 
 def test_without_a_platform_runbook_base_the_origin_of_the_components_runbooks_is_used() -> None:
     (alert,) = [a for a in alerts_of(small_platform(), "node") if a["alert"] == "NodeFilesystemFillingUp"]
-    assert alert["annotations"]["runbook_url"] == "https://runbooks.example.org/node#nodefilesystemfillingup"
+    assert alert["annotations"]["runbook_url"] == "https://runbooks.example.org/node/nodefilesystemfillingup.html"
 
 
 # --- alert_webhook_url and chat_webhook_url_file ---------------------------------------------------

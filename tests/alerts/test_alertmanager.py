@@ -13,6 +13,7 @@ import yaml
 from alert_platforms import small_platform
 
 from edu_platform import platform as edu
+from obs.alerting import inhibitions, upstream
 from obs.builder import render
 from obs.checks import alertmanager as alertmanager_checks
 from obs.model import Environment
@@ -20,6 +21,7 @@ from obs.render import alertmanager
 from obs.tools import available
 
 amtool = pytest.mark.skipif(not available("amtool"), reason="amtool not installed")
+SECRETS = edu.teams[0].pager_key_file.rpartition("/")[0]
 ENVS = ["prod", "staging", "dev"]
 
 
@@ -31,7 +33,7 @@ def config_of(out: Path, env: str) -> dict[str, Any]:
 def test_the_configuration_and_its_route_cases_match_the_golden_files(
     edu_out: Path, env: str, golden: Callable[[str, bytes], None]
 ) -> None:
-    for name in ("alertmanager.yml", "routes-test.yml"):
+    for name in ("alertmanager.yml", "routes-test.yml", "templates-test.yml"):
         golden(f"alertmanager/{env}/{name}", (edu_out / env / "alertmanager" / name).read_bytes())
 
 
@@ -39,9 +41,9 @@ def test_secrets_are_file_references_never_literal(edu_out: Path) -> None:
     text = (edu_out / "prod" / "alertmanager" / "alertmanager.yml").read_text()
     receivers = {r["name"]: r for r in config_of(edu_out, "prod")["receivers"]}
     pager = receivers["learning-pager"]["pagerduty_configs"][0]
-    assert pager["routing_key_file"] == "/etc/alertmanager/secrets/learning-pager-key"
+    assert pager["routing_key_file"] == f"{SECRETS}/learning-pager-key"
     chat = receivers["learning-chat"]["slack_configs"][0]
-    assert chat["api_url_file"] == "/etc/alertmanager/secrets/learning-slack-api-url"
+    assert chat["api_url_file"] == f"{SECRETS}/learning-slack-api-url"
     assert chat["channel"] == "#edu-learning"
     for literal in ("routing_key:", "service_key:", "api_url:", "hooks.slack.com"):
         assert literal not in text
@@ -96,23 +98,24 @@ def test_a_page_inhibits_the_ticket_of_the_same_alert_and_service(edu_out: Path)
 
 
 @pytest.mark.parametrize(
-    ("down", "dependency", "service"),
+    ("causes", "dependency", "service"),
     [
-        ('alertname="PostgresDown"', "postgres", "backend"),
-        ('alertname="RedisDown"', "redis", "backend"),
-        ('alertname="RedisDown"', "redis", "bridge"),
-        ('alertname="TargetDown"', "backend", "bridge"),
+        ('alertname=~"PostgresDown|RecentOutage"', "postgres", "backend"),
+        ('alertname=~"RedisDown|RecentOutage"', "redis", "backend"),
+        ('alertname=~"RedisDown|RecentOutage"', "redis", "bridge"),
+        # A dead backend pages its owner; the bridge's errors and burn are the backend's.
+        ('alertname=~"ServiceDown|RecentOutage"', "backend", "bridge"),
         # Through the services in between: the bridge calls the backend, which needs PostgreSQL.
-        ('alertname="PostgresDown"', "postgres", "bridge"),
+        ('alertname=~"PostgresDown|RecentOutage"', "postgres", "bridge"),
     ],
 )
-def test_a_dependency_down_inhibits_the_symptoms_of_the_services_that_depend_on_it(
-    edu_out: Path, down: str, dependency: str, service: str
+def test_an_outage_inhibits_the_symptoms_of_the_services_that_depend_on_it(
+    edu_out: Path, causes: str, dependency: str, service: str
 ) -> None:
     rules = config_of(edu_out, "prod")["inhibit_rules"]
     assert {
-        "source_matchers": [down, f'service="{dependency}"'],
-        "target_matchers": ['alertname=~"HighErrorRate|LatencyP99High"', f'service="{service}"'],
+        "source_matchers": [causes, f'service="{dependency}"'],
+        "target_matchers": ['alertname=~"HighErrorRate|LatencyP99High|ErrorBudgetBurn"', f'service="{service}"'],
         "equal": ["environment"],
     } in rules
 
@@ -125,7 +128,7 @@ def test_no_inhibition_where_there_is_no_dependency(edu_out: Path) -> None:
     assert not [
         r
         for r in rules[1:]
-        if 'service="backend"' in r["target_matchers"] and 'alertname="TargetDown"' in r["source_matchers"]
+        if 'service="backend"' in r["target_matchers"] and 'service="backend"' in r["source_matchers"]
     ]
 
 
@@ -145,16 +148,14 @@ def test_upstream_follows_services_transitively_and_stops_at_cycles(
         dependencies=(dataclasses.replace(edu.dependencies[0], name="db"),),
         environments=(Environment("prod"),),
     )
-    assert {s.name: alertmanager.upstream(platform, s) for s in platform.services} == expected
+    assert {s.name: upstream(platform, s) for s in platform.services} == expected
 
 
 def test_the_symptom_alerts_inhibited_exist_in_the_rules(edu_out: Path) -> None:
     text = "".join(p.read_text() for p in (edu_out / "prod" / "prometheus" / "rules").glob("*.yml"))
-    for name in (
-        *alertmanager.SYMPTOM_ALERTS,
-        *(n for names in alertmanager.DOWN_ALERTS.values() for n in names),
-    ):
-        assert f"alert: {name}\n" in text, name
+    for inhibition in inhibitions(edu):
+        for name in (*inhibition.sources, *inhibition.targets):
+            assert f"alert: {name}\n" in text, name
 
 
 def test_a_team_without_pager_key_or_channel_falls_back_to_the_log() -> None:
@@ -198,6 +199,8 @@ def test_a_wrong_expected_receiver_fails_the_route_test(edu_out: Path, tmp_path:
         }
     ]
     path.write_text(yaml.safe_dump(data))
+    (tmp := env_dir / alertmanager.TEMPLATES_TEST_PATH).unlink()
+    assert not tmp.exists()
     (outcome,) = alertmanager_checks.test(env_dir)
     assert outcome.status == "failed"
     assert "alert-log,learning-pager,learning-chat" in outcome.detail
@@ -249,7 +252,7 @@ def _grouped_page(common: dict[str, str]) -> dict[str, Any]:
     def alert(summary: str, dashboard: str, fingerprint: str) -> dict[str, Any]:
         return {
             "status": "firing", "labels": {"alertname": "ErrorBudgetBurn", "service": "backend", "severity": "page"},
-            "annotations": {"summary": summary, "runbook_url": "https://rb/backend#errorbudgetburn", "dashboard_url": dashboard},
+            "annotations": {"summary": summary, "runbook_url": "https://rb/backend/errorbudgetburn-availability.html", "dashboard_url": dashboard},
             "startsAt": "2026-11-27T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": fingerprint,
         }  # fmt: skip
 
@@ -266,9 +269,9 @@ def _grouped_page(common: dict[str, str]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("common", "summary", "dashboard"),
     [
-        ({"runbook_url": "https://rb/backend#errorbudgetburn"}, "burning 15.2x (first of 2 alerts)", "https://g/d/1"),
+        ({"runbook_url": "https://rb/backend/errorbudgetburn-availability.html"}, "burning 15.2x (first of 2 alerts)", "https://g/d/1"),
         (
-            {"summary": "burning", "runbook_url": "https://rb/backend#errorbudgetburn", "dashboard_url": "https://g/d/0"},
+            {"summary": "burning", "runbook_url": "https://rb/backend/errorbudgetburn-availability.html", "dashboard_url": "https://g/d/0"},
             "burning",
             "https://g/d/0",
         ),
@@ -296,6 +299,6 @@ def test_a_page_of_grouped_alerts_that_differ_still_says_what_and_where(
         return done.stdout.strip()
 
     assert render(pd["description"]) == f"ErrorBudgetBurn backend: {summary}"
-    assert render(pd["details"]["runbook_url"]) == "https://rb/backend#errorbudgetburn"
+    assert render(pd["details"]["runbook_url"]) == "https://rb/backend/errorbudgetburn-availability.html"
     assert render(pd["details"]["dashboard_url"]) == dashboard
     assert render(pd["details"]["summaries"]) == "burning 15.2x; burning 6.4x;"

@@ -1,33 +1,78 @@
-"""SLO rules (Sloth's layout, one file per SLO): SLI recordings per window, metadata, and the
-multi-window multi-burn-rate ``ErrorBudgetBurn`` alerts, with their promtool cases."""
+"""SLO rules (Sloth's layout, one file per SLO): the 5m slices and the error ratios over every
+window, the metadata, and the multiwindow, multi-burn-rate ``ErrorBudgetBurn`` alerts, tested over
+whole incidents.
+
+One file holds three groups:
+
+``<platform>-slo-sli-<service>-<slo>``    every evaluation: bad and total requests per second
+                                           over 5m (the slices), and the error ratio over each
+                                           window shorter than a day, from the raw counters
+``<platform>-slo-long-<service>-<slo>``   every :data:`obs.slo.SLOW_INTERVAL`: the 1d, 3d and
+                                           SLO-window ratios summed from the slices, the metadata,
+                                           and the ticket (it reads the 1d and 3d ratios)
+``<platform>-slo-alerts-<service>-<slo>`` every evaluation: the page
+
+Each severity is one alert whose rows (the window table's) are joined by ``or``, as the workbook's
+final form: an incident that moves from the 1h row to the 6h row keeps one page open, and no
+``for`` delays it past the workbook's detection time. A row needs its failed requests as well as
+its ratio (:meth:`obs.slo.SLOAlertWindow.min_failures`).
+"""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from obs import links
-from obs.alerting import Alert, AlertTest, Fires, Series, Severity, component_runbook_base
-from obs.catalogue.alerts._common import BUCKET, COUNT, ROUTE, STATUS, SVC, TEAM
-from obs.errors import RenderError
-from obs.model import SLO, LatencySLI, Platform, Service, parse_duration
+from obs.alerting import Alert, AlertTest, Fires, Series, Severity, component_runbook_base, runbook_url
+from obs.catalogue.alerts._common import BUCKET, COUNT, ROUTE, STATUS, SVC, TEAM, tuning_for
+from obs.catalogue.alerts.slo_scenarios import (
+    STEP_SECONDS,
+    Incident,
+    Replay,
+    SLOShape,
+    Step,
+    Timeline,
+    Unplayable,
+    counter_values,
+    played,
+)
+from obs.errors import ModelError, RenderError
+from obs.model import SLO, Environment, LatencySLI, Platform, Service, parse_duration
 from obs.rules.rulefile import RuleFile
-from obs.rules.testgen import compress, duration_minutes, num
+from obs.rules.testgen import num
 from obs.slo import (
+    KEEP_FIRING_FOR,
     SLICE_WINDOW,
     SLO_LABEL,
+    SLOW_INTERVAL,
     SLOAlertWindow,
     SLORecording,
-    alert_windows,
+    by_severity,
+    fast_recordings,
+    firing_windows,
+    range_just_under,
     recording_labels,
-    recording_windows,
     recordings,
+    sliced,
+    slow_recordings,
 )
 
-#: SLO tests evaluate rules every 5 minutes (input stays per minute): hours of burn-rate history
-#: then take a fifth of the evaluations, and every window still holds five samples or more.
-SLO_TEST_STEP_MINUTES = 5
+#: SLO tests evaluate the rules every 5 minutes over input sampled every 5 minutes: days of
+#: history stay cheap, and the 5m slices tile the long windows exactly.
+SLO_TEST_STEP_MINUTES = STEP_SECONDS // 60
+ALERT_NAME = "ErrorBudgetBurn"
+
+TOTAL = SLORecording.SLI_TOTAL.series()
+ERRORS_5M = SLORecording.SLI_ERRORS.series()
+ERROR = SLORecording.SLI_ERROR.series
+#: What every windowed error ratio's name starts with (``slo:sli_error:ratio_rate``).
+ERROR_PREFIX = str(SLORecording.SLI_ERROR.value).removesuffix("{window}")
+OBJECTIVE = SLORecording.OBJECTIVE.series()
+ERROR_BUDGET = SLORecording.ERROR_BUDGET.series()
+TIME_PERIOD = SLORecording.TIME_PERIOD.series()
+PERIOD_REMAINING = SLORecording.PERIOD_BUDGET_REMAINING.series()
 
 
 def slo_matchers(service: Service, slo: SLO, *extra: str) -> str:
@@ -50,88 +95,61 @@ def slo_where(service: Service, slo: SLO) -> str:
     return f"services[{service.name}].slos[{slo.name}]"
 
 
-#: The recorded names, from the SLO model (:class:`obs.slo.SLORecording`): the dashboards read them too.
-TOTAL = SLORecording.SLI_TOTAL.series
-GOOD = SLORecording.SLI_GOOD.series
-ERROR = SLORecording.SLI_ERROR.series
-BURN = SLORecording.BURN_RATE.series
-ERRORS_5M = SLORecording.SLI_ERRORS.series()
-OBJECTIVE = SLORecording.OBJECTIVE.series()
-ERROR_BUDGET = SLORecording.ERROR_BUDGET.series()
-TIME_PERIOD = SLORecording.TIME_PERIOD.series()
-PERIOD_BURN = SLORecording.PERIOD_BURN_RATE.series()
-PERIOD_REMAINING = SLORecording.PERIOD_BUDGET_REMAINING.series()
+# --- recordings -----------------------------------------------------------------------------------
 
 
-def slo_recordings(sli: RuleFile, meta: RuleFile, platform: Platform, service: Service, slo: SLO) -> None:
-    """The SLI recordings of ``slo`` into ``sli``, its metadata into ``meta``: exactly the series
-    :func:`obs.slo.recordings` lists, with its labels (a :class:`RenderError` otherwise)."""
-    where = slo_where(service, slo)
-    labels = recording_labels(service, slo)
+def _fast_exprs(service: Service, slo: SLO) -> dict[str, str]:
+    """The expressions of :func:`obs.slo.fast_recordings`, by name."""
     sel = _slo_selector(service, slo)
     total = f"{COUNT}{slo_matchers(service, slo)}"
     five = SLICE_WINDOW
+    exprs = {TOTAL: f"sum(rate({total}[{five}]))"}
     if isinstance(slo.sli, LatencySLI):
-        le_matcher = 'le="' + slo.sli.le + '"'
+        le_matcher = f'le="{slo.sli.le}"'
         good = f"{BUCKET}{slo_matchers(service, slo, le_matcher)}"
-        bad_5m = f"sum(rate({total}[{five}])) - sum(rate({good}[{five}]))"
+        # The total of this evaluation is recorded just above: read it rather than the counters.
+        exprs[ERRORS_5M] = f"{TOTAL}{sel} - on () sum(rate({good}[{five}]))"
+
+        def ratio(window: str) -> str:
+            return f"1 - sum(rate({good}[{window}])) / sum(rate({total}[{window}]))"
     else:
-        status_matcher = STATUS + '=~"' + slo.sli.error_status_regex + '"'
+        status_matcher = f'{STATUS}=~"{slo.sli.error_status_regex}"'
         errors = f"{COUNT}{slo_matchers(service, slo, status_matcher)}"
-        bad_5m = f"sum(rate({errors}[{five}])) or vector(0)"
-    rules = sli.group(f"{platform.name}-slo-sli-{service.name}-{slo.name}")
-    written = [rules]
-    for window in recording_windows(slo):
-        sli.record(rules, TOTAL(window), f"sum(rate({total}[{window}]))", labels, where)
-        if isinstance(slo.sli, LatencySLI):
-            sli.record(
-                rules,
-                GOOD(window),
-                f"sum(rate({good}[{window}])) / sum(rate({total}[{window}]))",
-                labels,
-                where,
-            )
-            sli.record(rules, ERROR(window), f"1 - {GOOD(window)}{sel}", labels, where)
-        else:
-            # `or vector(0)`: a service that never failed has no 5xx series at all, and its error
-            # ratio is 0, not absent (the budget panel would otherwise be empty).
-            sli.record(
-                rules,
-                ERROR(window),
-                f"(sum(rate({errors}[{window}])) or vector(0)) / sum(rate({total}[{window}]))",
-                labels,
-                where,
-            )
-        sli.record(rules, BURN(window), f"{ERROR(window)}{sel} / {num(slo_budget(slo))}", labels, where)
-    # The SLO-window ratio weighs every 5m slice by its traffic: bad events over all events. The
-    # bad events are counted, not derived from the slice's ratio: a slice without requests has the
-    # ratio 0/0 = NaN, and one NaN in sum_over_time would leave the whole window's figures NaN
-    # for as long as the window (a quiet night hid the budget for 30 days).
-    sli.record(rules, ERRORS_5M, bad_5m, labels, where)
+        # A service that never failed has no 5xx series at all: its failures are 0 while it has
+        # traffic, not absent (the sums of the long windows would skip the slice).
+        exprs[ERRORS_5M] = f"sum(rate({errors}[{five}])) or on () 0 * {TOTAL}{sel}"
 
-    w = slo.window
-    rules = meta.group(f"{platform.name}-slo-meta-{service.name}-{slo.name}")
-    written.append(rules)
-    meta.record(rules, OBJECTIVE, f"vector({num(slo.objective)})", labels, where)
-    meta.record(rules, ERROR_BUDGET, f"vector({num(slo_budget(slo))})", labels, where)
-    meta.record(rules, TIME_PERIOD, f"vector({slo.window_seconds // 86400})", labels, where)
-    meta.record(
-        rules,
-        ERROR(w),
-        f"sum_over_time({ERRORS_5M}{sel}[{w}]) / sum_over_time({TOTAL(five)}{sel}[{w}])",
-        labels,
-        where,
-    )
-    meta.record(rules, PERIOD_BURN, f"{ERROR(w)}{sel} / {num(slo_budget(slo))}", labels, where)
-    meta.record(rules, PERIOD_REMAINING, f"1 - {PERIOD_BURN}{sel}", labels, where)
-    _check_recorded(
-        where, {r["record"]: r["labels"] for group in written for r in group}, recordings(service, slo)
-    )
+        def ratio(window: str) -> str:
+            return f"(sum(rate({errors}[{window}])) or vector(0)) / sum(rate({total}[{window}]))"
+
+    for name in fast_recordings(slo)[2:]:
+        window = name.removeprefix(ERROR_PREFIX)
+        exprs[name] = f"{ERRORS_5M}{sel} / {TOTAL}{sel}" if window == five else ratio(window)
+    return exprs
 
 
-def _check_recorded(
-    where: str, recorded: Mapping[str, Mapping[str, str]], listed: Mapping[str, Mapping[str, str]]
-) -> None:
+def _slow_exprs(service: Service, slo: SLO) -> dict[str, str]:
+    """The expressions of :func:`obs.slo.slow_recordings`, by name: long windows summed from the
+    slices (bad events over all events, each slice weighed by its traffic)."""
+    sel = _slo_selector(service, slo)
+
+    def summed(window: str, span: str) -> str:
+        return f"sum_over_time({ERRORS_5M}{sel}[{span}]) / sum_over_time({TOTAL}{sel}[{span}])"
+
+    exprs: dict[str, str] = {}
+    for name in slow_recordings(slo):
+        if name.startswith(ERROR_PREFIX):
+            window = name.removeprefix(ERROR_PREFIX)
+            # Alert windows count exactly their slices; the SLO window is a figure, not a trigger.
+            exprs[name] = summed(window, window if window == slo.window else range_just_under(window))
+    exprs[OBJECTIVE] = f"vector({num(slo.objective)})"
+    exprs[ERROR_BUDGET] = f"vector({num(slo_budget(slo))})"
+    exprs[TIME_PERIOD] = f"vector({slo.window_seconds // 86400})"
+    exprs[PERIOD_REMAINING] = f"1 - {ERROR(slo.window)}{sel} / {num(slo_budget(slo))}"
+    return exprs
+
+
+def _check_recorded(where: str, recorded: Mapping[str, Mapping[str, str]], listed: Mapping[str, Mapping[str, str]]) -> None:
     """The rules of one SLO record what :func:`obs.slo.recordings` lists, which is what the
     dashboards read: a rule renamed or dropped here alone would leave a panel empty."""
     for name in recorded:
@@ -155,63 +173,123 @@ def _check_recorded(
         )
 
 
-def recording_test(service: Service, slo: SLO) -> dict[str, Any]:
-    """A promtool case for the recordings: half the budget burning for 30 minutes leaves half of
-    it, and every ratio says so."""
-    burn, minutes = 0.5, 30
-    budget = slo_budget(slo)
-    expected = {
-        OBJECTIVE: slo.objective,
-        ERROR_BUDGET: budget,
-        TIME_PERIOD: slo.window_seconds // 86400,
-        TOTAL("5m"): 10.0,
-        ERROR("1h"): burn * budget,
-        BURN("5m"): burn,
-        BURN("1h"): burn,
-        ERROR(slo.window): burn * budget,
-        PERIOD_BURN: burn,
-        PERIOD_REMAINING: 1 - burn,
-    }
+# --- alerts ---------------------------------------------------------------------------------------
+
+
+def _row_condition(service: Service, slo: SLO, w: SLOAlertWindow) -> str:
+    sel = _slo_selector(service, slo)
+    budget, factor = num(slo_budget(slo)), num(w.factor)
+    on = f"and on ({SVC}, {SLO_LABEL})"
+    lines = [
+        f"{ERROR(w.long_window)}{sel} / {budget} > {factor}",
+        f"{on} {ERROR(w.short_window)}{sel} / {budget} > {factor}",
+    ]
+    guard = w.guard(slo)
+    if guard is not None:
+        # Low-traffic guard: enough requests for a ratio, or enough failures to mean something.
+        rate, failures = guard
+        span = range_just_under(w.long_window)
+        lines.append(
+            f"{on} (\n  avg_over_time({TOTAL}{sel}[{span}]) >= {num(rate)}\n"
+            # Failed requests are whole: "more than n - 0.5" is "at least n" without a float tie.
+            f"  or on ({SVC}, {SLO_LABEL}) avg_over_time({ERRORS_5M}{sel}[{span}]) * {w.row.long_seconds} > {num(failures - 0.5)}\n)"
+        )
+    return "\n".join(lines)
+
+
+def _what(slo: SLO) -> str:
     if isinstance(slo.sli, LatencySLI):
-        expected[GOOD("30m")] = 1 - burn * budget
-    return _recordings_case(
-        service,
-        slo,
-        "half the budget burning leaves half of it",
-        _slo_series(service, slo, [burn] * minutes, 10.0),
-        minutes,
-        expected,
+        return f"answered within {slo.sli.threshold_seconds:g}s"
+    return "answered without a server error"
+
+
+def _burn_alert(platform: Platform, service: Service, slo: SLO, severity: str, rows: Sequence[SLOAlertWindow], for_: str) -> Alert:
+    conditions = [_row_condition(service, slo, w) for w in rows]
+    indented = ["\n".join("  " + line for line in c.splitlines()) for c in conditions]
+    expr = conditions[0] if len(conditions) == 1 else f"\nor on ({SVC}, {SLO_LABEL})\n".join(f"(\n{c}\n)" for c in indented)
+    spend = "; ".join(
+        f"{w.factor:g}x over {w.long_window} and {w.short_window} ({w.row.budget_percent:g}% of the budget in {w.long_window})"
+        for w in rows
+    )
+    return Alert(
+        name=ALERT_NAME,
+        expr=expr,
+        severity=Severity(severity),
+        service=service.name,
+        team=service.team,
+        summary=f'{service.name} is burning its {slo.name} error budget {{{{ printf "%.1f" $value }}}}x too fast',
+        description=(
+            f"{slo.objective * 100:.6g}% of {service.name} requests must be {_what(slo)} over {slo.window}. "
+            f'The budget burns {{{{ printf "%.1f" $value }}}} times faster than sustainable (over the long window of the '
+            f"fastest condition that holds). This alert fires above {spend}."
+        ),
+        runbook_url=runbook_url(component_runbook_base(platform, service), ALERT_NAME, slo.name),
+        dashboard_url=links.dashboard_url(
+            platform.grafana_url, links.SLO_UID, links.SLOPanel.BURN_RATE_WINDOWS, service=service.name, slo=slo.name
+        ),
+        for_=for_,
+        keep_firing_for=KEEP_FIRING_FOR,
+        labels={SLO_LABEL: slo.name, "slo_window": slo.window},
+        source=slo_where(service, slo),
+        scheme=platform.severity_scheme,
     )
 
 
-def quiet_recording_test(service: Service, slo: SLO) -> dict[str, Any]:
-    """A promtool case for the SLO-window recordings: 15 minutes without a request, then healthy
-    traffic, leave the whole budget (a slice without requests adds no bad events, not NaN)."""
-    quiet, minutes = 15, 45
-    return _recordings_case(
-        service,
-        slo,
-        "a quiet stretch leaves the whole budget",
-        _slo_series(service, slo, [0.0] * (minutes - quiet), 10.0, quiet_minutes=quiet),
-        minutes,
-        {ERROR(slo.window): 0.0, PERIOD_BURN: 0.0, PERIOD_REMAINING: 1.0},
+def burn_alerts(platform: Platform, env: Environment, service: Service, slo: SLO) -> list[tuple[Alert, tuple[SLOAlertWindow, ...]]]:
+    """The alerts of ``slo``, one per severity (page first), each with the rows it joins; tuned by
+    the model (``ErrorBudgetBurn``: switched off, one severity for every row, a ``for``)."""
+    where = slo_where(service, slo)
+    tuning = tuning_for(platform, env, service.name, ALERT_NAME)
+    if tuning.threshold is not None:
+        raise ModelError(f"{where}: alerts[{ALERT_NAME}].threshold", "a burn-rate alert has no threshold to tune", "change the SLO's objective, or switch the alert off")
+    if tuning.enabled is False:
+        return []
+    rows = firing_windows(slo, where=f"services[{service.name}].")
+    grouped = {tuning.severity: rows} if tuning.severity else by_severity(rows)
+    order = sorted(grouped, key=lambda s: ("page", "ticket", "info").index(s))
+    return [(_burn_alert(platform, service, slo, sev, grouped[sev], tuning.for_ or "0s"), grouped[sev]) for sev in order]
+
+
+# --- tests: recordings ----------------------------------------------------------------------------
+
+
+def _series(service: Service, slo: SLO, steps: Sequence[Step]) -> tuple[Series, ...]:
+    """The counters of ``steps`` as promtool input: cumulative, one sample per step."""
+    total: list[float | None] = [0.0]
+    bad: list[float | None] = [0.0]
+    t = b = 0
+    for s in steps:
+        t, b = t + s.total, b + s.bad
+        total.append(float(t) if s.scraped else None)
+        bad.append(float(b) if s.scraped else None)
+    good = [None if x is None else x - y for x, y in zip(total, bad, strict=True)]  # type: ignore[operator]
+    base = (
+        f'{SVC}="{service.name}", {TEAM}="{service.team}", job="{service.name}", instance="{service.name}:{service.port}", '
+        f'http_request_method="GET", {ROUTE}="/slo-probe"'
+    )
+    if isinstance(slo.sli, LatencySLI):
+        return (
+            Series(f'{COUNT}{{{base}, {STATUS}="200"}}', counter_values(total)),
+            Series(f'{BUCKET}{{{base}, {STATUS}="200", le="{slo.sli.le}"}}', counter_values(good)),
+        )
+    return (
+        Series(f'{COUNT}{{{base}, {STATUS}="200"}}', counter_values(good)),
+        Series(f'{COUNT}{{{base}, {STATUS}="500"}}', counter_values(bad)),
     )
 
 
-def _recordings_case(
-    service: Service, slo: SLO, what: str, series: Sequence[Series], minutes: int, expected: Mapping[str, float]
-) -> dict[str, Any]:
-    """A promtool case: after ``minutes`` of ``series``, each recording reads its expected value."""
+def _recordings_case(service: Service, slo: SLO, what: str, steps: Sequence[Step], expected: Mapping[str, float]) -> dict[str, Any]:
     labels = f'{{{SVC}="{service.name}", {SLO_LABEL}="{slo.name}", {TEAM}="{service.team}"}}'
+    at = f"{len(steps) * SLO_TEST_STEP_MINUTES}m"
     return {
         "name": f"recordings [{service.name}/{slo.name}]: {what}",
-        "interval": "1m",
-        "input_series": [{"series": x.selector, "values": x.values} for x in series],
+        "interval": f"{SLO_TEST_STEP_MINUTES}m",
+        "input_series": [{"series": x.selector, "values": x.values} for x in _series(service, slo, steps)],
         "promql_expr_test": [
             {
                 # promtool 2.42 compares floats exactly; 1 means "equal within 1e-9".
                 "expr": f"abs({name}{_slo_selector(service, slo)} - {num(value)}) < bool 1e-9",
-                "eval_time": f"{minutes}m",
+                "eval_time": at,
                 "exp_samples": [{"labels": labels, "value": 1}],
             }
             for name, value in expected.items()
@@ -219,201 +297,177 @@ def _recordings_case(
     }
 
 
-def _slo_alert(platform: Platform, service: Service, slo: SLO, window: SLOAlertWindow) -> Alert:
-    sel = _slo_selector(service, slo)
-    long_w, short_w = window.long_window, window.short_window
-    factor = num(window.factor)
-    expr = (
-        f"{BURN(long_w)}{sel} > {factor}\n"
-        f"and on ({SVC}, {SLO_LABEL}) {BURN(short_w)}{sel} > {factor}\n"
-        # Low-traffic guard: a handful of requests (3 in an hour, 1 failed) must not page.
-        f"and on ({SVC}, {SLO_LABEL}) {TOTAL(long_w)}{sel} >= {num(slo.min_request_rate)}"
-    )
-    what = (
-        "answered without a server error"
-        if not isinstance(slo.sli, LatencySLI)
-        else f"answered within {slo.sli.threshold_seconds:g}s"
-    )
-    name = "ErrorBudgetBurn"
-    return Alert(
-        name=name,
-        expr=expr,
-        severity=Severity(window.severity),
-        service=service.name,
-        team=service.team,
-        summary=f'{service.name} is burning its {slo.name} error budget {{{{ printf "%.1f" $value }}}}x too fast',
-        description=(
-            f"{slo.objective * 100:.6g}% of {service.name} requests must be {what} over {slo.window}. "
-            f'Over the last {long_w} (and still over the last {short_w}) the error budget burned {{{{ printf "%.1f" $value }}}} times '
-            f"faster than sustainable; above {factor}x, {window.row.budget_percent:g}% of the {slo.window} budget is gone within {long_w}."
-        ),
-        runbook_url=f"{component_runbook_base(platform, service).rstrip('/')}#{name.lower()}",
-        dashboard_url=links.dashboard_url(
-            platform.grafana_url,
-            links.SLO_UID,
-            links.SLOPanel.BURN_RATE_WINDOWS,
-            service=service.name,
-            slo=slo.name,
-        ),
-        for_=window.for_,
-        labels={
-            SLO_LABEL: slo.name,
-            "slo_window": slo.window,
-            "long_window": long_w,
-            "short_window": short_w,
-        },
-        source=slo_where(service, slo),
-    )
+def recording_test(service: Service, slo: SLO) -> dict[str, Any]:
+    """Half the budget burning for 6 hours leaves half of it, and every recording says so (the raw
+    windows, the summed ones and the SLO window alike)."""
+    per_step = 30_000
+    bad = round(per_step * slo_budget(slo) * 0.5)
+    ratio = bad / per_step
+    steps = [Step(per_step, bad)] * 72
+    expected: dict[str, float] = {
+        OBJECTIVE: slo.objective,
+        ERROR_BUDGET: slo_budget(slo),
+        TIME_PERIOD: slo.window_seconds // 86400,
+        TOTAL: per_step / STEP_SECONDS,
+        ERRORS_5M: bad / STEP_SECONDS,
+        PERIOD_REMAINING: 1 - ratio / slo_budget(slo),
+    }
+    for name in (*fast_recordings(slo)[2:], *slow_recordings(slo)):
+        if name.startswith(ERROR_PREFIX):
+            expected[name] = ratio
+    return _recordings_case(service, slo, f"{ratio:.4%} failing leaves {1 - ratio / slo_budget(slo):.0%} of the budget", steps, expected)
 
 
-def _slo_series(
-    service: Service, slo: SLO, burns: Sequence[float], rps: float, quiet_minutes: int = 0
-) -> tuple[Series, ...]:
-    """Traffic at ``rps`` requests per second; during minute ``m`` (from m to m+1) bad requests
-    burn the budget at ``burns[m]`` times the sustainable rate. The first ``quiet_minutes`` (before
-    those) have no request at all: every counter stays where it is."""
-    per_minute = rps * 60
-    budget = slo_budget(slo)
-    route = f'{ROUTE}="/slo-probe"'
-    base = f'{SVC}="{service.name}", {TEAM}="{service.team}", job="{service.name}", instance="{service.name}:{service.port}", http_request_method="GET", {route}'
+def quiet_recording_test(service: Service, slo: SLO) -> dict[str, Any]:
+    """15 minutes without a request, then healthy traffic: the whole budget is left (a slice
+    without requests adds no bad events, not NaN)."""
+    steps = [Step(0, 0)] * 3 + [Step(3000, 0)] * 6
+    return _recordings_case(service, slo, "a quiet stretch leaves the whole budget", steps, {ERROR(slo.window): 0.0, PERIOD_REMAINING: 1.0})
 
-    def counter(step: Callable[[float], float]) -> str:
-        values, total = [0.0] * (1 + quiet_minutes), 0.0
-        for burn in burns:
-            total += step(burn)
-            values.append(total)
-        return compress(values)
 
-    good = counter(lambda b: per_minute * (1 - budget * b))
-    if isinstance(slo.sli, LatencySLI):
-        le = slo.sli.le
-        return (
-            Series(f'{BUCKET}{{{base}, {STATUS}="200", le="{le}"}}', good),
-            Series(f'{BUCKET}{{{base}, {STATUS}="200", le="+Inf"}}', counter(lambda b: per_minute)),
-            Series(f'{COUNT}{{{base}, {STATUS}="200"}}', counter(lambda b: per_minute)),
+# --- tests: incidents -------------------------------------------------------------------------
+
+
+def _offset(minutes: int) -> str:
+    """Minutes from the incident's start: ``+5m``, ``+1h05m``, ``+1d2h``."""
+    sign = "-" if minutes < 0 else "+"
+    days, rest = divmod(abs(minutes), 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else ""]
+    if mins:
+        parts.append(f"{mins:02d}m" if days or hours else f"{mins}m")
+    return sign + ("".join(parts) or "0m")
+
+
+def timeline_text(tl: Timeline, lead: int) -> str:
+    """``page +5m to +50m; ticket never``: when each severity fires, from the incident's start."""
+    parts = []
+    for severity in tl.firing:
+        spans = []
+        for start, stop in tl.intervals(severity):
+            end = "the end" if stop >= tl.evaluations else _offset((stop - lead) * SLO_TEST_STEP_MINUTES)
+            spans.append(f"{_offset((start - lead) * SLO_TEST_STEP_MINUTES)} to {end}")
+        parts.append(f"{severity} {', '.join(spans) or 'never'}")
+    return "; ".join(parts)
+
+
+def _series_of(service: Service, slo: SLO, incident: Incident) -> tuple[Series, ...]:
+    return _series(service, slo, incident.steps)
+
+
+def _expected_at(alerts: Mapping[str, Alert], tl: Timeline, at: int) -> list[dict[str, Any]]:
+    return [alerts[s].expected(Fires(value=v)) for s in tl.firing if (v := tl.firing[s][at]) is not None]
+
+
+def incident_cases(service: Service, slo: SLO, alerts: Mapping[str, Alert], only: str = "") -> list[dict[str, Any]]:
+    """Every incident of :func:`obs.catalogue.alerts.slo_scenarios.incidents` as a promtool test
+    group: its series, and ErrorBudgetBurn at each checkpoint. The name says the incident and the
+    timeline, so a failing test prints both."""
+    try:
+        games = played(SLOShape.of(slo), only)
+    except Unplayable as err:
+        raise RenderError(f"rules: {slo_where(service, slo)}: {err}") from None
+    cases = []
+    for game in games:
+        incident, tl = game.incident, game.timeline
+        cases.append(
+            {
+                "name": f"{ALERT_NAME} [{service.name}/{slo.name}]: {incident.title}: {timeline_text(tl, incident.lead)}",
+                "interval": f"{SLO_TEST_STEP_MINUTES}m",
+                "input_series": [{"series": x.selector, "values": x.values} for x in _series_of(service, slo, incident)],
+                "alert_rule_test": [
+                    {"eval_time": f"{p * SLO_TEST_STEP_MINUTES}m", "alertname": ALERT_NAME, "exp_alerts": _expected_at(alerts, tl, p)}
+                    for p in game.checkpoints
+                ],
+            }
         )
-    return (
-        Series(f'{COUNT}{{{base}, {STATUS}="200"}}', good),
-        Series(f'{COUNT}{{{base}, {STATUS}="500"}}', counter(lambda b: per_minute * budget * b)),
-    )
+    return cases
 
 
-def _window_burn(burns: Sequence[float], at: int, window_minutes: int) -> float:
-    """The burn rate a recording reads at minute ``at`` over a window: with per-minute samples and
-    the same traffic every minute, the mean of the minutes inside it (promtool's range selectors
-    include both ends, and extrapolation scales errors and total alike)."""
-    inside = burns[max(0, at - window_minutes) : at]
-    return sum(inside) / len(inside)
+def _unit_cases(service: Service, slo: SLO, alerts: Mapping[str, Alert], only: str) -> list[AlertTest]:
+    """The firing and the silent case every alert carries (:func:`obs.alerting.require_tests`):
+    every request failing from the start, and two healthy hours."""
+    per_step = 30_000
+    cases = []
+    for what, steps in (
+        ("every request failing for 30m", [Step(per_step, per_step)] * 6),
+        ("healthy traffic for 2h", [Step(per_step, round(per_step * slo_budget(slo) * 0.1))] * 24),
+    ):
+        incident = Incident("unit", what, tuple(steps), 0)
+        tl = Replay(SLOShape.of(slo), incident, only=only).run()
+        fires = tuple(Fires(value=v, alert=alerts[s]) for s in tl.firing if (v := tl.firing[s][-1]) is not None)
+        at = f"{len(steps) * SLO_TEST_STEP_MINUTES}m"
+        cases.append(AlertTest(what, _series(service, slo, steps), at, fires=fires, interval=f"{SLO_TEST_STEP_MINUTES}m"))
+    return cases
 
 
-def _expected(
-    pairs: Sequence[tuple[SLOAlertWindow, Alert]], burns: Sequence[float], eval_minute: int, step: int
-) -> tuple[Fires, ...]:
-    """Which burn-rate alerts fire at ``eval_minute``: the rule conditions and ``for`` replayed
-    over the evaluations a promtool test makes (every ``step`` minutes, from 0)."""
-    firing: list[Fires] = []
-    for window, alert in pairs:
-        long_m, short_m, hold = (
-            duration_minutes(window.long_window),
-            duration_minutes(window.short_window),
-            duration_minutes(window.for_),
-        )
-        active_since: int | None = None
-        for at in range(0, eval_minute + 1, step):
-            # Rates need two samples: nothing is active at minute 0. The traffic of every test
-            # clears the low-traffic guard, except the low-traffic case, which has no burst to show.
-            active = (
-                at > 0
-                and _window_burn(burns, at, long_m) > window.factor
-                and _window_burn(burns, at, short_m) > window.factor
-            )
-            active_since = (active_since if active_since is not None else at) if active else None
-        if active_since is not None and eval_minute - active_since >= hold:
-            firing.append(Fires(value=_window_burn(burns, eval_minute, long_m), alert=alert))
-    return tuple(firing)
+# --- the file -----------------------------------------------------------------------------------
 
 
-def slo_alerts(platform: Platform, service: Service, slo: SLO) -> list[Alert]:
-    # A window whose factor exceeds 1/budget cannot fire even at 100% errors (a 90% SLO burns at
-    # most 10x): it is left out rather than rendered as an alert that can never fire.
-    max_burn = 1 / slo_budget(slo)
-    windows = tuple(w for w in alert_windows(slo, where=f"services[{service.name}].") if w.factor < max_burn)
-    pairs = [(w, _slo_alert(platform, service, slo, w)) for w in windows]
-    step = SLO_TEST_STEP_MINUTES
-    # The low-traffic guard counts requests over the long window, and a test starts with no history:
-    # this rate clears it for the longest window from the first evaluation on.
-    longest = max(parse_duration(w.long_window) for w in windows)
-    rps = max(10.0, slo.min_request_rate * longest / 60 * 2)
-    factors = sorted({w.factor for w in windows})
-    healthy = 0.1
+def slo_rule_file(platform: Platform, env: Environment, service: Service, slo: SLO) -> RuleFile:
+    """The rule file of one SLO: recordings, alerts, and their tests over whole incidents."""
+    where = slo_where(service, slo)
+    labels = recording_labels(service, slo)
+    p = platform.name
+    file = RuleFile(f"slo-{service.name}-{slo.name}", test_step=f"{SLO_TEST_STEP_MINUTES}m")
+    fast = file.group(f"{p}-slo-sli-{service.name}-{slo.name}")
+    for name, expr in _fast_exprs(service, slo).items():
+        file.record(fast, name, expr, labels, where)
+    slow = file.group(f"{p}-slo-long-{service.name}-{slo.name}")
+    # Never faster than the environment's own evaluation interval.
+    file.groups[-1]["interval"] = max(SLOW_INTERVAL, env.scrape_interval, key=parse_duration)
+    for name, expr in _slow_exprs(service, slo).items():
+        file.record(slow, name, expr, labels, where)
+    _check_recorded(where, {r["record"]: r["labels"] for g in file.groups for r in g["rules"]}, recordings(service, slo))
 
-    def burn_above(factor: float) -> float:
-        # Between this factor and the next one up, rounded to keep printf "%.1f" away from ties.
-        higher = min([f for f in factors if f > factor] + [factor * 1.5, max_burn])
-        return round((factor + higher) / 2, 1)
-
-    def steps(minutes: int) -> int:
-        return -(-minutes // step) * step
-
-    def case(name: str, burns: list[float], traffic: float = rps) -> AlertTest:
-        at = len(burns)
-        fires = _expected(pairs, burns, at, step) if traffic == rps else ()
-        return AlertTest(
-            name=name, series=_slo_series(service, slo, burns, traffic), eval_time=f"{at}m", fires=fires
-        )
-
-    quiet_at = max(steps(duration_minutes(w.for_)) + step for w in windows)
-    common = [case("healthy traffic: errors at a tenth of the budget", [healthy] * quiet_at)]
-    if slo.min_request_rate > 0:
-        common.append(
-            case(
-                f"low traffic: every window burning, but under {num(slo.min_request_rate)} requests/s",
-                [burn_above(max(factors))] * quiet_at,
-                traffic=slo.min_request_rate / 2,
-            )
-        )
-    alerts: list[Alert] = []
-    for window, alert in pairs:
-        long_m, short_m, hold = (
-            duration_minutes(window.long_window),
-            duration_minutes(window.short_window),
-            duration_minutes(window.for_),
-        )
-        burn = burn_above(window.factor)
-        cases = [
-            # Active from the first evaluation after minute 0, firing once `for` has elapsed.
-            case(
-                f"burning {burn}x fires the {window.long_window}/{window.short_window} window",
-                [burn] * (steps(hold) + step),
-            ),
-            case(
-                f"burning {burn}x for less than {window.for_} is still pending",
-                [burn] * max(step, hold // step * step),
-            ),
-        ]
-        if long_m <= 6 * 60:
-            # The two halves of the condition, each on its own; only for the page windows, whose
-            # hours of history stay cheap to replay (the ticket windows would need days).
-            recovery = steps(short_m) + 2 * step
-            strong = min(max_burn, window.factor * long_m / (long_m - recovery) * 1.3)
-            if strong > window.factor * long_m / (long_m - recovery):
-                cases.append(
-                    case(
-                        f"stopped burning {window.short_window} ago: the short window resets the alert",
-                        [strong] * long_m + [healthy] * recovery,
-                    )
-                )
-            burst = steps(hold + short_m) + step
-            spike = (0.75 * window.factor * long_m - healthy * (long_m - burst)) / burst
-            if window.factor * 1.2 < spike <= max_burn:
-                cases.append(
-                    case(
-                        f"a {burst}m burst at {num(round(spike, 1))}x leaves the {window.long_window} window under {num(window.factor)}x",
-                        [healthy] * (long_m - burst) + [round(spike, 1)] * burst,
-                    )
-                )
-        alerts.append(alert.with_tests(*cases, *common))
-    return alerts
+    file.expr_tests.append(recording_test(service, slo))
+    file.expr_tests.append(quiet_recording_test(service, slo))
+    burns = burn_alerts(platform, env, service, slo)
+    if not burns:
+        return file
+    by_sev = {a.severity.value: a for a, _ in burns}
+    only = tuning_for(platform, env, service.name, ALERT_NAME).severity
+    if _replayable(platform, env, service, slo):
+        file.expr_tests.extend(incident_cases(service, slo, by_sev, only))
+    units = _unit_cases(service, slo, by_sev, only)
+    fast_alerts = file.group(f"{p}-slo-alerts-{service.name}-{slo.name}")
+    for alert, rows in burns:
+        # An alert reading a summed window is evaluated with it, in the slow group.
+        target = slow if any(sliced(w.long_window) or sliced(w.short_window) for w in rows) else fast_alerts
+        file.alert(target, alert.with_tests(*units))
+    if not fast_alerts:
+        file.groups.pop()
+    return file
 
 
-__all__ = ["BURN", "ERROR", "ERRORS_5M", "ERROR_BUDGET", "GOOD", "OBJECTIVE", "PERIOD_BURN", "PERIOD_REMAINING", "SLO_TEST_STEP_MINUTES", "TIME_PERIOD", "TOTAL", "quiet_recording_test", "recording_test", "slo_alerts", "slo_budget", "slo_matchers", "slo_recordings", "slo_where"]
+def _replayable(platform: Platform, env: Environment, service: Service, slo: SLO) -> bool:
+    """Whether the incidents can be asserted: the replay evaluates the rules as rendered by
+    default; a ``for`` tuned onto the alert is not replayed (its unit cases still run)."""
+    return not tuning_for(platform, env, service.name, ALERT_NAME).for_
+
+
+def slo_rule_files(platform: Platform, env: Environment) -> list[RuleFile]:
+    """One file per SLO of every instrumented service."""
+    return [slo_rule_file(platform, env, service, slo) for service in platform.instrumented_services for slo in service.slos]
+
+
+__all__ = [
+    "ALERT_NAME",
+    "ERROR",
+    "ERRORS_5M",
+    "ERROR_BUDGET",
+    "OBJECTIVE",
+    "PERIOD_REMAINING",
+    "SLO_TEST_STEP_MINUTES",
+    "TIME_PERIOD",
+    "TOTAL",
+    "burn_alerts",
+    "incident_cases",
+    "quiet_recording_test",
+    "recording_test",
+    "slo_budget",
+    "slo_matchers",
+    "slo_rule_file",
+    "slo_rule_files",
+    "slo_where",
+]

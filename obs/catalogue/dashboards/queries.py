@@ -26,7 +26,7 @@ from obs.catalogue.dashboards.recordings import SLORecordings
 from obs.errors import RenderError
 from obs.grafana import Target, Thresholds
 from obs.model import SLO
-from obs.slo import SLOAlertWindow, SLORecording, alert_windows
+from obs.slo import SLO_LABEL, SLOAlertWindow, SLORecording, alert_windows
 
 DURATION = contract.HTTP_SERVER_DURATION.name
 REQUESTS = f"{DURATION}_count"
@@ -186,13 +186,19 @@ def slo_budget_remaining(recordings: SLOs, variables: Collection[str] = ()) -> R
 
 def slo_budget_spent(recordings: SLOs, variables: Collection[str] = ()) -> Recorded:
     """Fraction of the error budget of the window spent (above 1: the SLO is breached)."""
-    return _read(recordings, SLORecording.PERIOD_BURN_RATE, variables=variables)
+    left = slo_budget_remaining(recordings, variables)
+    return Recorded(f"1 - {left.expr}", left.reads)
 
 
 def slo_burn_rate(recordings: SLOs, window: str, variables: Collection[str] = ()) -> Recorded:
     """How many times faster than sustainable the budget burns over ``window`` (1 = exactly spent
-    at the end of the SLO window)."""
-    return _read(recordings, SLORecording.BURN_RATE, window, variables)
+    at the end of the SLO window): the window's error ratio over the SLO's recorded budget, as the
+    alerts compute it (the rules record the ratio, not the burn rate)."""
+    ratio = _read(recordings, SLORecording.SLI_ERROR, window, variables)
+    budget = _read(recordings, SLORecording.ERROR_BUDGET, variables=variables)
+    return Recorded(
+        f"{ratio.expr} / on ({SERVICE}, {SLO_LABEL}) group_left {budget.expr}", ratio.reads | budget.reads
+    )
 
 
 def burn_lines(slo: SLO) -> tuple[SLOAlertWindow, SLOAlertWindow]:
