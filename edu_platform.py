@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from obs.model import (
     SLO,
+    Autoscaling,
     AvailabilitySLI,
     ComponentOverride,
     Dependency,
     DependencyKind,
     Environment,
+    Kubernetes,
     LatencySLI,
     Platform,
     Service,
@@ -26,7 +28,14 @@ from obs.model import (
     TraceSampling,
 )
 
-SECRETS = "/etc/alertmanager/secrets"
+#: The receivers' keys: one Secret, mounted where the Prometheus Operator mounts the Secrets an
+#: Alertmanager lists (``/etc/alertmanager/secrets/<secret>/<key>``); Compose mounts the same paths.
+SECRETS = "/etc/alertmanager/secrets/alert-receivers"
+#: The backend behind a HorizontalPodAutoscaler on Kubernetes: 3 to 10 pods at 70 % CPU, or 50
+#: requests per second per pod, whichever asks for more.
+BACKEND_SCALING = Autoscaling(min_replicas=3, max_replicas=10, cpu_percent=70, requests_per_pod=50)
+#: kube-prometheus-stack's Alertmanager Service (release kube-prometheus-stack in monitoring), for Grafana.
+STACK_ALERTMANAGER = "http://kube-prometheus-stack-alertmanager.monitoring.svc:9093"
 
 
 def _team(name: str) -> Team:
@@ -148,25 +157,35 @@ platform = Platform(
         ),
     ),
     environments=(
+        # Staging and production run on Kubernetes, watched by kube-prometheus-stack: every pod is
+        # found by its `app` label and scraped on its `http` port (build/<env>/kubernetes/).
         Environment(
             name="prod",
+            runtime=Kubernetes(
+                namespace="toolboxai-production",
+                cluster="edu-prod-eu-west-1",
+                namespace_labels={"app": "toolboxai", "environment": "production"},
+            ),
             external_labels={"region": "eu-west-1"},
-            overrides={
-                "backend": ComponentOverride(
-                    targets=("backend-0.prod.internal:8000", "backend-1.prod.internal:8000")
-                ),
-            },
+            alertmanager_url=STACK_ALERTMANAGER,
+            overrides={"backend": ComponentOverride(autoscaling=BACKEND_SCALING)},
         ),
         Environment(
             name="staging",
+            runtime=Kubernetes(
+                namespace="toolboxai-staging",
+                cluster="edu-staging-eu-west-1",
+                namespace_labels={"app": "toolboxai", "environment": "staging"},
+            ),
             external_labels={"region": "eu-west-1"},
             paging=False,
+            alertmanager_url=STACK_ALERTMANAGER,
             overrides={
                 "dashboard": ComponentOverride(probe_url="https://dashboard.staging.edu.example.org/"),
                 "cms": ComponentOverride(
                     probe_url="https://cms.staging.edu.example.org/ghost/api/admin/site/"
                 ),
-                "backend": ComponentOverride(sampling_ratio=1.0),
+                "backend": ComponentOverride(sampling_ratio=1.0, autoscaling=BACKEND_SCALING),
             },
             log_retention_days={"access": 7, "application": 7},
         ),
