@@ -70,15 +70,15 @@ def rule_problems(env_dir: Path, objects: Sequence[Mapping[str, Any]]) -> list[s
     rules = {o["metadata"]["name"]: (o.get("spec") or {}).get("groups") for o in objects if o.get("kind") == "PrometheusRule"}
     config_maps = {o["metadata"]["name"]: o.get("data") or {} for o in objects if o.get("kind") == "ConfigMap"}
     plain = {name: data for name, data in config_maps.items() if name.endswith(PLAIN_RULES_SUFFIX)}
+    problems: list[str] = []
     if rules or not plain:
-        held = {}
+        held: set[str] = set()
         for name, groups in rules.items():
-            match = [stem for stem, content in files.items() if (content or {}).get("groups") == groups]
+            match = {stem for stem, content in files.items() if (content or {}).get("groups") == groups}
             if not match:
-                return [f"PrometheusRule/{name}: its groups are those of no rule file prometheus.yml loads"]
-            held.update(dict.fromkeys(match, name))
-        return [f"{RULES_DIR}/{stem}.yml: no PrometheusRule carries its groups" for stem in files if stem not in held]
-    problems = []
+                problems.append(f"PrometheusRule/{name}: its groups are those of no rule file prometheus.yml loads")
+            held |= match
+        return problems + [f"{RULES_DIR}/{stem}.yml: no PrometheusRule carries its groups" for stem in files if stem not in held]
     for name, data in plain.items():
         held = {key.removesuffix(".yml"): yaml.safe_load(text) for key, text in data.items()}
         problems += [f"ConfigMap/{name}: {stem}.yml is not as written in {RULES_DIR}" for stem, content in files.items() if held.get(stem) != content]
