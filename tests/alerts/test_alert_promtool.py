@@ -88,34 +88,43 @@ def _edit(path: Path, old: str, new: str) -> None:
         # HighErrorRate at 50% instead of 5%: both its generated and its hand-written tests see it.
         ("custom.yml", "> 0.05\n", "> 0.5\n", "custom.test.yml"),
         ("custom.yml", "> 0.05\n", "> 0.5\n", "handwritten/high_error_rate.test.yml"),
-        # The fast page's long window made twice as sensitive: the burst case sees it.
+        # The fast page's threshold halved: the slow burn (5x) would page from its first hours.
         (
             "slo-backend-availability.yml",
-            'ratio_rate1h{service="backend", slo="availability"} > 14.4',
-            'ratio_rate1h{service="backend", slo="availability"} > 7.2',
+            'ratio_rate1h{service="backend", slo="availability"} / 0.001 > 14.4',
+            'ratio_rate1h{service="backend", slo="availability"} / 0.001 > 4.4',
             "slo-backend-availability.test.yml",
         ),
-        # The short window no longer confirms: the alert would not reset when the burn stops.
+        # The short window no longer confirms: the page would stay after the outage ended.
         (
             "slo-backend-availability.yml",
-            'ratio_rate5m{service="backend", slo="availability"} > 14.4',
-            'ratio_rate5m{service="backend", slo="availability"} > 0',
+            'ratio_rate5m{service="backend", slo="availability"} / 0.001 > 14.4',
+            'ratio_rate5m{service="backend", slo="availability"} / 0.001 > -1',
+            "slo-backend-availability.test.yml",
+        ),
+        # The 6h page reading the 1d window instead: later, and longer.
+        (
+            "slo-backend-availability.yml",
+            'slo:sli_error:ratio_rate6h{service="backend", slo="availability"} / 0.001 > 6',
+            'slo:sli_error:ratio_rate1d{service="backend", slo="availability"} / 0.001 > 6',
             "slo-backend-availability.test.yml",
         ),
         # The budget-remaining recording off by 10%: the recordings' own case sees it.
         (
             "slo-backend-availability.yml",
-            "expr: 1 - slo:period_burn_rate:ratio",
-            "expr: 0.9 - slo:period_burn_rate:ratio",
+            "expr: 1 - slo:sli_error:ratio_rate30d",
+            "expr: 0.9 - slo:sli_error:ratio_rate30d",
             "slo-backend-availability.test.yml",
         ),
-        # The low-traffic guard removed.
+        # The low-traffic guard removed: isolated errors at night would page.
         (
             "slo-backend-latency.yml",
-            'slo:sli_total:rate1h{service="backend", slo="latency"} >= 0.1',
-            'slo:sli_total:rate1h{service="backend", slo="latency"} >= 0',
+            "* 3600 > 2.5",
+            "* 3600 > -1",
             "slo-backend-latency.test.yml",
         ),
+        # A label the routing depends on, changed on the page.
+        ("slo-backend-availability.yml", "severity: page", "severity: ticket", "slo-backend-availability.test.yml"),
         # `for` dropped: the blip case catches it.
         ("postgres.yml", "for: 2m", "for: 0s", "postgres.test.yml"),
         # A label the runbook routing depends on, changed.

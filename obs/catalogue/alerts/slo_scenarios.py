@@ -386,17 +386,18 @@ def _minutes(steps: int) -> str:
 
 
 def low_traffic_per_step(shape: SLOShape) -> int:
-    """A tenth of the guard's rate, in whole requests per step (at least one): low enough that
-    one failed request in an hour reads as a fast burn."""
-    return max(1, math.floor(shape.min_request_rate * STEP_SECONDS / 10))
+    """Requests per step for the low-traffic incidents: at most a tenth of the guard's rate, and
+    few enough that two failed requests in an hour read as a fast burn (the guard's work)."""
+    fastest = shape.windows[0]
+    hour_steps = 3600 // STEP_SECONDS
+    burst = math.floor(0.9 * 2 / (hour_steps * fastest.factor * shape.budget))
+    return max(1, min(math.floor(shape.min_request_rate * STEP_SECONDS / 10), burst))
 
 
 def _isolated_spacing(shape: SLOShape) -> int:
-    """Steps between single failures so that no page row's long window holds as many failures
-    as the guard lets through."""
+    """Steps between pairs of failures so that no page row's long window holds three."""
     pages = [w for w in shape.windows if w.severity == "page"] or list(shape.windows[:1])
-    longest = max(w.row.long_seconds for w in pages)
-    return longest // STEP_SECONDS // (MIN_FAILED_REQUESTS - 1) + 1
+    return max(w.row.long_seconds for w in pages) // STEP_SECONDS + 1
 
 
 def incidents(shape: SLOShape) -> tuple[Incident, ...]:
@@ -445,8 +446,9 @@ def incidents(shape: SLOShape) -> tuple[Incident, ...]:
         low = low_traffic_per_step(shape)
         rate = f"{low / STEP_SECONDS:.2g} req/s"
         spacing = _isolated_spacing(shape)
-        isolated = [Step(low, 1 if i % spacing == 0 else 0) for i in range(4 * spacing)]
-        add("low-traffic-isolated", f"low traffic with isolated errors ({rate}, one failure every {_minutes(spacing)})",
+        # Two failed requests five minutes apart, then quiet for longer than any page window.
+        isolated = [Step(low, 1 if i % spacing in (0, 1) else 0) for i in range(3 * spacing)]
+        add("low-traffic-isolated", f"low traffic with isolated errors ({rate}, two failures every {_minutes(spacing)})",
             isolated + [Step(low, 0)] * 12, low)  # fmt: skip
         add("low-traffic-down", f"low traffic fully failing ({rate}, every request failing for 2h)",
             [Step(low, low)] * 24 + [Step(low, 0)] * 24, low)  # fmt: skip
