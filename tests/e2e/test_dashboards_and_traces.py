@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from obs.grafana.lint import iter_panels
 from obs.preview import make_window, substitute, variable_values
 from obs.runtime import ApiError
 from tests.e2e.conftest import Running
-from tests.e2e.helpers import wait_for
+from tests.e2e.helpers import built_alert, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -93,3 +94,20 @@ def test_exemplar_trace_ids_resolve_to_received_spans_and_log_lines(running: Run
     logged = {_trace_id(text) for text in stack.log_path(service).read_text(encoding="utf-8").splitlines()}
     missing = [t for t in sample if t not in logged]
     assert not missing, f"{service}'s log has no line with trace.id {missing[:3]}"
+    # The exemplar's link (the Jaeger UI's /trace/<id>) opens the trace on the demo's stand-in.
+    page = _get(f"{stack.here.jaeger_url}/trace/{sample[0]}")
+    assert f"Trace {sample[0]}" in page and f"<td>{service}</td>" in page
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=60) as response:
+        return str(response.read().decode())
+
+
+def test_an_alerts_dashboard_link_opens_the_dashboard_on_the_grafana_stand_in(running: Running) -> None:
+    stack = running.stack
+    rule = built_alert(stack, "ErrorBudgetBurn", service="backend", slo="availability", long_window="1h")
+    link = rule["annotations"]["dashboard_url"]
+    assert link.startswith(stack.here.grafana_url + "/d/obs-slo?")
+    page = _get(link)
+    assert "Preview of obs-slo" in page and "service=backend" in page
