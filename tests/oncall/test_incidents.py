@@ -6,20 +6,15 @@ outage through and holds isolated failures back."""
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "alerts"))
-
-from alert_platforms import small_platform  # noqa: E402
-
-from edu_platform import platform as edu  # noqa: E402
-from obs.catalogue.alerts.slo import incident_cases, timeline_text  # noqa: E402
-from obs.catalogue.alerts.slo_scenarios import STEP_SECONDS, Replay, SLOShape, Timeline, incidents, played  # noqa: E402
-from obs.model import SLO, AvailabilitySLI, LatencySLI, Service  # noqa: E402
-from obs.slo import by_severity, firing_windows, workbook_detection_seconds  # noqa: E402
+from edu_platform import platform as edu
+from obs.catalogue.alerts.slo import incident_cases, timeline_text
+from obs.catalogue.alerts.slo_scenarios import STEP_SECONDS, Replay, SLOShape, Timeline, incidents, played
+from obs.model import SLO, AvailabilitySLI, LatencySLI, Service
+from obs.slo import by_severity, firing_windows, workbook_detection_seconds
+from tests.alerts.alert_platforms import small_platform
 
 SLOS: list[tuple[Service, SLO]] = [
     *((s, slo) for s in edu.instrumented_services for slo in s.slos),
@@ -150,5 +145,5 @@ def test_a_latency_slo_counts_the_requests_slower_than_its_threshold() -> None:
     shop = small_platform().service("shop")
     latency = shop.slo("latency")
     assert isinstance(latency.sli, LatencySLI)
-    lead, tl = games(latency)["long-partial-outage"]
+    _, tl = games(latency)["long-partial-outage"]
     assert tl.intervals("page") and tl.intervals("ticket")

@@ -3,18 +3,14 @@ and a wrong rule fails with the incident and its expected timeline in promtool's
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "alerts"))
-
-from alert_platforms import small_platform  # noqa: E402
-
-from obs.builder import build  # noqa: E402
-from obs.checks import rules as rules_checks  # noqa: E402
-from obs.tools import available  # noqa: E402
+from obs.builder import build
+from obs.checks import rules as rules_checks
+from obs.tools import available
+from tests.alerts.alert_platforms import small_platform
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not available("promtool"), reason="promtool not installed")]
 

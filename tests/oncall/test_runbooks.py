@@ -4,21 +4,17 @@ with the team's own text merged in."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "alerts"))
-
-from alert_platforms import small_platform  # noqa: E402
-
-from edu_platform import platform as edu  # noqa: E402
-from obs.artifacts import Artifact  # noqa: E402
-from obs.builder import build  # noqa: E402
-from obs.checks import runbooks as checks  # noqa: E402
-from obs.render.runbooks import markdown_html  # noqa: E402
+from edu_platform import platform as edu
+from obs.artifacts import Artifact
+from obs.builder import build
+from obs.checks import runbooks as checks
+from obs.render.runbooks import markdown_html
+from tests.alerts.alert_platforms import small_platform
 
 GROUPS = ["prometheus", "rules", "alertmanager", "runbooks"]
 
