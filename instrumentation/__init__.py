@@ -41,6 +41,7 @@ from ._internals import fastapi_native_telemetry, report
 from ._metrics import HttpMetrics
 from ._settings import InstrumentationSettings, OtlpProtocol, resolve_settings
 from ._tracing import build_tracer_provider, install_global, instrument_clients
+from .coexist import keep_one_server_span
 from .log_filters import RepeatedWarningFilter
 from .logs import JsonFormatter, build_record
 from .servers import adopt_server_loggers, log_uncaught_exceptions
@@ -174,6 +175,8 @@ def instrument(
 
     regex = settings.excluded_regex()
     excluded = regex.match if regex is not None else None
+    # The zero-code agent or a contrib instrumentor on the same app: one server span per request.
+    say_others = keep_one_server_span(app, framework, obs_traces=settings.traces)
     if framework == "flask":
         _instrument_flask(app, state, excluded, endpoint)
     else:
@@ -183,6 +186,7 @@ def instrument(
         state.log_handler = _install_json_logging(settings, log_handler)
         _adopt_process_logging(app, framework, state)
     report()  # why a fast path is off, once per process, through the logging just set up
+    say_others()
     setattr(app, _STATE_ATTR, state)
     return state
 

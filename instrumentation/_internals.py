@@ -15,10 +15,8 @@ from __future__ import annotations
 import logging
 import random
 from bisect import bisect_left
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from opentelemetry import trace
@@ -31,11 +29,10 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Decision, Pa
 from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE, TraceState
 from opentelemetry.util import types
-from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.samples import Exemplar
 from prometheus_client.values import MutexValue
 
-from exporters.prometheus import multiprocess_dir
 from exporters.span_batch import CountingBatchSpanProcessor
 
 from ._span import ServerSpan, SpanShared, UnsampledSpan
@@ -79,6 +76,7 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("flask_request_context", "flask.globals", "flask_request_context"),
     Internal("fastapi_telemetry", "fastapi.FastAPI", "fastapi_native_telemetry"),
     Internal("fastapi_effective_route", "fastapi.routing (scope keys)", "fastapi_effective_route"),
+    Internal("contrib_instrumented", "opentelemetry-instrumentation-fastapi/-flask (app attribute)", "other_instrumentation"),
 )
 
 #: The attribute (or scope key) each entry names.
@@ -105,6 +103,7 @@ NAMES: dict[str, str] = {
     "flask_request_context": "_cv_request",
     "fastapi_telemetry": "_telemetry",
     "fastapi_effective_route": "effective_route_context",
+    "contrib_instrumented": "_is_instrumented_by_opentelemetry",
 }
 
 #: What each feature buys, and what runs without it.
@@ -116,6 +115,7 @@ FEATURES: dict[str, str] = {
     "flask_request_context": "Flask's route read when the response starts; without it a before_request function",
     "fastapi_native_telemetry": "FastAPI's own telemetry switched off for the app; without it two server spans may be made",
     "fastapi_effective_route": "the full template of a route in a lazily included router; without it the routes are matched again",
+    "other_instrumentation": "an app the contrib FastAPI/Flask instrumentation instrumented is found; without it, only by its middleware",
 }
 
 
@@ -427,28 +427,6 @@ class DurationChild:
         return self._sum is not None
 
 
-class ActiveChild:
-    """One label set of the in-flight gauge (public API only).
-
-    In one process the count is the length of a deque: ``inc`` appends, ``dec`` pops (C calls,
-    atomic under the GIL) and the gauge reports ``len`` when it is collected (``set_function``).
-    ``Gauge.inc``/``dec`` cost a Python call and a lock each. In multiprocess mode the value lives
-    in this worker's file, which the scraping worker reads: ``Gauge.inc``/``dec``."""
-
-    __slots__ = ("dec", "inc")
-
-    def __init__(self, gauge: Gauge) -> None:
-        single_process = multiprocess_dir() is None
-        methods_known = type(gauge).inc is Gauge.inc and type(gauge).dec is Gauge.dec
-        if single_process and methods_known and type(gauge).set_function is Gauge.set_function:
-            in_flight: deque[None] = deque()
-            self.inc: Callable[[], None] = partial(in_flight.append, None)
-            self.dec: Callable[[], object] = in_flight.pop
-            gauge.set_function(in_flight.__len__)
-        else:
-            self.inc, self.dec = gauge.inc, gauge.dec
-
-
 # --- Flask and FastAPI ------------------------------------------------------------------------
 
 
@@ -495,6 +473,12 @@ def fastapi_effective_path(scope: Mapping[str, Any], route: Any) -> str | None:
 
 
 _EFFECTIVE_ROUTE_KEY = [NAMES["fastapi_effective_route"]]
+
+
+def contrib_instrumented(app: Any) -> bool:
+    """Whether opentelemetry-python-contrib's FastAPI/Starlette/Flask instrumentation (by hand or
+    by the zero-code agent) has instrumented ``app``: the flag it sets on the apps it instruments."""
+    return getattr(app, NAMES["contrib_instrumented"], False) is True
 
 
 # --- the checks -------------------------------------------------------------------------------
@@ -627,11 +611,11 @@ __all__ = [
     "INTERNALS",
     "NAMES",
     "SDK_1_40",
-    "ActiveChild",
     "DurationChild",
     "Internal",
     "LeanSpans",
     "check",
+    "contrib_instrumented",
     "fastapi_effective_path",
     "fastapi_native_telemetry",
     "flask_request_context",

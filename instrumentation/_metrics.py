@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import deque
+from collections.abc import Callable
 from functools import partial
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
@@ -29,7 +31,7 @@ from obs.contract import (
     TRACE_SPANS_EXPORTED,
 )
 
-from ._internals import ActiveChild, DurationChild
+from ._internals import DurationChild
 
 #: Where an internal error was caught (the ``stage`` label of obs_instrumentation_errors_total).
 STAGES: tuple[str, ...] = INSTRUMENTATION_ERROR_STAGES
@@ -106,6 +108,28 @@ class HttpMetrics:
             child.inc()
         except Exception:  # the error counter itself must never raise into a request
             pass
+
+
+class ActiveChild:
+    """One label set of the in-flight gauge (public API only).
+
+    In one process the count is the length of a deque: ``inc`` appends, ``dec`` pops (C calls,
+    atomic under the GIL) and the gauge reports ``len`` when it is collected (``set_function``).
+    ``Gauge.inc``/``dec`` cost a Python call and a lock each. In multiprocess mode the value lives
+    in this worker's file, which the scraping worker reads: ``Gauge.inc``/``dec``."""
+
+    __slots__ = ("dec", "inc")
+
+    def __init__(self, gauge: Gauge) -> None:
+        single_process = multiprocess_dir() is None
+        methods_known = type(gauge).inc is Gauge.inc and type(gauge).dec is Gauge.dec
+        if single_process and methods_known and type(gauge).set_function is Gauge.set_function:
+            in_flight: deque[None] = deque()
+            self.inc: Callable[[], None] = partial(in_flight.append, None)
+            self.dec: Callable[[], object] = in_flight.pop
+            gauge.set_function(in_flight.__len__)
+        else:
+            self.inc, self.dec = gauge.inc, gauge.dec
 
 
 __all__ = ["STAGES", "ActiveChild", "DurationChild", "HttpMetrics"]

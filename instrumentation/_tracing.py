@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 from collections.abc import Iterable
 
@@ -89,25 +91,45 @@ def install_global(provider: trace.TracerProvider) -> bool:
     return False
 
 
+#: Client libraries obs gives client spans to, when both the library and its OpenTelemetry
+#: instrumentation (``pip install obs[clients]``) are installed: (library, instrumentation module,
+#: instrumentor class). Statements are recorded without their parameters (psycopg, SQLAlchemy) and
+#: Redis commands with their arguments as "?" (the instrumentations' defaults, kept).
+CLIENT_INSTRUMENTATIONS: tuple[tuple[str, str, str], ...] = (
+    ("httpx", "opentelemetry.instrumentation.httpx", "HTTPXClientInstrumentor"),
+    ("requests", "opentelemetry.instrumentation.requests", "RequestsInstrumentor"),
+    ("psycopg", "opentelemetry.instrumentation.psycopg", "PsycopgInstrumentor"),
+    ("psycopg2", "opentelemetry.instrumentation.psycopg2", "Psycopg2Instrumentor"),
+    ("sqlalchemy", "opentelemetry.instrumentation.sqlalchemy", "SQLAlchemyInstrumentor"),
+    ("redis", "opentelemetry.instrumentation.redis", "RedisInstrumentor"),
+)
+
+
 def instrument_clients(provider: trace.TracerProvider) -> list[str]:
-    """Propagate ``traceparent`` on outgoing httpx/requests calls when their instrumentations are installed."""
+    """Client spans (and ``traceparent`` on outgoing HTTP calls) for the client libraries that are
+    installed with their OpenTelemetry instrumentation; a library installed without it is named
+    once. SQLAlchemy: engines created after ``instrument()`` (the instrumentation wraps
+    ``create_engine``)."""
     done: list[str] = []
-    candidates = (
-        ("opentelemetry.instrumentation.httpx", "HTTPXClientInstrumentor"),
-        ("opentelemetry.instrumentation.requests", "RequestsInstrumentor"),
-    )
-    for module_name, class_name in candidates:
+    for library, module_name, class_name in CLIENT_INSTRUMENTATIONS:
+        if importlib.util.find_spec(library) is None:
+            continue
         try:
-            module = __import__(module_name, fromlist=[class_name])
+            module = importlib.import_module(module_name)
+        except ImportError:
+            _log.info("%s is installed without %s: no client spans for it (pip install obs[clients])",
+                      library, module_name.replace(".", "-").replace("_", "-"))  # fmt: skip
+            continue
+        try:
             instrumentor = getattr(module, class_name)()
             if not instrumentor.is_instrumented_by_opentelemetry:
+                # Refuses (and says why) a library version outside the range it supports.
                 instrumentor.instrument(tracer_provider=provider)
-            done.append(class_name)
-        except ImportError:
-            continue
+            if instrumentor.is_instrumented_by_opentelemetry:
+                done.append(class_name)
         except Exception:  # a client instrumentation failing must not stop the service
-            _log.warning("could not instrument %s", module_name, exc_info=True)
+            _log.warning("could not instrument %s", library, exc_info=True)
     return done
 
 
-__all__ = ["build_resource", "build_sampler", "build_tracer_provider", "install_global", "instrument_clients"]
+__all__ = ["CLIENT_INSTRUMENTATIONS", "build_resource", "build_sampler", "build_tracer_provider", "install_global", "instrument_clients"]
