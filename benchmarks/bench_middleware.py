@@ -167,6 +167,19 @@ def make_flask_app() -> Any:
 # --- the driver ---------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def exported(revision: str) -> Iterator[Path]:
+    """``revision`` of this repository as files in a temporary directory (removed afterwards)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="obs-bench-base-") as tmp:
+        archive = subprocess.run(["git", "archive", "--format=tar", revision], cwd=ROOT, capture_output=True, check=False)
+        if archive.returncode != 0:
+            raise SystemExit(f"git archive {revision}: {archive.stderr.decode(errors='replace').strip()}")
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        yield Path(tmp).resolve()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -189,24 +202,32 @@ def _server_cmd(framework: str, port: int, *, pin: bool = True, worker_timeout: 
     ]  # fmt: skip
 
 
-def server_env(config: str, **extra: str) -> dict[str, str]:
+#: A configuration of another build (``--base REV``): ``obs@base`` is ``obs`` as that revision has it.
+BASE_SUFFIX = "@base"
+
+
+def server_env(config: str, tree: Path = ROOT, **extra: str) -> dict[str, str]:
     """The server's environment: ``BENCH_CONFIG`` set, the caller's OTel/obs/multiprocess settings removed."""
-    env = {**os.environ, "BENCH_CONFIG": config, "PYTHONPATH": str(ROOT), **extra}
+    env = {**os.environ, "BENCH_CONFIG": config, "PYTHONPATH": str(tree), **extra}
     for key in [k for k in env if k.startswith(("OTEL_", "OBS_", "PROMETHEUS_MULTIPROC"))]:
         del env[key]
     return env
 
 
 @contextlib.contextmanager
-def servers(framework: str, configs: Sequence[str], timeout: float = 60.0) -> Iterator[dict[str, tuple[str, int]]]:
-    """One fresh server per configuration, started together: config -> (url, session id)."""
+def servers(
+    framework: str, configs: Sequence[str], timeout: float = 60.0, base: Path | None = None
+) -> Iterator[dict[str, tuple[str, int]]]:
+    """One fresh server per configuration, started together: config -> (url, session id). A
+    ``config@base`` runs ``config`` from the ``base`` tree (another revision, exported)."""
     procs: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
         for config in configs:
             port = free_port()
+            tree = base if config.endswith(BASE_SUFFIX) and base is not None else ROOT
             proc = subprocess.Popen(
-                _server_cmd(framework, port), cwd=ROOT, env=server_env(config), stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE, start_new_session=True,
+                _server_cmd(framework, port), cwd=tree, env=server_env(config.removesuffix(BASE_SUFFIX), tree),
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
             )  # fmt: skip
             procs[config] = (proc, f"http://127.0.0.1:{port}/items/42")
         deadline = time.monotonic() + timeout
@@ -346,6 +367,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ",".join(CONFIGS).replace("%", "%%"))
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--json", type=Path, help="also write the medians here")
+    parser.add_argument(
+        "--base", help="a git revision (e.g. the main this tree starts from): config@base runs config as it has it"
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--concurrent", action="store_true", help="measure a round's configurations at the same time (see above)"
@@ -362,11 +386,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     warmup = 1.0
     rounds = 3 if args.quick else max(3, args.rounds)
     configs = [c for c in args.configs.split(",") if c]
-    unknown = set(configs) - set(CONFIGS)
+    if args.base is None and any(c.endswith(BASE_SUFFIX) for c in configs):
+        parser.error(f"configs ending in {BASE_SUFFIX} need --base REV")
+    unknown = {c.removesuffix(BASE_SUFFIX) for c in configs} - set(CONFIGS)
     if unknown or "bare" not in configs:
         parser.error(f"unknown configs {sorted(unknown)}" if unknown else "'bare' is required (ratios are to bare)")
     frameworks = FRAMEWORKS if args.framework == "all" else (args.framework,)
 
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(exported(args.base)) if args.base is not None else None
+        return _run(args, frameworks, configs, rounds, duration, warmup, base)
+
+
+def _run(
+    args: argparse.Namespace, frameworks: Sequence[str], configs: list[str], rounds: int, duration: float,
+    warmup: float, base: Path | None,
+) -> int:
     results: dict[str, dict[str, list[float]]] = {f: {c: [] for c in configs} for f in frameworks}
     cpu: dict[str, dict[str, list[float]]] = {f: {c: [] for c in configs} for f in frameworks}
     for framework in frameworks:
@@ -374,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Fresh servers every round, all configurations side by side: a process's own luck
             # (memory layout, hash seed) and the machine's drift over minutes are both spread over
             # the rounds, and each round's ratios compare runs seconds apart.
-            with servers(framework, configs) as running:
+            with servers(framework, configs, base=base) as running:
                 for url, _ in running.values():
                     run_wrk(url, warmup, args.connections)
                 # Rotate the order each round so that drift (thermal, caches) is spread over configs.
@@ -426,6 +461,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             # rounds >= 3 always: an interval can be drawn.
             print(f"  target obs >= {target:.2f} x bare, by req/s: {target_verdict(by_rps, target)}")
             print(f"  target obs >= {target:.2f} x bare, by server CPU per request: {target_verdict(by_cpu, target)}")
+        for config in [c for c in configs if c.endswith(BASE_SUFFIX)]:
+            this = config.removesuffix(BASE_SUFFIX)
+            if this in s:
+                # Points of the ratio to bare, this tree minus the base, per round (the same bare).
+                gaps = [a - b for a, b in zip(
+                    paired_ratios(results[framework][this], results[framework]["bare"]),
+                    paired_ratios(results[framework][config], results[framework]["bare"]), strict=True,
+                )]  # fmt: skip
+                low, high = median_interval(gaps)
+                print(f"  {this} vs {this} of {args.base}: {statistics.median(gaps):+.3f} x bare [{low:+.3f}, {high:+.3f}]")
         # "Within 5 % of metrics-only", read two ways: against obs with tracing off (the cost of
         # tracing alone) and against metrics alone (tracing and the access log together).
         for reference, what in (("obs-notrace", "tracing at 10%"), ("obs-metrics-only", "tracing at 10% + access log")):
@@ -436,7 +481,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
     print("configs:")
     for config in configs:
-        print(f"  {config:17s} {CONFIGS[config]}")
+        name = config.removesuffix(BASE_SUFFIX)
+        print(f"  {config:17s} {CONFIGS[name]}{f' (as {args.base} has it)' if name != config else ''}")
     if args.json:
         args.json.write_text(json.dumps(
             {"rounds": rounds, "duration": duration, "results": results, "cpu_us": cpu, "summary": summary}, indent=2
