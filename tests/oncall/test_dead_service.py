@@ -35,7 +35,7 @@ from obs.runtime import (
     wait_until,
 )
 from obs.writer import dump_yaml
-from tests.oncall.test_notifications import _to_sink
+from tests.oncall.sinks import to_sink
 
 pytestmark = [
     pytest.mark.slow,
@@ -145,7 +145,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[FakeService, FakeService, Prometheus
     config["rule_files"] = [str(rules_dir / "*.yml")]
     (tmp_path / "prometheus.yml").write_text(dump_yaml(config))
     sink = WebhookSink()
-    am_config = _to_sink(alertmanager.config(platform.in_environment(env), env), sink)
+    am_config = to_sink(alertmanager.config(platform.in_environment(env), env), sink)
     (tmp_path / "alertmanager.yml").write_text(dump_yaml(am_config))
     backend, bridge = FakeService(ports[0]), FakeService(ports[1])
     try:

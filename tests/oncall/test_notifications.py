@@ -31,6 +31,7 @@ from obs.runtime import AlertmanagerAPI, Supervisor, WebhookSink, available, sta
 from obs.tools import available as tool_available
 from obs.writer import dump_yaml
 from tests.alerts.alert_platforms import small_platform
+from tests.oncall.sinks import to_sink
 
 amtool = pytest.mark.skipif(not tool_available("amtool"), reason="amtool not installed")
 AUDITED = dataclasses.replace(edu, audit_alertmanager_url="http://alertmanager-audit:9093")
@@ -178,21 +179,6 @@ def test_a_template_that_reads_a_missing_field_fails_the_check(tmp_path: Path) -
 # --- the real Alertmanager ------------------------------------------------------------------------
 
 
-def _to_sink(config: dict[str, Any], sink: WebhookSink) -> dict[str, Any]:
-    """The rendered configuration with every integration a webhook to ``sink`` under the
-    receiver's name, and timings in seconds."""
-    config = dict(config)
-    config["receivers"] = [
-        {"name": r["name"], **({"webhook_configs": [{"url": sink.url_for(r["name"]), "send_resolved": True}]} if len(r) > 1 else {})}
-        for r in config["receivers"]
-    ]
-    config["global"] = {"resolve_timeout": "5m"}
-    route = dict(config["route"], group_wait="0s", group_interval="1s", repeat_interval="1h")
-    route["routes"] = [{**r, **({"repeat_interval": "1h"} if "repeat_interval" in r else {})} for r in route.get("routes", [])]
-    config["route"] = route
-    return config
-
-
 @dataclasses.dataclass
 class Pair:
     team: AlertmanagerAPI
@@ -224,7 +210,7 @@ def pair(tmp_path: Path) -> Iterator[Pair]:
             servers = []
             for name, config in (("team", alertmanager.config(AUDITED, env)), ("audit", alertmanager.audit_config(AUDITED, env))):
                 path = tmp_path / f"{name}.yml"
-                path.write_text(dump_yaml(_to_sink(config, sink)))
+                path.write_text(dump_yaml(to_sink(config, sink)))
                 servers.append(start_alertmanager(sup, path, name=f"alertmanager-{name}", log_level="warn"))
             yield Pair(AlertmanagerAPI(servers[0].url), AlertmanagerAPI(servers[1].url), sink)
     finally:
