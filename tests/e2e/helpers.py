@@ -14,7 +14,8 @@ from obs.demo.stack import Stack
 from obs.demo.timescale import seconds
 from obs.runtime import Notification
 
-_RANGE = re.compile(r"\[(\d+[smhd])")
+#: A range (``[5m]``) or a recorded series named after its window (``slo:burn_rate:ratio_rate1h``).
+_RANGE = re.compile(r"\[(\d+[smhd])|_rate(\d+[smhd])\b")
 #: What a scaled alert may take beyond its own for and window: Prometheus' first scrape after a
 #: change (1 scrape), rule evaluation (1 interval), Alertmanager's group_wait and delivery, and a
 #: loaded 2-core CI machine.
@@ -37,9 +38,11 @@ def built_alert(stack: Stack, name: str, **labels: str) -> dict[str, Any]:
 
 
 def expected_seconds(rule: Mapping[str, Any], scale: float) -> float:
-    """Wall seconds within which ``rule`` must fire once its condition starts to hold: its ``for``
-    plus its longest range (the window that must fill), scaled, plus :data:`SLACK_SECONDS`."""
-    window = max((seconds(r) for r in _RANGE.findall(str(rule["expr"]))), default=0.0)
+    """Wall seconds within which ``rule`` must fire once a strong fault (half the requests failing,
+    a server stopped) starts: its ``for`` plus its shortest window (a range, or a recorded series'
+    window; a multiwindow burn-rate alert holds once its short window has filled, the long one
+    crossing the threshold sooner), scaled, plus :data:`SLACK_SECONDS`."""
+    window = min((seconds(a or b) for a, b in _RANGE.findall(str(rule["expr"]))), default=0.0)
     return (seconds(str(rule.get("for", "0s"))) + window) / scale + SLACK_SECONDS
 
 
@@ -66,3 +69,15 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
 
 def firing(stack: Stack, name: str, **labels: str) -> bool:
     return any(a.name == name and a.state == "firing" and all(a.labels.get(k) == v for k, v in labels.items()) for a in stack.prometheus.alerts())
+
+
+def fastest_page(stack: Stack, service: str, slo: str) -> dict[str, Any]:
+    """The SLO's page-severity burn-rate rule that fires soonest (the catalogue may have several)."""
+    pages = [r for r in built_rules(stack) if r.get("alert") == "ErrorBudgetBurn" and r["labels"].get("service") == service and r["labels"].get("slo") == slo and r["labels"].get("severity") == "page"]
+    assert pages, f"the build has no page-severity ErrorBudgetBurn rule for {service}/{slo}"
+    return min(pages, key=lambda r: expected_seconds(r, 1.0))
+
+
+def rule_firing(stack: Stack, rule: Mapping[str, Any]) -> bool:
+    """Whether an alert of ``rule`` fires (its name and every label the rule sets)."""
+    return firing(stack, str(rule["alert"]), **{str(k): str(v) for k, v in rule.get("labels", {}).items()})
