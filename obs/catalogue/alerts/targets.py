@@ -1,4 +1,14 @@
-"""Alerts about scrape targets: a target down, a job gone from the configuration."""
+"""Alerts about scrape targets: a target down, a job gone from the configuration.
+
+| alert | severity | for | threshold |
+|---|---|---|---|
+| ``TargetDown`` | ticket | 5m | — |
+| ``MetricsAbsent`` | ticket | 10m | — |
+
+Every job gets both. The cases of one alert are the same for every job (same times), so the test
+file runs each case once with every job's series side by side (:mod:`obs.rules.rulefile`); a
+``MetricsAbsent`` case therefore never lists the other jobs' series, only its own.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +26,14 @@ from obs.alerting import (
     component_runbook_base,
     platform_runbook_base,
 )
-from obs.catalogue.alerts._common import SVC, TEAM
-from obs.model import Environment, Platform
-from obs.rules.testgen import Signal, every_minute, threshold_cases
+from obs.catalogue.alerts._common import SVC, TEAM, Threshold, Tuned, tuned
+from obs.model import Environment, Platform, parse_duration
+from obs.rules.testgen import Signal, duration_minutes, every_minute, threshold_cases
+
+TARGET_DOWN = "TargetDown"
+METRICS_ABSENT = "MetricsAbsent"
+#: The alerts of this table and their tunable threshold (none here).
+ALERTS: dict[str, Threshold | None] = {TARGET_DOWN: None, METRICS_ABSENT: None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,25 +43,18 @@ class Job:
     team: str
     instance: str
     runbook_base: str
+    kind: scrape.JobKind = "service"
 
 
 def scrape_jobs(platform: Platform, env: Environment) -> list[Job]:
-    """The jobs of the Prometheus configuration (:mod:`obs.scrape`), with the service and team its targets
-    carry, so the alerts follow any change there."""
+    """The jobs Prometheus will have in ``env`` (:func:`obs.scrape.monitored_jobs`, whatever
+    configures the scrape), with the service and team its targets carry."""
     components = {c.name: c for c in platform.components()}
     jobs: list[Job] = []
-    for job in scrape.scrape_jobs(platform, env):
-        configs = job["static_configs"]
-        services = {c["labels"][SVC] for c in configs}
-        name = job["job_name"]
-        if len(services) == 1:
-            service, team = configs[0]["labels"][SVC], configs[0]["labels"][TEAM]
-        else:
-            # One job for many targets (the blackbox probes): the job itself belongs to the infra team.
-            service, team = name, platform.infra_team
-        comp = components.get(service)
-        base = component_runbook_base(platform, comp) if comp else platform_runbook_base(platform, service)
-        jobs.append(Job(name, service, team, configs[0]["targets"][0], base))
+    for job in scrape.monitored_jobs(platform, env):
+        comp = components.get(job.service)
+        base = component_runbook_base(platform, comp) if comp else platform_runbook_base(platform, job.service)
+        jobs.append(Job(job.name, job.service, job.team, job.instance, base, job.kind))
     return jobs
 
 
@@ -54,55 +62,82 @@ def _up_labels(job: Job) -> str:
     return f'job="{job.name}", instance="{job.instance}", {SVC}="{job.service}", {TEAM}="{job.team}"'
 
 
-def target_alerts(platform: Platform, job: Job, jobs: Sequence[Job]) -> list[Alert]:
-    up_labels = _up_labels(job)
+def target_down_alert(platform: Platform, job: Job, settings: Tuned) -> Alert:
     down = component_alert(
         platform,
-        name="TargetDown",
+        name=TARGET_DOWN,
         expr=f'up{{job="{job.name}"}} == 0',
-        severity=Severity.TICKET,
+        severity=settings.severity,
         service=job.service,
         team=job.team,
         summary=f"{job.name} target {{{{$labels.instance}}}} is down",
-        description=f"Prometheus could not scrape {{{{$labels.instance}}}} of job {job.name} for 5m: its alerts are blind and it may be down.",
+        description=f"Prometheus could not scrape {{{{$labels.instance}}}} of job {job.name} for {settings.for_}: its alerts are blind and it may be down.",
         dashboard_uid=links.ALERTS_UID,
         panel=links.AlertsPanel.TARGETS_DOWN,
         runbook_base=job.runbook_base,
-    ).with_tests(
+        for_=settings.for_,
+    )
+    return down.with_tests(
         *threshold_cases(
-            [Signal(f"up{{{up_labels}}}", 1, 0)],
-            "5m",
+            [Signal(f"up{{{_up_labels(job)}}}", 1, 0)],
+            down.for_,
             Fires(value=0, labels={"job": job.name, "instance": job.instance}),
         )
     )
+
+
+def absent_horizon(fors: Sequence[str]) -> int:
+    """The minute every ``MetricsAbsent`` case is evaluated at: after the longest ``for`` (the
+    cases of every job must share their times, since they run side by side)."""
+    return max([20, *(duration_minutes(f) + 10 for f in fors)])
+
+
+def metrics_absent_alert(platform: Platform, job: Job, settings: Tuned, horizon: int) -> Alert:
     absent = component_alert(
         platform,
-        name="MetricsAbsent",
+        name=METRICS_ABSENT,
         expr=f'absent(up{{job="{job.name}"}})',
-        severity=Severity.TICKET,
+        severity=settings.severity,
         service=job.service,
         team=job.team,
         summary=f"Prometheus has no target for job {job.name}",
-        description=f"No up series for job {job.name} for 10m: the target left service discovery or the scrape configuration, so nothing watches it.",
+        description=f"No up series for job {job.name} for {settings.for_}: the target left service discovery or the scrape configuration, so nothing watches it.",
         dashboard_uid=links.ALERTS_UID,
         panel=links.AlertsPanel.TARGETS_PER_JOB,
         runbook_base=job.runbook_base,
-        for_="10m",
+        for_=settings.for_,
     )
-    # Every other job is scraped, or its own MetricsAbsent would fire in this test too.
-    others = tuple(Series(f"up{{{_up_labels(j)}}}", "1x30") for j in jobs if j.name != job.name)
-    present = f"up{{{up_labels}}}"
-    absent = absent.with_tests(
-        AlertTest("no up series for 20m", others, "20m", fires=(Fires(value=1, labels={"job": job.name}),)),
-        AlertTest("healthy: the target is scraped", (*others, Series(present, "1x30")), "20m"),
-        AlertTest(
-            "blip: missing for the first 5m after a reload",
-            (*others, Series(present, "_x4 1x25")),
-            "20m",
-            silent_at=every_minute(20),
-        ),
+    present = f"up{{{_up_labels(job)}}}"
+    length = horizon + 10
+    # Missing for the first minutes after a reload, shorter than `for` (with a `for` of 0s there is
+    # no blip to ignore: the series is there all along, and the case keeps its place beside the others').
+    blanks = max(1, duration_minutes(settings.for_) // 2 - 1) if parse_duration(settings.for_) else 0
+    blip = f"_x{blanks} 1x{length - blanks - 1}" if blanks else f"1x{length}"
+    return absent.with_tests(
+        AlertTest(f"no up series for {horizon}m", (), f"{horizon}m", fires=(Fires(value=1, labels={"job": job.name}),)),
+        AlertTest("healthy: the target is scraped", (Series(present, f"1x{length}"),), f"{horizon}m"),
+        AlertTest("blip: missing for a while after a reload, shorter than for", (Series(present, blip),), f"{horizon}m", silent_at=every_minute(horizon)),
     )
-    return [down, absent]
 
 
-__all__ = ["Job", "scrape_jobs", "target_alerts"]
+def target_alerts(platform: Platform, env: Environment, jobs: Sequence[Job]) -> list[Alert]:
+    """``TargetDown`` and ``MetricsAbsent`` of every job, as the model tunes them in ``env``."""
+    settings = [
+        (
+            job,
+            tuned(platform, env, job.service, TARGET_DOWN, Severity.TICKET, "5m"),
+            tuned(platform, env, job.service, METRICS_ABSENT, Severity.TICKET, "10m"),
+        )
+        for job in jobs
+    ]
+    horizon = absent_horizon([a.for_ for _, _, a in settings if a is not None])
+    alerts: list[Alert] = []
+    for job, down, absent in settings:
+        if down is not None:
+            alerts.append(target_down_alert(platform, job, down))
+        if absent is not None:
+            alerts.append(metrics_absent_alert(platform, job, absent, horizon))
+    return alerts
+
+
+__all__ = ["ALERTS", "METRICS_ABSENT", "TARGET_DOWN", "Job", "absent_horizon", "metrics_absent_alert", "scrape_jobs", "target_alerts", "target_down_alert"]
