@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from obs.alerting import RECENT_OUTAGE
 from obs.catalogue.alerts import node, postgres, probes, redis, selfmon, services, targets
 from obs.catalogue.alerts._common import Threshold
 from obs.catalogue.alerts.node import node_alerts
@@ -48,10 +49,10 @@ SERVICE_ALERTS: dict[str, Threshold | None] = {
 CATALOGUE: dict[str, dict[str, Threshold | None]] = {
     "instrumented service": {**targets.ALERTS, **SERVICE_ALERTS, **probes.ALERTS},
     # RecentOutage holds the symptoms of anything others depend on (services.py).
-    "probed service": {**probes.ALERTS, services.RECENT_OUTAGE: None},
-    "postgres": {**targets.ALERTS, **postgres.ALERTS, services.RECENT_OUTAGE: None},
-    "redis": {**targets.ALERTS, **redis.ALERTS, services.RECENT_OUTAGE: None},
-    "http": {**probes.ALERTS, services.RECENT_OUTAGE: None},
+    "probed service": {**probes.ALERTS, RECENT_OUTAGE: None},
+    "postgres": {**targets.ALERTS, **postgres.ALERTS, RECENT_OUTAGE: None},
+    "redis": {**targets.ALERTS, **redis.ALERTS, RECENT_OUTAGE: None},
+    "http": {**probes.ALERTS, RECENT_OUTAGE: None},
     "platform": {**targets.ALERTS, **node.ALERTS, **selfmon.ALERTS},
 }
 
