@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import select
+import shutil
 import sys
 import termios
 import time
@@ -101,7 +102,7 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout, progress: Callable[
                     events = timeline.snapshot()
                     if live:
                         screen = render(snapshot, title=title, elapsed=wall, platform_elapsed=wall * scale, traffic=traffic.counts,
-                                        events=events, started=started, keys=KEY_HELP)  # fmt: skip
+                                        events=events, started=started, keys=KEY_HELP, width=shutil.get_terminal_size().columns)  # fmt: skip
                         out.write(CLEAR + screen + "\n")
                     else:
                         out.writelines(plain_line(e, started) + "\n" for e in events[printed:])

@@ -27,9 +27,10 @@ def _targets(snapshot: Snapshot) -> str:
 
 def _burn(snapshot: Snapshot) -> list[str]:
     lines = []
+    width = max((len(f"{service}/{slo}") for service, slo in snapshot.burn_rates), default=0)
     for (service, slo), rates in sorted(snapshot.burn_rates.items()):
         shown = "  ".join(f"{w} {rates[w]:7.1f}x" if w in rates else f"{w}      - " for w in BURN_WINDOWS)
-        lines.append(f"  {service}/{slo:<14} {shown}")
+        lines.append(f"  {f'{service}/{slo}':<{width}}  {shown}")
     return lines or ["  (no SLO series recorded yet)"]
 
 
