@@ -116,6 +116,11 @@ def check_runnable(platform: Platform) -> None:
         for s in platform.instrumented_services
         if s.metrics_port
     ]
+    # Platform-wide addresses no environment can move to loopback, of servers the demo does not run.
+    if platform.audit_alertmanager_url:
+        problems.append("audit_alertmanager_url: the demo runs one Alertmanager, not an audit one beside it; leave it empty to run the demo")
+    if platform.smtp_smarthost:
+        problems.append("smtp_smarthost: the demo runs no mail server for e-mail receivers; leave it empty to run the demo")
     if problems:
         raise DemoError("; ".join(problems))
     require(*required_binaries(platform))
