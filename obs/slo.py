@@ -297,24 +297,20 @@ def recording_labels(service: Service, slo: SLO) -> dict[str, str]:
 
 
 def fast_recordings(slo: SLO, table: Sequence[BurnRateWindow] | None = None) -> tuple[str, ...]:
-    """The series of the group evaluated every evaluation interval, in order: the 5m slices, then
-    the error ratio over every window shorter than :data:`SLICED_FROM`, from the raw counters."""
+    """The series of the group evaluated every evaluation interval, in order: the 5m slices, the
+    error ratio over every window shorter than :data:`SLICED_FROM` (from the raw counters), and the
+    constants (the burn-rate panels divide by the budget from the first evaluation on)."""
     names = [SLORecording.SLI_TOTAL.series(), SLORecording.SLI_ERRORS.series()]
     names += [SLORecording.SLI_ERROR.series(w) for w in recording_windows(slo, table) if not sliced(w)]
+    names += [SLORecording.OBJECTIVE.series(), SLORecording.ERROR_BUDGET.series(), SLORecording.TIME_PERIOD.series()]
     return tuple(names)
 
 
 def slow_recordings(slo: SLO, table: Sequence[BurnRateWindow] | None = None) -> tuple[str, ...]:
     """The series of the group evaluated every :data:`SLOW_INTERVAL`, in order: the error ratio
-    over the sliced windows and the SLO window, then the metadata."""
+    over the sliced windows and the SLO window, and the budget left."""
     names = [SLORecording.SLI_ERROR.series(w) for w in recording_windows(slo, table) if sliced(w)]
-    names += [
-        SLORecording.SLI_ERROR.series(slo.window),
-        SLORecording.OBJECTIVE.series(),
-        SLORecording.ERROR_BUDGET.series(),
-        SLORecording.TIME_PERIOD.series(),
-        SLORecording.PERIOD_BUDGET_REMAINING.series(),
-    ]
+    names += [SLORecording.SLI_ERROR.series(slo.window), SLORecording.PERIOD_BUDGET_REMAINING.series()]
     return tuple(names)
 
 

@@ -123,8 +123,12 @@ def _fast_exprs(service: Service, slo: SLO) -> dict[str, str]:
             return f"(sum(rate({errors}[{window}])) or vector(0)) / sum(rate({total}[{window}]))"
 
     for name in fast_recordings(slo)[2:]:
-        window = name.removeprefix(ERROR_PREFIX)
-        exprs[name] = f"{ERRORS_5M}{sel} / {TOTAL}{sel}" if window == five else ratio(window)
+        if name.startswith(ERROR_PREFIX):
+            window = name.removeprefix(ERROR_PREFIX)
+            exprs[name] = f"{ERRORS_5M}{sel} / {TOTAL}{sel}" if window == five else ratio(window)
+    exprs[OBJECTIVE] = f"vector({num(slo.objective)})"
+    exprs[ERROR_BUDGET] = f"vector({num(slo_budget(slo))})"
+    exprs[TIME_PERIOD] = f"vector({slo.window_seconds // 86400})"
     return exprs
 
 
@@ -142,9 +146,6 @@ def _slow_exprs(service: Service, slo: SLO) -> dict[str, str]:
             window = name.removeprefix(ERROR_PREFIX)
             # Alert windows count exactly their slices; the SLO window is a figure, not a trigger.
             exprs[name] = summed(window, window if window == slo.window else range_just_under(window))
-    exprs[OBJECTIVE] = f"vector({num(slo.objective)})"
-    exprs[ERROR_BUDGET] = f"vector({num(slo_budget(slo))})"
-    exprs[TIME_PERIOD] = f"vector({slo.window_seconds // 86400})"
     exprs[PERIOD_REMAINING] = f"1 - {ERROR(slo.window)}{sel} / {num(slo_budget(slo))}"
     return exprs
 
@@ -312,7 +313,7 @@ def recording_test(service: Service, slo: SLO) -> dict[str, Any]:
         ERRORS_5M: bad / STEP_SECONDS,
         PERIOD_REMAINING: 1 - ratio / slo_budget(slo),
     }
-    for name in (*fast_recordings(slo)[2:], *slow_recordings(slo)):
+    for name in (*fast_recordings(slo), *slow_recordings(slo)):
         if name.startswith(ERROR_PREFIX):
             expected[name] = ratio
     return _recordings_case(service, slo, f"{ratio:.4%} failing leaves {1 - ratio / slo_budget(slo):.0%} of the budget", steps, expected)

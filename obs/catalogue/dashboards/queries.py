@@ -28,6 +28,9 @@ from obs.grafana import Target, Thresholds
 from obs.model import SLO
 from obs.slo import SLO_LABEL, SLOAlertWindow, SLORecording, alert_windows
 
+#: The SLO alerts' name (obs.catalogue.alerts.slo renders it).
+BURN_ALERT = "ErrorBudgetBurn"
+
 DURATION = contract.HTTP_SERVER_DURATION.name
 REQUESTS = f"{DURATION}_count"
 BUCKETS = f"{DURATION}_bucket"
@@ -77,14 +80,28 @@ def service_error_ratio(
     return f"(sum(rate({bad}[{RATE}])) or vector(0)) / sum(rate({total}[{RATE}]))"
 
 
+def zero(label: str) -> str:
+    """A 0 under ``label="none"``: what an error panel shows while nothing fails (no series of
+    errors exists yet), instead of "No data", which reads like a broken panel."""
+    return f'label_replace(vector(0), "{label}", "none", "", "")'
+
+
 def errors_by_status(service: str = SERVICE_VAR) -> str:
     bad = selector(REQUESTS, _svc(service), match={ROUTE: ROUTE_VAR, STATUS: "[45].."})
-    return f"sum by ({STATUS}) (rate({bad}[{RATE}]))"
+    return f"sum by ({STATUS}) (rate({bad}[{RATE}])) or {zero(STATUS)}"
 
 
-def latency_quantile(q: float, service: str = SERVICE_VAR) -> str:
-    buckets = selector(BUCKETS, _svc(service), match={ROUTE: ROUTE_VAR})
+def latency_quantile(q: float, service: str = SERVICE_VAR, exclude_routes: Sequence[str] = ()) -> str:
+    """The quantile over the routes picked, less those the latency SLO leaves out (as the SLO and
+    LatencyP99High select them)."""
+    buckets = _not_routes(selector(BUCKETS, _svc(service), match={ROUTE: ROUTE_VAR}), exclude_routes)
     return f"histogram_quantile({q}, sum by (le) (rate({buckets}[{RATE}])))"
+
+
+def _not_routes(sel: str, routes: Sequence[str]) -> str:
+    """``sel`` with one ``route!="..."`` matcher per route (no regex: templates need no escaping)."""
+    extra = "".join(f', {ROUTE}!="{r}"' for r in routes)
+    return sel[:-1] + extra + "}" if extra else sel
 
 
 def latency_heatmap(service: str = SERVICE_VAR) -> str:
@@ -105,7 +122,7 @@ def slowest_routes(service: str = SERVICE_VAR, q: float = 0.95, top: int = 10) -
 
 def errors_by_route(service: str = SERVICE_VAR, error_regex: str = "5..") -> str:
     bad = selector(REQUESTS, _svc(service), match={ROUTE: ROUTE_VAR, STATUS: error_regex})
-    return f"topk(10, sum by ({ROUTE}) (increase({bad}[$__range]))) > 0"
+    return f"(topk(10, sum by ({ROUTE}) (increase({bad}[$__range]))) > 0) or {zero(ROUTE)}"
 
 
 def firing_alerts(service: str = SERVICE_VAR) -> str:
@@ -118,7 +135,7 @@ def target_up(service: str = SERVICE_VAR) -> str:
 
 
 def instrumentation_errors(service: str = SERVICE_VAR) -> str:
-    return f"sum by (stage) (rate({selector(contract.INSTRUMENTATION_ERRORS.name, _svc(service))}[{RATE}]))"
+    return f"sum by (stage) (rate({selector(contract.INSTRUMENTATION_ERRORS.name, _svc(service))}[{RATE}])) or {zero('stage')}"
 
 
 # --- SLOs -------------------------------------------------------------------------------------
@@ -222,8 +239,12 @@ def acts(window: SLOAlertWindow) -> str:
 
 
 def slo_alerts(services_regex: str = SERVICE_VAR, slos_regex: str = "$slo") -> str:
-    # `slo=~".*"` also matches alerts without an slo label, so "All" shows every service alert.
-    return f'sum by (alertname, {SERVICE}, slo, alertstate) (ALERTS{{{SERVICE}=~"{services_regex}", slo=~"{slos_regex}"}})'
+    """The burn-rate alerts of the SLOs picked. ``slo!=""``: "All" (``.*``) also matches alerts
+    without an slo label, which listed the Watchdog and every service alert here."""
+    return (
+        f"sum by (alertname, {SERVICE}, {SLO_LABEL}, severity, alertstate) "
+        f'(ALERTS{{alertname="{BURN_ALERT}", {SERVICE}=~"{services_regex}", {SLO_LABEL}=~"{slos_regex}", {SLO_LABEL}!=""}})'
+    )
 
 
 # --- platform overview --------------------------------------------------------------------------
@@ -266,5 +287,6 @@ __all__ = [
     "slo_burn_rate",
     "slo_error_ratio",
     "slowest_routes",
+    "zero",
     "target_up",
 ]

@@ -230,6 +230,9 @@ def service_dashboard(platform: Platform, env: Environment, service: Service) ->
     slo_threshold = (
         float(latency.sli.threshold_seconds) if latency and isinstance(latency.sli, LatencySLI) else None
     )
+    # The routes the latency SLO leaves out (a report export, slow by design) are left out here
+    # too: the panel LatencyP99High links to must show what that alert reads.
+    excluded = latency.exclude_routes if latency else ()
     slow_traces = nav.traces(
         platform,
         "Slow traces in Jaeger",
@@ -239,7 +242,7 @@ def service_dashboard(platform: Platform, env: Environment, service: Service) ->
     percentiles = timeseries(
         "Latency percentiles",
         *(
-            Target(q.latency_quantile(p), f"p{round(p * 100)}", exemplar=(p == 0.99))
+            Target(q.latency_quantile(p, exclude_routes=excluded), f"p{round(p * 100)}", exemplar=(p == 0.99))
             for p in (0.5, 0.9, 0.99)
         ),
         id=P.LATENCY_PERCENTILES,
@@ -247,7 +250,9 @@ def service_dashboard(platform: Platform, env: Environment, service: Service) ->
         thresholds=Thresholds.above(None, slo_threshold, style="dashed") if slo_threshold else None,
         links=(slow_traces,),
         description=(
-            "p50/p90/p99 request duration for the selected routes. "
+            "p50/p90/p99 request duration for the selected routes"
+            + (f" except {', '.join(excluded)}, which the latency SLO leaves out" if excluded else "")
+            + ". "
             + (
                 f"The dashed line is the latency SLO threshold ({_seconds_label(slo_threshold)}). "
                 if slo_threshold
