@@ -20,9 +20,11 @@ BUILT_UNDER = {
     "grafana": "grafana",
     "jaeger": "jaeger",
     "kibana": "kibana",
+    "kubernetes": "kubernetes",
     "logstash": "logstash",
     "otel-collector": "otel-collector",
     "rules": "prometheus",
+    "runbooks": "runbooks",
 }
 
 
