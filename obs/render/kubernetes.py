@@ -36,13 +36,13 @@ from obs import contract
 from obs.artifacts import Artifact, RenderContext, Rendered
 from obs.errors import RenderError
 from obs.grafana import provisioning
+from obs.images import IMAGES
 from obs.kube import objects as k
 from obs.kube.alertmanager import mounted_secrets
 from obs.kube.base import SecretKey
 from obs.kube.stack import adapter_chart_values, grafana_values, stack_values
 from obs.model import Dependency, DependencyKind, Kubernetes, Service
 from obs.render import alertmanager, exporters, prometheus
-from obs.render.compose import IMAGES
 from obs.rules.rulefile import RULES_DIR
 from obs.scrape import (
     EXPORTER_PORT_NAME,

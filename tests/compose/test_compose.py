@@ -22,10 +22,10 @@ from obs.artifacts import group
 from obs.builder import build, render_environment
 from obs.checks import compose as compose_checks
 from obs.errors import RenderError
+from obs.images import IMAGES
 from obs.model import ComponentOverride, Compose, Environment, Platform
-from obs.writer import serialize
 from obs.render import compose, prometheus
-
+from obs.writer import serialize
 
 
 def _on_compose(platform: Platform) -> Platform:
@@ -420,7 +420,7 @@ def test_no_image_is_unpinned(built: Path) -> None:
         for name, service in _doc(built, env)["services"].items():
             image = service["image"]
             assert ":" in image.rpartition("/")[2] and not image.endswith(":latest"), (name, image)
-            assert image in compose.IMAGES.values()
+            assert image in IMAGES.values()
     assert compose_checks.unpinned_images(_doc(built)) == []
 
 
@@ -436,14 +436,14 @@ def test_check_fails_on_an_unpinned_image(env_copy: Path, image: str) -> None:
 def test_the_checked_tools_are_the_images_that_run() -> None:
     from obs.tools import TOOLS
 
-    assert compose.IMAGES["prometheus"] == TOOLS["promtool"].image
-    assert compose.IMAGES["alertmanager"] == TOOLS["amtool"].image
-    assert compose.IMAGES["blackbox-exporter"] == TOOLS["blackbox_exporter"].image
+    assert IMAGES["prometheus"] == TOOLS["promtool"].image
+    assert IMAGES["alertmanager"] == TOOLS["amtool"].image
+    assert IMAGES["blackbox-exporter"] == TOOLS["blackbox_exporter"].image
 
 
 def test_the_docs_list_every_pinned_image() -> None:
     text = DOCS.read_text()
-    for image in compose.IMAGES.values():
+    for image in IMAGES.values():
         assert f"`{image}`" in text, f"docs/compose.md does not list {image}"
 
 
@@ -465,7 +465,7 @@ def test_the_stack_runs_every_component_the_brief_names(built: Path) -> None:
         "node-exporter",
         "blackbox-exporter",
     ):
-        assert compose.IMAGES[key] in images, key
+        assert IMAGES[key] in images, key
 
 
 def test_prometheus_keeps_the_longest_slo_window_and_a_margin(built: Path) -> None:

@@ -283,7 +283,7 @@ def test_pieces_of_a_long_container_line_are_joined_before_the_json_is_read(buil
     """containerd and CRI-O split a line over 16 KiB into P pieces and a last F one: read alone, each
     piece is broken JSON. fluent-plugin-concat (in the pinned image) joins them first, per stream,
     with nothing between the pieces."""
-    from obs.render.compose import IMAGES
+    from obs.images import IMAGES
 
     config = parsed(built, "prod")
     (concat,) = [d for d in config.sections("filter") if d.type == "concat"]
