@@ -291,6 +291,8 @@ class _Stack:
                 f"--web.listen-address={self.platform.prometheus_address}",
                 # Grafana's datasources link exemplars to traces: Prometheus must keep them.
                 "--enable-feature=exemplar-storage",
+                # The alerts' generatorURL and the links in notifications open for the people who get them.
+                *([f"--web.external-url={self.env.prometheus_url}"] if self.env.prometheus_url else []),
             ],
             volumes=mounts,
             secrets=self.secrets.mount(*credential_files(self.prom_config)),
@@ -311,6 +313,8 @@ class _Stack:
                 f"--web.listen-address={host}:{port}",
                 # One Alertmanager: no gossip port on every interface.
                 "--cluster.listen-address=",
+                # Links in notifications (silence, the alert's page) use the address people reach.
+                f"--web.external-url={self.platform.alertmanager_url}",
             ],
             volumes=[
                 _bind(alertmanager.CONFIG_PATH, ALERTMANAGER_CONFIG),
