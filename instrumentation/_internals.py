@@ -42,69 +42,46 @@ _log = logging.getLogger("obs.instrumentation")
 
 @dataclass(frozen=True, slots=True)
 class Internal:
-    """One private name: where it is (``owner``), what reads it (``feature``); ``optional``: its
-    absence leaves the feature on (what it serves is then not there to be served)."""
+    """One private name (``name``, or a scope key), where it is (``owner``), what reads it
+    (``feature``); ``optional``: its absence leaves the feature on (nothing for it to serve)."""
 
     key: str
+    name: str
     owner: str
     feature: str
     optional: bool = False
 
 
-#: Every private name read, by key. ``NAMES[key]`` is the attribute name looked up; the tests
-#: rename one at a time to check the fallback of its feature.
+#: Every private name read, by key.
 INTERNALS: tuple[Internal, ...] = (
-    Internal("span_limits", "opentelemetry.sdk.trace.Tracer", "lean_spans"),
-    Internal("instrumentation_scope", "opentelemetry.sdk.trace.Tracer", "lean_spans"),
-    Internal("is_enabled", "opentelemetry.sdk.trace.Tracer", "lean_spans"),
-    Internal("tracer_metrics", "opentelemetry.sdk.trace.Tracer", "lean_spans", optional=True),
-    Internal("span_processors", "opentelemetry.sdk.trace.SynchronousMultiSpanProcessor", "lean_spans"),
-    Internal("on_ending", "opentelemetry.sdk.trace.SpanProcessor", "lean_spans"),
-    Internal("root", "opentelemetry.sdk.trace.sampling.ParentBased", "lean_spans"),
-    Internal("remote_parent_sampled", "opentelemetry.sdk.trace.sampling.ParentBased", "lean_spans"),
-    Internal("remote_parent_not_sampled", "opentelemetry.sdk.trace.sampling.ParentBased", "lean_spans"),
-    Internal("local_parent_sampled", "opentelemetry.sdk.trace.sampling.ParentBased", "lean_spans"),
-    Internal("local_parent_not_sampled", "opentelemetry.sdk.trace.sampling.ParentBased", "lean_spans"),
-    Internal("non_recording_context", "opentelemetry.trace.NonRecordingSpan", "unsampled_spans"),
-    Internal("span_context_layout", "opentelemetry.trace.SpanContext (tuple layout)", "fast_contexts"),
-    Internal("histogram_bounds", "prometheus_client.Histogram", "fast_histogram"),
-    Internal("histogram_buckets", "prometheus_client.Histogram", "fast_histogram"),
-    Internal("histogram_sum", "prometheus_client.Histogram", "fast_histogram"),
-    Internal("value_lock", "prometheus_client.values.MutexValue", "fast_histogram"),
-    Internal("value_value", "prometheus_client.values.MutexValue", "fast_histogram"),
-    Internal("value_exemplar", "prometheus_client.values.MutexValue", "fast_histogram"),
-    Internal("flask_request_context", "flask.globals", "flask_request_context"),
-    Internal("fastapi_telemetry", "fastapi.FastAPI", "fastapi_native_telemetry"),
-    Internal("fastapi_effective_route", "fastapi.routing (scope keys)", "fastapi_effective_route"),
-    Internal("contrib_instrumented", "opentelemetry-instrumentation-fastapi/-flask (app attribute)", "other_instrumentation"),
+    Internal("span_limits", "_span_limits", "opentelemetry.sdk.trace.Tracer", "lean_spans"),
+    Internal("instrumentation_scope", "_instrumentation_scope", "opentelemetry.sdk.trace.Tracer", "lean_spans"),
+    Internal("is_enabled", "_is_enabled", "opentelemetry.sdk.trace.Tracer", "lean_spans"),
+    Internal("tracer_metrics", "_tracer_metrics", "opentelemetry.sdk.trace.Tracer", "lean_spans", optional=True),
+    Internal("span_processors", "_span_processors", "opentelemetry.sdk.trace.SynchronousMultiSpanProcessor", "lean_spans"),
+    Internal("on_ending", "_on_ending", "opentelemetry.sdk.trace.SpanProcessor", "lean_spans"),
+    Internal("root", "_root", "opentelemetry.sdk.trace.sampling.ParentBased", "lean_spans"),
+    Internal("remote_parent_sampled", "_remote_parent_sampled", "opentelemetry.sdk.trace.sampling.ParentBased", "lean_spans"),
+    Internal("remote_parent_not_sampled", "_remote_parent_not_sampled", "opentelemetry.sdk.trace.sampling.ParentBased", "lean_spans"),
+    Internal("local_parent_sampled", "_local_parent_sampled", "opentelemetry.sdk.trace.sampling.ParentBased", "lean_spans"),
+    Internal("local_parent_not_sampled", "_local_parent_not_sampled", "opentelemetry.sdk.trace.sampling.ParentBased", "lean_spans"),
+    Internal("non_recording_context", "_context", "opentelemetry.trace.NonRecordingSpan", "unsampled_spans"),
+    Internal("span_context_layout", "__new__", "opentelemetry.trace.SpanContext (tuple layout)", "fast_contexts"),
+    Internal("histogram_bounds", "_upper_bounds", "prometheus_client.Histogram", "fast_histogram"),
+    Internal("histogram_buckets", "_buckets", "prometheus_client.Histogram", "fast_histogram"),
+    Internal("histogram_sum", "_sum", "prometheus_client.Histogram", "fast_histogram"),
+    Internal("value_lock", "_lock", "prometheus_client.values.MutexValue", "fast_histogram"),
+    Internal("value_value", "_value", "prometheus_client.values.MutexValue", "fast_histogram"),
+    Internal("value_exemplar", "_exemplar", "prometheus_client.values.MutexValue", "fast_histogram"),
+    Internal("flask_request_context", "_cv_request", "flask.globals", "flask_request_context"),
+    Internal("fastapi_telemetry", "_telemetry", "fastapi.FastAPI", "fastapi_native_telemetry"),
+    Internal("fastapi_effective_route", "effective_route_context", "fastapi.routing (scope keys)", "fastapi_effective_route"),
+    Internal("contrib_instrumented", "_is_instrumented_by_opentelemetry", "opentelemetry-instrumentation-fastapi/-flask (app attribute)", "other_instrumentation"),
 )
 
-#: The attribute (or scope key) each entry names.
-NAMES: dict[str, str] = {
-    "span_limits": "_span_limits",
-    "instrumentation_scope": "_instrumentation_scope",
-    "is_enabled": "_is_enabled",
-    "tracer_metrics": "_tracer_metrics",
-    "span_processors": "_span_processors",
-    "on_ending": "_on_ending",
-    "root": "_root",
-    "remote_parent_sampled": "_remote_parent_sampled",
-    "remote_parent_not_sampled": "_remote_parent_not_sampled",
-    "local_parent_sampled": "_local_parent_sampled",
-    "local_parent_not_sampled": "_local_parent_not_sampled",
-    "non_recording_context": "_context",
-    "span_context_layout": "__new__",
-    "histogram_bounds": "_upper_bounds",
-    "histogram_buckets": "_buckets",
-    "histogram_sum": "_sum",
-    "value_lock": "_lock",
-    "value_value": "_value",
-    "value_exemplar": "_exemplar",
-    "flask_request_context": "_cv_request",
-    "fastapi_telemetry": "_telemetry",
-    "fastapi_effective_route": "effective_route_context",
-    "contrib_instrumented": "_is_instrumented_by_opentelemetry",
-}
+
+#: The name each key looks up (``private``); the tests rename one at a time to check its fallback.
+NAMES: dict[str, str] = {internal.key: internal.name for internal in INTERNALS}
 
 #: What each feature buys, and what runs without it.
 FEATURES: dict[str, str] = {
