@@ -58,9 +58,12 @@ class Delivery:
     alertnames: tuple[str, ...]
     text: str
     at: float
+    #: The service the alerts are about (their common ``service`` label; empty when they differ).
+    service: str = ""
 
 
-_SLACK_TITLE = re.compile(r"\[(FIRING|RESOLVED)(?::\d+)?\]\s+(\S+)")
+#: The generated chat title: ``[FIRING:2] <alertname> <service> ...``.
+_SLACK_TITLE = re.compile(r"\[(FIRING|RESOLVED)(?::\d+)?\]\s+(\S+)(?:\s+([^\s(]\S*))?")
 
 
 def delivery(n: Notification) -> Delivery:
@@ -68,18 +71,20 @@ def delivery(n: Notification) -> Delivery:
     payload: Mapping[str, Any] = n.payload
     if "alerts" in payload:  # webhook
         summary = "; ".join(str(a.get("annotations", {}).get("summary", "")) for a in n.alerts[:3])
-        return Delivery(n.receiver, n.status, n.alertnames, summary, n.received_at)
+        services = {str(a.get("labels", {}).get("service", "")) for a in n.alerts}
+        return Delivery(n.receiver, n.status, n.alertnames, summary, n.received_at, services.pop() if len(services) == 1 else "")
     if "attachments" in payload:  # Slack
         attachment = (payload.get("attachments") or [{}])[0]
         title = str(attachment.get("title", ""))
         match = _SLACK_TITLE.match(title)
-        status = match.group(1).lower() if match else ""
-        names = (match.group(2),) if match else ()
-        return Delivery(n.receiver, status, names, title, n.received_at)
+        if not match:
+            return Delivery(n.receiver, "", (), title, n.received_at)
+        return Delivery(n.receiver, match.group(1).lower(), (match.group(2),), title, n.received_at, match.group(3) or "")
     if "event_action" in payload:  # PagerDuty events v2
         status = "resolved" if payload.get("event_action") == "resolve" else "firing"
         summary = str((payload.get("payload") or {}).get("summary", ""))
-        return Delivery(n.receiver, status, tuple(summary.split()[:1]), summary, n.received_at)
+        words = summary.split()
+        return Delivery(n.receiver, status, tuple(words[:1]), summary, n.received_at, words[1].rstrip(":") if len(words) > 1 else "")
     return Delivery(n.receiver, n.status, n.alertnames, "", n.received_at)
 
 

@@ -11,23 +11,25 @@ from obs.demo.observe import AlertState, Delivery, Event, Snapshot, delivery
 from obs.demo.view import render
 from obs.runtime import Notification
 
-WEBHOOK = {"status": "resolved", "alerts": [{"labels": {"alertname": "HighErrorRate"}, "annotations": {"summary": "backend answers 9% errors"}}]}
+WEBHOOK = {"status": "resolved", "alerts": [{"labels": {"alertname": "HighErrorRate", "service": "backend"}, "annotations": {"summary": "backend answers 9% errors"}}]}
 SLACK = {"channel": "#edu-learning", "attachments": [{"title": "[FIRING:2] ErrorBudgetBurn backend", "text": "*page* ..."}]}
 PAGERDUTY = {"routing_key": "k", "event_action": "resolve", "payload": {"summary": "ErrorBudgetBurn backend: burning"}}
 
 
 @pytest.mark.parametrize(
-    ("payload", "status", "names", "text"),
+    ("payload", "status", "names", "text", "service"),
     [
-        (WEBHOOK, "resolved", ("HighErrorRate",), "backend answers 9% errors"),
-        (SLACK, "firing", ("ErrorBudgetBurn",), "[FIRING:2] ErrorBudgetBurn backend"),
-        ({**SLACK, "attachments": [{"title": "[RESOLVED] RedisDown redis"}]}, "resolved", ("RedisDown",), "[RESOLVED] RedisDown redis"),
-        (PAGERDUTY, "resolved", ("ErrorBudgetBurn",), "ErrorBudgetBurn backend: burning"),
-        ({**PAGERDUTY, "event_action": "trigger"}, "firing", ("ErrorBudgetBurn",), "ErrorBudgetBurn backend: burning"),
+        (WEBHOOK, "resolved", ("HighErrorRate",), "backend answers 9% errors", "backend"),
+        (SLACK, "firing", ("ErrorBudgetBurn",), "[FIRING:2] ErrorBudgetBurn backend", "backend"),
+        ({**SLACK, "attachments": [{"title": "[FIRING:1] HighErrorRate bridge (ticket)"}]}, "firing", ("HighErrorRate",), "[FIRING:1] HighErrorRate bridge (ticket)", "bridge"),
+        ({**SLACK, "attachments": [{"title": "[RESOLVED] RedisDown redis"}]}, "resolved", ("RedisDown",), "[RESOLVED] RedisDown redis", "redis"),
+        ({**SLACK, "attachments": [{"title": "[RESOLVED] Watchdog"}]}, "resolved", ("Watchdog",), "[RESOLVED] Watchdog", ""),
+        (PAGERDUTY, "resolved", ("ErrorBudgetBurn",), "ErrorBudgetBurn backend: burning", "backend"),
+        ({**PAGERDUTY, "event_action": "trigger"}, "firing", ("ErrorBudgetBurn",), "ErrorBudgetBurn backend: burning", "backend"),
     ],
 )
-def test_every_receiver_payload_reads_as_status_alerts_and_text(payload: dict[str, Any], status: str, names: tuple[str, ...], text: str) -> None:
-    assert delivery(Notification("learning-chat", payload, 12.0)) == Delivery("learning-chat", status, names, text, 12.0)
+def test_every_receiver_payload_reads_as_status_alerts_text_and_service(payload: dict[str, Any], status: str, names: tuple[str, ...], text: str, service: str) -> None:
+    assert delivery(Notification("learning-chat", payload, 12.0)) == Delivery("learning-chat", status, names, text, 12.0, service)
 
 
 def test_the_view_shows_targets_burn_rates_alerts_notifications_traces_and_traffic() -> None:
