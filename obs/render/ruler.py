@@ -13,8 +13,8 @@ Output (relative to the environment folder):
       ``local`` rule storage; ``mimirtool rules load|sync`` takes the same files (the namespace is
       the file name); ``runtime-overrides.yml`` turns on HA deduplication for the tenant (HA pairs)
 ``ruler/tests/<file>.test.yml``  promtool unit tests of the ruler's files: the rules' own cases
-      with every series in the environment, plus a case showing another environment's series
-      leave them silent
+      with every series in the environment, plus, per alert, a firing case fed with another
+      environment's series, which must leave it silent
 
 The ruler's rules are the environment's rules with ``environment="<env>"`` on every selector and
 as a label on every result (:mod:`obs.promql_scope`): a store holds every environment's series,
@@ -153,12 +153,17 @@ def ruler_tests(file: RuleFile, by_name: Mapping[str, RuleFile], paths: Mapping[
     loaded = [*file.needs, file.name]
     absent = {a.name for a in file.alerts if "absent(" in a.expr}
     cases: list[dict[str, Any]] = []
+    isolated: set[str] = set()
     for case in document["tests"]:
         cases.append(_scoped_case(case, environment))
-        if not any(t["alertname"] in absent for t in case.get("alert_rule_test", [])):
-            isolation = _isolation_case(case, environment)
-            if isolation is not None:
-                cases.append(isolation)
+        names = {t["alertname"] for t in case.get("alert_rule_test", [])}
+        # One case per alert shows the scope (the matcher is on every selector alike).
+        if names & absent or names <= isolated:
+            continue
+        isolation = _isolation_case(case, environment)
+        if isolation is not None:
+            cases.append(isolation)
+            isolated |= names
     return {
         **document,
         "rule_files": [_relative(TESTS_DIR, paths[name]) for name in loaded],

@@ -72,16 +72,24 @@ def build_env(platform: Platform, out: Path) -> Path:
     return out / env
 
 
-def time_compressed(rule_files: list[Path], into: Path) -> list[Path]:
-    """Copies of the rule files with every ``for`` at 1s: only time is compressed."""
+def time_compressed(rule_files: list[Path], into: Path, *, vmalert: bool = False) -> list[Path]:
+    """Copies of the rule files with every ``for`` and group ``interval`` at 1s: only time is
+    compressed. For ``vmalert`` (Debian's 1.79 predates ``keep_firing_for``) that field is left out."""
     into.mkdir(parents=True, exist_ok=True)
     copies = []
     for path in rule_files:
         data = yaml.safe_load(path.read_text())
         for group in data["groups"]:
+            if "interval" in group:
+                group["interval"] = "1s"
             for rule in group["rules"]:
                 if "for" in rule:
                     rule["for"] = "1s"
+                if "keep_firing_for" in rule:
+                    if vmalert:
+                        del rule["keep_firing_for"]
+                    else:
+                        rule["keep_firing_for"] = "1s"
         copy = into / path.name
         copy.write_text(yaml.safe_dump(data))
         copies.append(copy)
