@@ -144,7 +144,8 @@ def render(
     modules: Modules = {}
     for env in envs:
         started = time.perf_counter()
-        content = load_content(platform, env, root, allow_code, modules)
+        # The platform's own content sees the environment's addresses too (its alerts link Grafana).
+        content = load_content(platform.in_environment(env), env, root, allow_code, modules)
         timings["content"] += time.perf_counter() - started
         started = time.perf_counter()
         rendered = render_environment(platform, env, selected, progress, content)

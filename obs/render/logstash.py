@@ -32,6 +32,9 @@ SETTINGS_PATH = "logstash/logstash.yml"
 PIPELINES_PATH = "logstash/pipelines.yml"
 BEATS_PORT = 5044
 TCP_PORT = 5000
+#: Its own address (the container's or pod's host name, from Logstash's ${VAR} substitution), not
+#: every interface.
+OWN_HOST = "${HOSTNAME}"
 #: Python's default logging format (``logging.basicConfig``): ``LEVEL:logger:message``. Lines in it
 #: come from code that logged before the JSON formatter was installed (start-up, crashes).
 PYTHON_DEFAULT_LINE = "^%{LOGLEVEL:fallback_level}:%{DATA:fallback_logger}:%{GREEDYDATA:fallback_message}$"
@@ -54,12 +57,12 @@ def inputs() -> Section:
         (
             Plugin(
                 "beats",
-                lc.settings(port=BEATS_PORT, add_field=_metadata_input("beats")),
+                lc.settings(host=OWN_HOST, port=BEATS_PORT, add_field=_metadata_input("beats")),
                 comment="Filebeat tailing container logs: the JSON record is a string in `message`.",
             ),
             Plugin(
                 "tcp",
-                lc.settings(port=TCP_PORT, codec=Bareword("json_lines"), add_field=_metadata_input("tcp")),
+                lc.settings(host=OWN_HOST, port=TCP_PORT, codec=Bareword("json_lines"), add_field=_metadata_input("tcp")),
                 comment="Services shipping JSON lines directly: every line is already an event.",
             ),
         ),
