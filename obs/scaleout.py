@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from obs import contract
 from obs.artifacts import RenderContext
 from obs.errors import RenderError
 from obs.model import DependencyKind, Environment, MetricsStore, Platform, parse_duration

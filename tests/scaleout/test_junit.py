@@ -88,7 +88,7 @@ def test_every_case_is_a_test_case(env_dir: Path) -> None:
     assert (root.get("tests"), root.get("failures")) == ("4", "2")
     # Without the build folder, the failures are still one case each.
     root = ET.fromstring(junit_xml([record]))
-    assert sorted(c.get("name") for c in root.iter("testcase")) == ["slow queue pages", "unnamed case (failure 1)"]
+    assert sorted(c.get("name", "") for c in root.iter("testcase")) == ["slow queue pages", "unnamed case (failure 1)"]
 
 
 def test_a_file_that_does_not_load_is_one_failed_case() -> None:
