@@ -405,12 +405,18 @@ def as_text(result: Review, base_name: str = "base") -> str:
                     if len(old) + len(new) < 100 and "\n" not in old + new:
                         lines.append(f"        {name}: {old} -> {new}" if old else f"        {name}: {new}")
                     else:
-                        lines.append(f"        {name}:" + (f"\n          was: {old}" if old else "") + f"\n          now: {new}")
+                        lines.append(f"        {name}:" + (f"\n          was: {_indented(old)}" if old else "") + f"\n          now: {_indented(new)}")
     return "\n".join(lines)
 
 
+def _indented(text: str) -> str:
+    """A multi-line value under its ``was:``/``now:`` label."""
+    return text.replace("\n", "\n               ")
+
+
 def _code(text: str) -> str:
-    return "`" + text.replace("`", "'").replace("\n", " ") + "`" if text else ""
+    """One table cell of code: whitespace runs (a multi-line expression's indentation) collapsed."""
+    return "`" + " ".join(text.replace("`", "'").split()) + "`" if text else ""
 
 
 #: GitHub refuses comments over 65,536 characters.

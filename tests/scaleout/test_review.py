@@ -158,8 +158,9 @@ def test_diff_against_a_build_folder(platform_file: Path, tmp_path: Path, capsys
     platform_file.write_text(platform_file.read_text().replace("objective: 0.999", "objective: 0.99"))
     code, out, _ = _obs("diff", "--platform", str(platform_file), "--base", str(base), capsys=capsys)
     assert code == 1
-    assert "prod:" in out and "~ recording rule slo:objective:ratio (shop-slo-meta-api-availability)" in out
-    assert "expr: vector(0.999) -> vector(0.99)" in out
+    # The error budget (1 - objective) is in the burn-rate rules: 0.001 before, 0.01 after.
+    assert "prod:" in out and "~ alert ErrorBudgetBurn (shop-slo-" in out
+    assert "/ 0.001 > " in out and "/ 0.01 > " in out  # the old and the new expression, both shown
     code, out, _ = _obs("diff", "--platform", str(platform_file), "--base", str(base), "--format", "json", capsys=capsys)
     data = json.loads(out)
     assert code == 1 and data["changed"] is True and data["ok"] is False and "Recording rules" in data["environments"]["prod"]
@@ -202,7 +203,8 @@ def test_diff_against_a_git_ref_builds_it_aside(
     code, out, err = _obs("diff", "--base", "HEAD", "--format", "markdown", capsys=capsys)
     assert code == 1, err
     assert out.startswith("## obs: what this change does to the stack (against `HEAD`)")
-    assert "| changed | recording rule | slo:objective:ratio (shop-slo-meta-api-availability) (expr) | `vector(0.999)` | `vector(0.995)` |" in out
+    burn = [line for line in out.splitlines() if line.startswith("| changed | alert | ErrorBudgetBurn (shop-slo-") and "(expr)" in line]
+    assert burn and all("/ 0.001" in line.split(" | ")[3] and "/ 0.005" in line.split(" | ")[4] for line in burn), burn
     assert "building the platform at HEAD (git archive)" in err
     assert [p.name for p in (project / "build").iterdir()] == ["keep.txt"]  # the user's build folder is untouched
     worktrees = subprocess.run([*git, "worktree", "list"], capture_output=True, text=True, check=True).stdout
