@@ -29,6 +29,9 @@ for spec in extra["instrumentation"] + extra["otlp-grpc"]:
 EOF
 )
 
+# The contrib instrumentations the tests use (client spans, and the ones obs must coexist with), of
+# the release line of each end (0.51b0 goes with 1.30).
+CONTRIB=(requests httpx fastapi flask)
 # What the tests themselves need (not part of the range): frameworks, servers, the OTLP receiver.
 TEST_DEPS=(pyyaml pytest hypothesis fastapi flask httpx requests uvicorn gunicorn grpcio msgpack)
 
@@ -48,11 +51,11 @@ run_end() {
     if [ "$end" = oldest ]; then
         mapfile -t specs < <(oldest)
         # The contrib client instrumentations and the proto package of the same release line.
-        specs+=("opentelemetry-proto==$(echo "${specs[1]}" | cut -d= -f3)"
-                "opentelemetry-instrumentation-requests==0.51b0" "opentelemetry-instrumentation-httpx==0.51b0")
+        specs+=("opentelemetry-proto==$(echo "${specs[1]}" | cut -d= -f3)")
+        for contrib in "${CONTRIB[@]}"; do specs+=("opentelemetry-instrumentation-$contrib==0.51b0"); done
     else
-        specs=("${RANGE[@]}" "opentelemetry-proto<1.46"
-               "opentelemetry-instrumentation-requests" "opentelemetry-instrumentation-httpx")
+        specs=("${RANGE[@]}" "opentelemetry-proto<1.46")
+        for contrib in "${CONTRIB[@]}"; do specs+=("opentelemetry-instrumentation-$contrib"); done
     fi
     echo "== $end: ${specs[*]}"
     # (pip's warnings about this machine's extra index locations are left out)
