@@ -22,7 +22,7 @@ from obs.artifacts import GROUPS, Artifact, ArtifactGroup, RenderContext
 from obs.content import Content, Modules, load_content
 from obs.errors import ObsError, PromQLError, RenderError
 from obs.model import Environment, Platform
-from obs.promql import check_queries
+from obs.promql import Query, check_queries
 from obs.writer import check_out, serialize, write_tree
 
 #: Called after each group of each environment: (environment, group, number of files).
@@ -96,23 +96,44 @@ def render_environment(
     return {g.name: rendered[g.name] for g in selected}
 
 
-def check_promql(rendered: Mapping[str, Sequence[Artifact]]) -> None:
-    """Every expression parses and selects only known metrics; raises the first error, listing all."""
+#: Expressions that passed, by the set of names they were checked against: the environments of
+#: one build repeat most of them, and one check per expression and set is enough.
+Checked = dict[frozenset[str], set[tuple[str, frozenset[str]]]]
+
+
+def check_promql(rendered: Mapping[str, Sequence[Artifact]], checked: Checked | None = None) -> None:
+    """Every expression parses and selects only known metrics; raises the first error, listing all.
+
+    ``checked`` remembers what passed across calls (the environments of one build)."""
     records = {r for artifacts in rendered.values() for a in artifacts for r in a.records}
     known = contract.known_series_names() | frozenset(records)
-    pairs = [(a.path, q) for artifacts in rendered.values() for a in artifacts for q in a.queries]
-    errors = check_queries(pairs, known)
+    passed = (checked if checked is not None else {}).setdefault(known, set())
+    first: dict[tuple[str, frozenset[str]], list[tuple[str, Query]]] = {}
+    for artifacts in rendered.values():
+        for a in artifacts:
+            for q in a.queries:
+                key = (q.expr, q.declared)
+                if key not in passed:
+                    first.setdefault(key, []).append((a.path, q))
+    errors: list[PromQLError] = []
+    for key, pairs in first.items():
+        # Each expression checked once; where it fails, every place it sits is reported.
+        found = check_queries(pairs[:1], known)
+        if found:
+            errors += found + check_queries(pairs[1:], known)
+        else:
+            passed.add(key)
     if errors:
         if len(errors) == 1:
             raise errors[0]
-        first = errors[0]
+        head = errors[0]
         rest = "\n".join(f"  - {e}" for e in errors[1:])
-        raise PromQLError(first.artifact, first.expr, f"{first.problem}\n{len(errors) - 1} more:\n{rest}")
+        raise PromQLError(head.artifact, head.expr, f"{head.problem}\n{len(errors) - 1} more:\n{rest}")
 
 
-def verify(env: Environment, rendered: Mapping[str, Sequence[Artifact]]) -> None:
+def verify(env: Environment, rendered: Mapping[str, Sequence[Artifact]], checked: Checked | None = None) -> None:
     """The build's in-process checks: PromQL against the contract, then each group's ``verify``."""
-    check_promql(rendered)
+    check_promql(rendered, checked)
     problems: list[str] = []
     for name, artifacts in rendered.items():
         group = next(g for g in GROUPS if g.name == name)
@@ -142,6 +163,7 @@ def render(
     timings = {"content": 0.0, "render": 0.0, "verify": 0.0, "serialize": 0.0}
     source = f"platform {platform.name!r}"
     modules: Modules = {}
+    checked: Checked = {}
     for env in envs:
         started = time.perf_counter()
         # The platform's own content sees the environment's addresses too (its alerts link Grafana).
@@ -151,7 +173,7 @@ def render(
         rendered = render_environment(platform, env, selected, progress, content)
         timings["render"] += time.perf_counter() - started
         started = time.perf_counter()
-        verify(env, rendered)
+        verify(env, rendered, checked)
         timings["verify"] += time.perf_counter() - started
         started = time.perf_counter()
         for group_name, artifacts in rendered.items():

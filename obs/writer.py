@@ -25,7 +25,9 @@ import ctypes
 import errno
 import hashlib
 import json
+import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -79,13 +81,268 @@ _Dumper.add_representer(str, _str_representer)
 _PureDumper.add_representer(str, _str_representer)
 
 
+_WIDTH = 1000
+
+
+def _pyyaml(data: Any, dumper: type[Any]) -> str:
+    return yaml.dump(data, Dumper=dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=_WIDTH)
+
+
 def dump_yaml(data: Any, pure: bool = False) -> str:
-    dumper = _PureDumper if pure else _Dumper
-    return yaml.dump(data, Dumper=dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1000)
+    """``data`` as YAML: block style, sorted keys, multi-line strings as literal blocks.
+
+    The documents obs writes (dicts, lists, strings, numbers) go through :func:`emit_yaml`,
+    which writes the bytes PyYAML writes without building PyYAML's node graph; anything else goes
+    through PyYAML (libyaml's emitter where installed). ``pure`` forces PyYAML's pure-Python
+    emitter, the fallback of machines without libyaml."""
+    if pure:
+        return _pyyaml(data, _PureDumper)
+    fast = emit_yaml(data)
+    return fast if fast is not None else _pyyaml(data, _Dumper)
+
+
+# PyYAML decides each scalar's style from its text; this is that decision for the strings obs
+# writes most (one line of printable ASCII), and PyYAML's own answer, remembered, for any other.
+_PRINTABLE_LINE = re.compile(r"[ -~]+")
+_INDICATOR_FIRST = frozenset("#,[]{}&*!|>'\"%@`")
+#: Longest one-line string decided here (longer ones are rare: PyYAML decides them).
+_LONGEST = 600
+#: PyYAML writes a mapping key longer than this as a complex key ("? ").
+_SIMPLE_KEY = 128
+_resolver = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+#: Line breaks besides "\n" that PyYAML writes as they are (allow_unicode).
+_OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
+_scalars: dict[str, str] = {}
+
+
+def _has_break(text: str, other_only: bool = False) -> bool:
+    return (not other_only and "\n" in text) or "\x85" in text or "\u2028" in text or "\u2029" in text
+
+
+class _Unsupported(Exception):
+    """Data :func:`emit_yaml` leaves to PyYAML."""
+
+
+def _plain_or_quoted(text: str) -> str:
+    """Plain or single-quoted, as PyYAML's ``analyze_scalar``/``choose_scalar_style`` decide for
+    one line of printable ASCII (there: no line breaks, no special characters)."""
+    first = text[0]
+    block_indicators = (
+        text.startswith(("---", "..."))
+        or first in _INDICATOR_FIRST
+        or (first in "?:-" and (len(text) == 1 or text[1] == " "))
+        or ": " in text
+        or text.endswith(":")
+        or " #" in text
+    )
+    plain = not block_indicators and first != " " and text[-1] != " "
+    if plain and _resolver.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG:  # type: ignore[no-untyped-call]
+        return text
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _string(text: str) -> str:
+    """A string as PyYAML writes it as a top-level document (a literal block starts with ``|``
+    and its lines are indented by two)."""
+    done = _scalars.get(text)
+    if done is not None:
+        return done
+    if _PRINTABLE_LINE.fullmatch(text) and len(text) <= _LONGEST:
+        done = _plain_or_quoted(text)
+    else:
+        done = _pyyaml(text, _Dumper)
+        if done.endswith("\n...\n"):
+            done = done[: -len("...\n")]
+        done = done[:-1] if done.endswith("\n") else done + _OTHER_BREAKS[1]  # (ends in another break: refused below)
+        breaks = _has_break(done, other_only=True) or ("\n" in done and not done.startswith("|"))
+        if breaks or done.split("\n", 1)[0].endswith("+"):
+            # Folded or multi-line quoted (its lines depend on the column), or a literal block
+            # keeping its final breaks (PyYAML then ends the document with "...").
+            raise _Unsupported
+    if len(_scalars) > 500_000:
+        _scalars.clear()
+    _scalars[text] = done
+    return done
+
+
+def _scalar(value: Any, indent: int, column: int) -> str:
+    """A scalar starting at ``column`` of a node whose block content is indented by ``indent + 2``."""
+    kind = type(value)
+    if kind is str:
+        text = _string(value)
+        if text[:1] != "|":
+            if column + len(text) > _WIDTH:
+                raise _Unsupported  # PyYAML would fold it at a space past the line width
+            return text
+        if indent:
+            # A literal block's lines sit two columns right of the node holding it; empty ones stay empty.
+            pad = " " * indent
+            head, *lines = text.split("\n")
+            return "\n".join([head, *(pad + line if line else "" for line in lines)])
+        return text
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return repr(value)
+    if kind is float:
+        if value != value:
+            return ".nan"
+        if value in (math.inf, -math.inf):
+            return ".inf" if value > 0 else "-.inf"
+        text = repr(value).lower()
+        return text.replace("e", ".0e", 1) if "." not in text and "e" in text else text
+    raise _Unsupported
+
+
+_keys: dict[str, str] = {}
+
+
+def _key(key: Any) -> str:
+    """``key:`` of a block mapping."""
+    done = _keys.get(key) if type(key) is str else None
+    if done is not None:
+        return done
+    if type(key) is not str or len(key) >= _SIMPLE_KEY or _has_break(key):
+        raise _Unsupported  # a complex key ("? ")
+    done = _string(key) + ":"
+    if len(_keys) > 100_000:
+        _keys.clear()
+    _keys[key] = done
+    return done
+
+
+def _value(value: Any, indent: int, column: int, out: list[str]) -> None:
+    """What follows ``key:`` (which ends at ``column``) of a mapping at ``indent``."""
+    kind = type(value)
+    if kind is dict:
+        if not value:
+            out.append(" {}\n")
+        else:
+            out.append("\n")
+            _mapping(value, indent + 2, out, inline=False)
+    elif kind is list:
+        if not value:
+            out.append(" []\n")
+        else:
+            out.append("\n")
+            _sequence(value, indent, out, inline=False)  # PyYAML does not indent a list in a mapping
+    else:
+        out.append(" " + _scalar(value, indent, column + 1) + "\n")
+
+
+def _mapping(mapping: dict[Any, Any], indent: int, out: list[str], inline: bool) -> None:
+    pad = " " * indent
+    try:
+        keys = sorted(mapping)
+    except TypeError:
+        raise _Unsupported from None
+    for i, key in enumerate(keys):
+        text = _key(key)
+        out.append(text if inline and i == 0 else pad + text)
+        _value(mapping[key], indent, indent + len(text), out)
+
+
+def _sequence(items: list[Any], indent: int, out: list[str], inline: bool) -> None:
+    pad = " " * indent
+    for i, item in enumerate(items):
+        out.append("-" if inline and i == 0 else pad + "-")
+        kind = type(item)
+        if kind is dict and item:
+            out.append(" ")
+            _mapping(item, indent + 2, out, inline=True)
+        elif kind is list and item:
+            out.append(" ")
+            _sequence(item, indent + 2, out, inline=True)
+        elif kind is dict or kind is list:
+            out.append(" {}\n" if kind is dict else " []\n")
+        else:
+            out.append(" " + _scalar(item, indent, indent + 2) + "\n")
+
+
+def emit_yaml(data: Any) -> str | None:
+    """``data`` (a non-empty dict or list of dicts, lists, strings, numbers, booleans and None)
+    as PyYAML writes it with :func:`dump_yaml`'s settings, byte for byte; None for anything
+    else, which PyYAML then writes."""
+    out: list[str] = []
+    try:
+        if type(data) is dict and data:
+            _mapping(data, 0, out, inline=False)
+        elif type(data) is list and data:
+            _sequence(data, 0, out, inline=False)
+        else:
+            return None
+    except _Unsupported:
+        return None
+    return "".join(out)
 
 
 def dump_json(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """``data`` as indented JSON with sorted keys: the text ``json.dumps(data, indent=2,
+    sort_keys=True, ensure_ascii=False)`` gives, written without its pure-Python encoder (the
+    one ``indent`` selects)."""
+    out: list[str] = []
+    try:
+        _json(data, "\n", out)
+    except _Unsupported:
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    out.append("\n")
+    return "".join(out)
+
+
+_json_string = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
+
+
+def _json(value: Any, newline: str, out: list[str]) -> None:
+    """One value; ``newline`` is a line break and the indentation of the value's own line."""
+    kind = type(value)
+    if kind is str:
+        out.append(_json_string(value))
+    elif kind is dict:
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        try:
+            keys = sorted(value)
+        except TypeError:
+            raise _Unsupported from None
+        sep = "{" + inner
+        for key in keys:
+            if type(key) is not str:
+                raise _Unsupported  # json turns them into strings, by rules of its own
+            out.append(sep + _json_string(key) + ": ")
+            _json(value[key], inner, out)
+            sep = "," + inner
+        out.append(newline + "}")
+    elif kind is list:
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        sep = "[" + inner
+        for item in value:
+            out.append(sep)
+            _json(item, inner, out)
+            sep = "," + inner
+        out.append(newline + "]")
+    elif value is None:
+        out.append("null")
+    elif kind is bool:
+        out.append("true" if value else "false")
+    elif kind is int:
+        out.append(int.__repr__(value))
+    elif kind is float:
+        if value != value:
+            out.append("NaN")
+        elif value in (math.inf, -math.inf):
+            out.append("Infinity" if value > 0 else "-Infinity")
+        else:
+            out.append(float.__repr__(value))
+    else:
+        raise _Unsupported
 
 
 def serialize(path: str, content: Any, source: str) -> bytes:
@@ -320,6 +577,7 @@ __all__ = [
     "check_out",
     "dump_json",
     "dump_yaml",
+    "emit_yaml",
     "header",
     "manifest",
     "manifest_of",
