@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,28 @@ def _environments_to_check(args: argparse.Namespace, out: Output) -> tuple[Path,
     return out_dir, tuple(args.env or built)
 
 
-def _run_outcomes(args: argparse.Namespace, out: Output, kind: str) -> tuple[list[dict[str, str]], bool]:
+def _timed_out(record: dict[str, str]) -> bool:
+    # How the promtool runner marks a timeout (imported here: it needs the build extra).
+    from obs.checks.rules import TIMED_OUT
+
+    return record["status"] == "failed" and record["detail"].startswith(TIMED_OUT)
+
+
+def _tally(records: list[dict[str, str]]) -> str:
+    counts = _counts(records)
+    text = f"{counts['passed']} passed, {counts['failed']} failed"
+    if counts["timed_out"]:
+        text += f", {counts['timed_out']} timed out"
+    return text + (f", {counts['skipped']} skipped" if counts["skipped"] else "")
+
+
+def _run_outcomes(args: argparse.Namespace, out: Output, kind: str) -> tuple[list[dict[str, str]], bool, dict[str, float]]:
+    """Every check (or test) of every environment and group asked for: the records, whether
+    any failed, and the seconds each group took. On a terminal, one status line per environment
+    and group counts them as they come; what fails is written in full."""
+    started = time.perf_counter()
     out_dir, environments = _environments_to_check(args, out)
+    timings: dict[str, float] = {"build": time.perf_counter() - started} if args.platform else {}
     records: list[dict[str, str]] = []
     failed = False
     for env in environments:
@@ -95,38 +116,69 @@ def _run_outcomes(args: argparse.Namespace, out: Output, kind: str) -> tuple[lis
             runner = group.check if kind == "check" else group.test
             if runner is None:
                 continue
+            started = time.perf_counter()
+            head = f"  {env:<8} {group.name:<15}"
+            mine: list[dict[str, str]] = []
+            out.live(f"{head} ...", force=True)
             outcomes: Iterable[Outcome] = runner(env_dir)
             for outcome in outcomes:
-                records.append({"environment": env, "group": group.name, "name": outcome.name, "status": outcome.status, "detail": outcome.detail})
+                record = {"environment": env, "group": group.name, "name": outcome.name, "status": outcome.status, "detail": outcome.detail}
+                mine.append(record)
                 if outcome.status == "failed" or (outcome.status == "skipped" and args.strict):
                     failed = True
-                mark = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip"}[outcome.status]
-                line = f"  {mark} {env:<8} {group.name:<15} {outcome.name}"
-                if outcome.status != "passed" and outcome.detail:
-                    line += "\n" + "\n".join(f"         {d}" for d in outcome.detail.splitlines()[:40])
-                out.progress(line)
-    return records, failed
+                if outcome.status != "passed":
+                    mark = "TIME" if _timed_out(record) else {"failed": "FAIL", "skipped": "skip"}[outcome.status]
+                    line = f"  {mark} {env:<8} {group.name:<15} {outcome.name}"
+                    if outcome.detail:
+                        line += "\n" + "\n".join(f"         {d}" for d in outcome.detail.splitlines()[:40])
+                    out.progress(line)
+                out.live(f"{head} {len(mine)} done: {_tally(mine)}")
+            seconds = time.perf_counter() - started
+            timings[group.name] = timings.get(group.name, 0.0) + seconds
+            if mine:
+                out.progress(f"{head} {len(mine):>4} {kind}{'s' if len(mine) != 1 else ''}: {_tally(mine)} ({seconds:.1f}s)")
+            else:
+                out.live("")
+            # Stable order whatever order the runner finished them in.
+            records += sorted(mine, key=lambda r: r["name"])
+    out.timings(timings)
+    return records, failed, timings
 
 
 def _counts(records: list[dict[str, str]]) -> dict[str, int]:
-    return {s: sum(r["status"] == s for r in records) for s in ("passed", "failed", "skipped")}
+    counts = {s: sum(r["status"] == s for r in records) for s in ("passed", "failed", "skipped")}
+    counts["timed_out"] = sum(_timed_out(r) for r in records)
+    counts["failed"] -= counts["timed_out"]
+    return counts
+
+
+def _not_passed(records: list[dict[str, str]]) -> list[str]:
+    """One line per outcome that did not pass, naming it: what --quiet still prints."""
+    return [
+        f"  {'timed out' if _timed_out(r) else r['status']}: {r['environment']} {r['group']} {r['name']}"
+        for r in records
+        if r["status"] != "passed"
+    ]
 
 
 def cmd_check(args: argparse.Namespace, out: Output) -> int:
     require(BUILD, "obs check")
-    records, failed = _run_outcomes(args, out, "check")
+    records, failed, timings = _run_outcomes(args, out, "check")
     counts = _counts(records)
+    text = f"checks: {_tally(records)}"
     skipped = sorted({f"{r['name']}: {r['detail'].splitlines()[0] if r['detail'] else ''}" for r in records if r["status"] == "skipped"})
-    text = f"checks: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
+    problems = [line for line in _not_passed(records) if not line.startswith("  skipped")]
+    if problems:
+        text += "\n" + "\n".join(problems)
     if skipped:
         text += "\nskipped:\n" + "\n".join(f"  {s}" for s in skipped)
-    out.result(text, {"ok": not failed, "outcomes": records, **counts})
+    out.result(text, {"ok": not failed, "outcomes": records, "timings": timings, **counts})
     return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_test(args: argparse.Namespace, out: Output) -> int:
     require(BUILD, "obs test")
-    records, failed = _run_outcomes(args, out, "test")
+    records, failed, timings = _run_outcomes(args, out, "test")
     if args.junit:
         write_junit(Path(args.junit), records)
     if not records:
@@ -135,11 +187,11 @@ def cmd_test(args: argparse.Namespace, out: Output) -> int:
     if skipped_tools and all(r["status"] == "skipped" for r in records):
         return out.error(skipped_tools[0]["detail"], 4)
     counts = _counts(records)
-    text = f"tests: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
-    not_passed = [f"  {r['status']}: {r['environment']} {r['group']} {r['name']}" for r in records if r["status"] != "passed"]
+    text = f"tests: {_tally(records)}"
+    not_passed = _not_passed(records)
     if not_passed:
         text += "\n" + "\n".join(not_passed)
-    out.result(text, {"ok": not failed, "outcomes": records, **counts})
+    out.result(text, {"ok": not failed, "outcomes": records, "timings": timings, **counts})
     return EXIT_FAILED if failed else EXIT_OK
 
 
