@@ -3,7 +3,7 @@
 #  - Debian packages for the real tools the build and tests use: promtool and Prometheus,
 #    amtool and Alertmanager, the blackbox/postgres/redis/node exporters with PostgreSQL and Redis
 #    (exporter configs and `obs demo` run for real), VictoriaMetrics with vmalert (the scaled
-#    store), kubectl (kustomize, offline), Ruby (Fluentd/Logstash filters run under the real regex
+#    store), kubectl (kustomize, offline), shellcheck (actionlint reads the CI workflow's scripts with it), Ruby (Fluentd/Logstash filters run under the real regex
 #    engine), wrk and valgrind (benchmarks), Chromium (dashboard previews);
 #  - a virtualenv in .venv with obs and its development extras.
 # Idempotent and quick when everything is already there.
@@ -20,6 +20,7 @@ command -v prometheus-node-exporter >/dev/null || need_apt+=(prometheus-node-exp
 command -v victoria-metrics >/dev/null && command -v vmalert >/dev/null || need_apt+=(victoria-metrics)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v kubectl >/dev/null || need_apt+=(kubernetes-client)
+command -v shellcheck >/dev/null || need_apt+=(shellcheck)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v ruby >/dev/null || need_apt+=(ruby)
 command -v wrk >/dev/null || need_apt+=(wrk)

@@ -23,6 +23,8 @@ from obs.artifacts import GROUPS
 from obs.cli._output import Output
 from obs.cli.commands import cmd_build, cmd_check, cmd_list, cmd_preview, cmd_schema, cmd_test
 from obs.cli.demo import add_demo_parser
+from obs.cli.diff import FORMATS as DIFF_FORMATS
+from obs.cli.diff import add_arguments as add_diff_arguments
 from obs.cli.diff import cmd_diff
 from obs.errors import ObsError, ToolNotFoundError
 from obs.extras import MissingExtraError
@@ -36,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"obs {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(p: argparse.ArgumentParser, out_default: str = "build") -> None:
+    def common(p: argparse.ArgumentParser, out_default: str = "build", formats: tuple[str, ...] = ("text", "json")) -> None:
         p.add_argument(
             "--platform",
             metavar="FILE",
@@ -46,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--only", action="append", metavar="GROUP", choices=[g.name for g in GROUPS], help="artifact group (repeatable); default: all")
         p.add_argument("--out", default=out_default, metavar="DIR", help=f"output folder (default: {out_default})")
         p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
-        p.add_argument("--format", choices=("text", "json"), default="text", help="result format (json for CI)")
+        p.add_argument("--format", choices=formats, default="text", help=f"result format: {', '.join(formats)} (json for CI)")
 
     p = sub.add_parser("build", help="render, verify and write the stack into --out (only the environments and groups asked for)")
     common(p)
@@ -62,8 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="show what would be generated")
     common(p)
     p.set_defaults(func=cmd_list)
-    p = sub.add_parser("diff", help="show how a fresh render differs from --out (exit 1 if it does)")
-    common(p)
+    p = sub.add_parser("diff", help="show how a fresh render differs from --out, or (--base) what a change does to the stack; exit 1 if anything differs")
+    common(p, formats=DIFF_FORMATS)
+    add_diff_arguments(p)
     p.set_defaults(func=cmd_diff)
     p = sub.add_parser("schema", help="print the JSON Schema of platform YAML files (--alerts: of alert files)")
     p.add_argument("--alerts", action="store_true", help="the schema of YAML alert files instead")

@@ -180,7 +180,7 @@ def cmd_test(args: argparse.Namespace, out: Output) -> int:
     require(BUILD, "obs test")
     records, failed, timings = _run_outcomes(args, out, "test")
     if args.junit:
-        write_junit(Path(args.junit), records)
+        write_junit(Path(args.junit), records, Path(args.out))
     if not records:
         return out.error("no artifact group in this build has tests", EXIT_FAILED)
     skipped_tools = [r for r in records if r["status"] == "skipped"]

@@ -40,16 +40,12 @@ class BaseError(ObsError):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--base`` and the markdown format, on the ``diff`` subcommand's parser."""
+    """``--base`` on the ``diff`` subcommand's parser (its ``--format`` takes ``markdown`` too)."""
     parser.add_argument(
         "--base",
         metavar="DIR_OR_GIT_REF",
         help="summarise what changed against a build folder or the platform at a git ref (alerts, rules, dashboards, routes, ...)",
     )
-    for action in parser._actions:  # the shared --format option gains markdown here only
-        if action.dest == "format":
-            action.choices = FORMATS
-            action.help = "result format: text, json, or markdown (a pull-request comment; needs --base)"
 
 
 def cmd_diff(args: argparse.Namespace, out: Output) -> int:
