@@ -276,8 +276,8 @@ class _Stack:
         port = self.prometheus_port()
         config_path = PurePosixPath(prometheus.CONFIG_PATH)
         mounts = [_bind(prometheus.CONFIG_PATH, f"{PROMETHEUS_DIR}/{config_path.name}")]
-        for pattern in self.prom_config.get("rule_files") or []:
-            rules_dir = PurePosixPath(pattern).parent
+        # One mount per folder of rule files (prometheus.yml may list the files one by one).
+        for rules_dir in dict.fromkeys(PurePosixPath(p).parent for p in self.prom_config.get("rule_files") or []):
             mounts.append(_bind(str(config_path.parent / rules_dir), f"{PROMETHEUS_DIR}/{rules_dir}"))
         mounts.append(self.volume("prometheus-data", "/prometheus"))
         self.add(
