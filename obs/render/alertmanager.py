@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from obs import contract
-from obs.alerting import WATCHDOG, Alert, Inhibition, Severity, inhibitions, severity_label, upstream
+from obs.alerting import WATCHDOG, Alert, Severity, severity_label
 from obs.artifacts import Artifact, RenderContext
+from obs.inhibition import Inhibition, inhibitions, upstream
 from obs.model import Environment, Platform, Team
 from obs.ruleset import alerts as build_alerts
 

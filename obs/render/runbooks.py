@@ -25,18 +25,11 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
 from obs import contract
-from obs.alerting import (
-    Alert,
-    Severity,
-    component_runbook_base,
-    inhibitions,
-    platform_runbook_base,
-    runbook_slug,
-    upstream,
-)
+from obs.alerting import Alert, Severity, component_runbook_base, platform_runbook_base, runbook_slug
 from obs.artifacts import Artifact, RenderContext
 from obs.catalogue.alerts.slo import burn_alerts
 from obs.grafana.provisioning import ELASTICSEARCH_UID, prometheus_uid
+from obs.inhibition import inhibitions, upstream
 from obs.model import SLO, Dependency, Environment, Platform, Service
 from obs.ruleset import alerts as build_alerts
 from obs.slo import SLO_LABEL, SLORecording, format_seconds

@@ -13,9 +13,9 @@ import yaml
 from alert_platforms import small_platform
 
 from edu_platform import platform as edu
-from obs.alerting import inhibitions, upstream
 from obs.builder import render
 from obs.checks import alertmanager as alertmanager_checks
+from obs.inhibition import inhibitions, upstream
 from obs.model import Environment
 from obs.render import alertmanager
 from obs.tools import available

@@ -16,8 +16,6 @@ from dataclasses import replace
 
 from obs import contract, links
 from obs.alerting import (
-    CAUSE_ALERTS,
-    RECENT_OUTAGE,
     Alert,
     AlertTest,
     Fires,
@@ -29,6 +27,7 @@ from obs.alerting import (
 )
 from obs.catalogue.alerts._common import BUCKET, COUNT, DURATION, ROUTE, STATUS, SVC, TEAM, tuning_for
 from obs.catalogue.alerts.slo import slo_matchers
+from obs.inhibition import CAUSE_ALERTS, RECENT_OUTAGE
 from obs.model import SLO, AlertTuning, Dependency, Environment, LatencySLI, Platform, Service, parse_duration
 from obs.rules.testgen import Signal, every_minute, num, threshold_cases
 
