@@ -385,13 +385,16 @@ def incident_cases(service: Service, slo: SLO, alerts: Mapping[str, Alert], only
     return cases
 
 
-def _unit_cases(service: Service, slo: SLO, alerts: Mapping[str, Alert], only: str) -> list[AlertTest]:
+def _unit_cases(service: Service, slo: SLO, alerts: Mapping[str, Alert], only: str, for_: str = "") -> list[AlertTest]:
     """The firing and the silent case every alert carries (:func:`obs.alerting.require_tests`):
-    every request failing from the start, and two healthy hours."""
+    every request failing from the start (for 30 minutes, and a tuned ``for`` longer), and two
+    healthy hours. The failing case's conditions hold from its first evaluation, so a ``for`` only
+    delays it: the value at its end is the replay's."""
     per_step = 30_000
+    failing = 6 + -(-parse_duration(for_ or "0s") // STEP_SECONDS)
     cases = []
     for what, steps in (
-        ("every request failing for 30m", [Step(per_step, per_step)] * 6),
+        (f"every request failing for {failing * SLO_TEST_STEP_MINUTES}m", [Step(per_step, per_step)] * failing),
         ("healthy traffic for 2h", [Step(per_step, round(per_step * slo_budget(slo) * 0.1))] * 24),
     ):
         incident = Incident("unit", what, tuple(steps), 0)
@@ -430,7 +433,7 @@ def slo_rule_file(platform: Platform, env: Environment, service: Service, slo: S
     only = tuning_for(platform, env, service.name, ALERT_NAME).severity
     if _replayable(platform, env, service, slo):
         file.expr_tests.extend(incident_cases(service, slo, by_sev, only))
-    units = _unit_cases(service, slo, by_sev, only)
+    units = _unit_cases(service, slo, by_sev, only, tuning_for(platform, env, service.name, ALERT_NAME).for_)
     fast_alerts = file.group(f"{p}-slo-alerts-{service.name}-{slo.name}")
     for alert, rows in burns:
         # An alert reading a summed window is evaluated with it, in the slow group.
