@@ -40,7 +40,7 @@ def test_a_burn_rate_alert_switched_off_keeps_its_recordings() -> None:
 
 
 def test_a_burn_rate_alert_has_no_threshold_to_tune() -> None:
-    with pytest.raises(ModelError, match="ErrorBudgetBurn.*threshold"):
+    with pytest.raises(ModelError, match=r"ErrorBudgetBurn.*threshold"):
         render(tuned(ErrorBudgetBurn=AlertTuning(threshold=2)), ["prod"], ["prometheus", "rules"])
 
 
