@@ -115,32 +115,53 @@ def test_every_recording_a_dashboard_reads_is_recorded_by_the_rules_of_the_build
         n for _, q in pairs for n in selected_metrics(substitute_grafana_variables(q.expr))[0] if ":" in n
     }
     assert read >= {
-        "slo:burn_rate:ratio_rate1h",
+        "slo:sli_error:ratio_rate5m",
+        "slo:sli_error:ratio_rate1h",
+        "slo:error_budget:ratio",
         "slo:period_error_budget_remaining:ratio",
         "slo:sli_error:ratio_rate30d",
     }
+    # Burn rates are computed where they are read, never recorded.
+    assert not any(n.startswith(("slo:burn_rate:", "slo:period_burn_rate:")) for n in read), sorted(read)
     assert check_queries(pairs, contract.known_series_names() | _recorded_by_the_rules()) == []
 
 
+#: A burn rate: a window's recorded error ratio divided by the recorded budget (nothing records it).
+BURN = r"^slo:sli_error:ratio_rate\d+[mhd]\{[^}]*\} / on \(service, slo\) group_left slo:error_budget:ratio\{[^}]*\}$"
 SLO_PANELS: list[tuple[str, int, str]] = [
-    ("obs-svc-backend", links.ServicePanel.SLO_STATUS, "slo:sli_error:ratio_rate30d"),
-    ("obs-svc-backend", links.ServicePanel.ERROR_BUDGET, "slo:period_error_budget_remaining:ratio"),
-    ("obs-svc-backend", links.ServicePanel.BURN_RATE, "slo:burn_rate:ratio_rate"),
-    (links.SLO_UID, links.SLOPanel.BUDGET_REMAINING, "slo:period_error_budget_remaining:ratio"),
-    (links.SLO_UID, links.SLOPanel.BUDGET_BURN, "slo:period_burn_rate:ratio"),
-    (links.SLO_UID, links.SLOPanel.BURN_RATE_WINDOWS, "slo:burn_rate:ratio_rate"),
+    ("obs-svc-backend", links.ServicePanel.SLO_STATUS, r"^1 - slo:sli_error:ratio_rate30d\{[^}]*\}$"),
+    ("obs-svc-backend", links.ServicePanel.ERROR_BUDGET, r"^slo:period_error_budget_remaining:ratio\{[^}]*\}$"),
+    ("obs-svc-backend", links.ServicePanel.BURN_RATE, BURN),
+    (links.SLO_UID, links.SLOPanel.BUDGET_REMAINING, r"^slo:period_error_budget_remaining:ratio\{[^}]*\}$"),
+    (links.SLO_UID, links.SLOPanel.BUDGET_BURN, r"^1 - slo:period_error_budget_remaining:ratio\{[^}]*\}$"),
+    (links.SLO_UID, links.SLOPanel.BURN_RATE_WINDOWS, BURN),
 ]
 
 
 @pytest.mark.parametrize(
-    ("uid", "panel_id", "recording"), SLO_PANELS, ids=[f"{u}-{i}" for u, i, _ in SLO_PANELS]
+    ("uid", "panel_id", "expr_pattern"), SLO_PANELS, ids=[f"{u}-{i}" for u, i, _ in SLO_PANELS]
 )
 def test_slo_panels_read_the_recordings_and_no_raw_request_metric(
-    uid: str, panel_id: int, recording: str
+    uid: str, panel_id: int, expr_pattern: str
 ) -> None:
-    for target in panels_by_id(dashboards_json()[uid])[panel_id]["targets"]:
-        assert recording in target["expr"]
+    targets = panels_by_id(dashboards_json()[uid])[panel_id]["targets"]
+    assert targets
+    for target in targets:
+        assert re.fullmatch(expr_pattern, target["expr"]), target["expr"]
         assert "http_server_request_duration" not in target["expr"] and "increase(" not in target["expr"]
+
+
+def test_burn_rates_divide_each_window_by_the_budget_of_the_same_slo() -> None:
+    backend = edu.service("backend")
+    panel = panels_by_id(dashboards_json()["obs-svc-backend"])[links.ServicePanel.BURN_RATE]
+    expected = [
+        f"{selector(f'slo:sli_error:ratio_rate{w}', labels)} / on (service, slo) group_left "
+        f"{selector('slo:error_budget:ratio', labels)}"
+        for slo in backend.slos
+        for labels in [slo_recordings(backend, slo).recorded["slo:error_budget:ratio"]]
+        for w in ("1h", "5m")
+    ]
+    assert [t["expr"] for t in panel["targets"]] == expected
 
 
 def test_overview_slo_panels_read_the_recordings_and_traffic_panels_the_raw_metrics() -> None:
@@ -169,7 +190,7 @@ def test_a_recording_the_rules_do_not_record_breaks_the_build_not_the_panel() ->
     recorded = slo_recordings(backend, backend.slos[0])
     with pytest.raises(
         RenderError,
-        match=r"services\[backend\]\.slos\[availability\]: reads the recording 'slo:burn_rate:ratio_rate7m', "
+        match=r"services\[backend\]\.slos\[availability\]: reads the recording 'slo:sli_error:ratio_rate7m', "
         r"which the rules do not record for this SLO \(obs.slo.recordings\); did you mean",
     ):
         burn_rate(recorded, "7m")
@@ -320,13 +341,13 @@ def test_renaming_a_recording_rule_breaks_the_build_not_the_panel(monkeypatch: p
     record = rules.RuleFile.record
 
     def renamed(self: rules.RuleFile, group: list[dict[str, Any]], name: str, *args: Any) -> None:
-        record(self, group, name.replace("slo:burn_rate:", "slo:burn:"), *args)
+        record(self, group, name.replace("slo:sli_error:", "slo:sli_err:"), *args)
 
     monkeypatch.setattr(rules.RuleFile, "record", renamed)
     with pytest.raises(
         RenderError,
-        match=r"services\[backend\]\.slos\[availability\]: records 'slo:burn:ratio_rate5m', which "
-        r"obs.slo.recordings does not list; did you mean 'slo:burn_rate:ratio_rate5m'\?",
+        match=r"services\[backend\]\.slos\[availability\]: records 'slo:sli_err:ratio_rate5m', which "
+        r"obs.slo.recordings does not list; did you mean 'slo:sli_error:ratio_rate5m'\?",
     ):
         render(edu, environments=["prod"], groups=["rules", "grafana"])
 
@@ -334,15 +355,18 @@ def test_renaming_a_recording_rule_breaks_the_build_not_the_panel(monkeypatch: p
 def test_a_window_the_rules_stop_recording_breaks_the_build_not_the_panel(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The rules and obs.slo.recordings both stop recording the 3d ratio (the longest row's window):
+    # the SLO dashboard's 3d burn line would be empty, so the build stops, naming it.
+    from obs import slo
     from obs.builder import render
-    from obs.catalogue.alerts import slo as rules
 
-    recording_windows = rules.recording_windows
-    monkeypatch.setattr(rules, "recording_windows", lambda slo: recording_windows(slo)[:-1])
+    recording_windows = slo.recording_windows
+    monkeypatch.setattr(slo, "recording_windows", lambda s, table=None: recording_windows(s, table)[:-1])
+    assert "3d" not in slo.recording_windows(edu.service("backend").slos[0])
     with pytest.raises(
         RenderError,
-        match=r"services\[backend\]\.slos\[availability\]: obs.slo.recordings lists 'slo:sli_total:rate3d', "
-        r"'slo:sli_error:ratio_rate3d', 'slo:burn_rate:ratio_rate3d', which the rules do not record",
+        match=r"dashboards: services\[backend\]\.slos\[availability\]: reads the recording 'slo:sli_error:ratio_rate3d', "
+        r"which the rules do not record for this SLO",
     ):
         render(edu, environments=["prod"], groups=["rules", "grafana"])
 

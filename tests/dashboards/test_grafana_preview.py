@@ -21,8 +21,10 @@ import yaml
 from edu_platform import platform as edu
 from obs import contract, links
 from obs.builder import render
+from obs.catalogue.dashboards.queries import BURN_ALERT
 from obs.errors import RenderError
 from obs.preview import Window, format_value, make_window, preview, substitute, variable_values
+from obs.slo import SLOW_INTERVAL
 from tests.conftest import free_port
 
 # --- pure pieces --------------------------------------------------------------------------------
@@ -171,6 +173,10 @@ def _get_json(url: str) -> dict:  # type: ignore[type-arg]
         return json.loads(response.read())  # type: ignore[no-any-return]
 
 
+#: The SLO of the always-firing burn-rate alert: no SLO of the built-in platform is called so.
+PREVIEW_SLO = "preview"
+
+
 @pytest.fixture(scope="module")
 def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     binary = shutil.which("prometheus")
@@ -181,29 +187,39 @@ def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     stop = threading.Event()
     thread = threading.Thread(target=_exporter, args=(exporter_port, stop), daemon=True)
     thread.start()
-    # An alert that always fires, labelled like the SLO alerts, so the alert-state panels have data.
+    # A burn-rate alert that always fires, of an SLO the build does not have (so no real rule can
+    # fire it), so the alert-state panels have data.
     rules = {
         "groups": [
             {
                 "name": "preview",
                 "rules": [
                     {
-                        "alert": "PreviewBurn",
+                        "alert": BURN_ALERT,
                         "expr": "vector(1)",
-                        "labels": {"service": "backend", "slo": "availability", "severity": "page"},
+                        "labels": {"service": "backend", "slo": PREVIEW_SLO, "severity": "page"},
                     }
                 ],
             }
         ]
     }
     (tmp / "rules.yml").write_text(yaml.safe_dump(rules))
-    # The SLO panels read the recording rules: load backend's, as the build writes them.
+    # The SLO panels read the recording rules: load backend's, as the build writes them, with the
+    # long-window groups (the 1d/3d/30d ratios, the budget left: every 2m) evaluated every second,
+    # so the 30d and budget-left panels have data within the fixture's few seconds.
     slo_rules = []
+    compressed = 0
     for rel, content in render(edu, environments=["dev"], groups=["rules"]).files.items():
         if rel.startswith("dev/prometheus/rules/slo-backend-"):
+            document = yaml.safe_load(content)
+            for group in document["groups"]:
+                if group.get("interval") == SLOW_INTERVAL:
+                    group["interval"] = "1s"
+                    compressed += 1
             slo_rules.append(tmp / rel.rsplit("/", 1)[1])
-            slo_rules[-1].write_bytes(content)
+            slo_rules[-1].write_text(yaml.safe_dump(document, sort_keys=False))
     assert slo_rules, "the build records no SLO of backend"
+    assert compressed == len(slo_rules), f"each SLO file has one group every {SLOW_INTERVAL}"
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(tmp / "rules.yml"), *map(str, slo_rules)],
@@ -359,5 +375,5 @@ def test_the_slo_alert_state_shows_when_an_alert_fired(prometheus_url: str, tmp_
         .split(f'id="panel-{int(links.SLOPanel.ALERT_STATE)}"', 1)[1]
         .split("</section>", 1)[0]
     )
-    assert "<title>PreviewBurn backend availability firing</title>" in state
+    assert f"<title>{BURN_ALERT} backend {PREVIEW_SLO} firing</title>" in state
     assert '<rect x="' in state and 'fill="#e02f44"' in state

@@ -69,11 +69,11 @@ def _dashboard(expr: str) -> Artifact:
 
 def test_the_build_accepts_a_series_its_own_rules_record() -> None:
     rendered = _rules_of_the_build()
-    assert any("slo:burn_rate:ratio_rate1h" in a.records for a in rendered["rules"])
+    assert any("slo:sli_error:ratio_rate1h" in a.records for a in rendered["rules"])
     check_promql(
         {
             **rendered,
-            "grafana": [_dashboard('slo:burn_rate:ratio_rate1h{service="backend", slo="availability"}')],
+            "grafana": [_dashboard('slo:sli_error:ratio_rate1h{service="backend", slo="availability"}')],
         }
     )
 
@@ -82,16 +82,16 @@ def test_the_build_rejects_a_recording_name_no_rule_of_it_records() -> None:
     rendered = _rules_of_the_build()
     with pytest.raises(
         PromQLError,
-        match=r"unknown metric 'slo:burn_rate:ratio_rate7m' \(did you mean 'slo:burn_rate:ratio_rate5m'\?\)",
+        match=r"unknown metric 'slo:sli_error:ratio_rate7m' \(did you mean 'slo:sli_error:ratio_rate5m'\?\)",
     ):
-        check_promql({**rendered, "grafana": [_dashboard('slo:burn_rate:ratio_rate7m{service="backend"}')]})
+        check_promql({**rendered, "grafana": [_dashboard('slo:sli_error:ratio_rate7m{service="backend"}')]})
     with pytest.raises(
         PromQLError, match=r"unknown metric 'team:spend:ratio' \(no recording rule of this build records it\)"
     ):
         check_promql({**rendered, "grafana": [_dashboard("team:spend:ratio")]})
     # Without the rules in the build, even a real recording is unknown: the check does not guess.
-    with pytest.raises(PromQLError, match="unknown metric 'slo:burn_rate:ratio_rate1h'"):
-        check_promql({"grafana": [_dashboard('slo:burn_rate:ratio_rate1h{service="backend"}')]})
+    with pytest.raises(PromQLError, match="unknown metric 'slo:sli_error:ratio_rate1h'"):
+        check_promql({"grafana": [_dashboard('slo:sli_error:ratio_rate1h{service="backend"}')]})
 
 
 def test_a_syntax_error_carries_the_parser_message() -> None:
