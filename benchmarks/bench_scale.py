@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import json
 import os
 import statistics
 import subprocess
@@ -31,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,8 @@ class Run:
     rss_mb: float
     ok: bool
     output_mb: float = 0.0
+    #: Seconds per phase (build) or per artifact group (check, test), as the command reports them.
+    timings: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ def run_command(tree: Path, args: Sequence[str], cwd: Path, timeout: float = COM
     wall time and peak RSS, from the kernel's accounting of the finished process."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "obs", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "obs", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = started + timeout
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -141,10 +144,15 @@ def run_command(tree: Path, args: Sequence[str], cwd: Path, timeout: float = COM
         time.sleep(0.05)
     wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
+    stdout = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
     stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    try:
+        timings = {k: float(v) for k, v in json.loads(stdout).get("timings", {}).items()}
+    except ValueError:
+        timings = {}
     if proc.returncode != 0:
-        print(f"  obs {' '.join(args[:1])} exited {proc.returncode}: {stderr.strip().splitlines()[-3:]}", file=sys.stderr)
-    return Run(cpu=usage.ru_utime + usage.ru_stime, wall=wall, rss_mb=usage.ru_maxrss / 1024, ok=proc.returncode == 0)
+        print(f"  obs {' '.join(args[:1])} exited {proc.returncode}: {(stderr or stdout).strip().splitlines()[-3:]}", file=sys.stderr)
+    return Run(cpu=usage.ru_utime + usage.ru_stime, wall=wall, rss_mb=usage.ru_maxrss / 1024, ok=proc.returncode == 0, timings=timings)
 
 
 def folder_mb(folder: Path) -> float:
@@ -158,12 +166,13 @@ def measure_size(tree: Tree, services: int, commands: Sequence[str], work: Path,
     platform = _platform_file(folder, services, environments)
     out = folder / "out"
     runs: dict[str, Run] = {}
-    build = run_command(tree.path, ["build", "--platform", str(platform), "--out", str(out), "--quiet"], folder)
-    runs["build"] = Run(build.cpu, build.wall, build.rss_mb, build.ok, folder_mb(out) if out.is_dir() else 0.0)
+    quiet = ["--format", "json"]
+    build = run_command(tree.path, ["build", "--platform", str(platform), "--out", str(out), *quiet], folder)
+    runs["build"] = Run(build.cpu, build.wall, build.rss_mb, build.ok, folder_mb(out) if out.is_dir() else 0.0, build.timings)
     if "check" in commands and build.ok:
-        runs["check"] = run_command(tree.path, ["check", "--strict", "--out", str(out), "--quiet"], folder)
+        runs["check"] = run_command(tree.path, ["check", "--strict", "--out", str(out), *quiet], folder)
     if "test" in commands and build.ok:
-        runs["test"] = run_command(tree.path, ["test", "--out", str(out), "--quiet"], folder)
+        runs["test"] = run_command(tree.path, ["test", "--out", str(out), *quiet], folder)
     return runs
 
 
@@ -256,18 +265,28 @@ def table(results: Results, tree: str, sizes: Sequence[int]) -> str:
     return "\n".join(lines)
 
 
+def phases(results: Results, tree: str, size: int) -> str:
+    """Where the time of each command goes at ``size`` (median seconds per phase or group)."""
+    lines = []
+    for command in COMMANDS:
+        runs = results.get((tree, size, command), [])
+        names = list(dict.fromkeys(n for r in runs for n in r.timings))
+        if names:
+            parts = [(n, statistics.median(r.timings.get(n, 0.0) for r in runs)) for n in names]
+            shown = ", ".join(f"{n} {v:,.1f}" for n, v in sorted(parts, key=lambda p: -p[1]) if v >= 0.05)
+            lines.append(f"- `obs {command}` at {size:,} services (s): {shown}")
+    return "\n".join(lines)
+
+
 def rule_eval_report() -> str | None:
-    """The rule-evaluation table of ``benchmarks/bench_rule_eval.py``, when that benchmark exists."""
+    """The rule-evaluation table of ``benchmarks/bench_rule_eval.py`` (its ``report()``), when
+    that benchmark exists."""
     try:
         module = importlib.import_module("benchmarks.bench_rule_eval")
     except ModuleNotFoundError:
         return None
-    for name in ("report", "figures", "measure", "run"):
-        fn: Callable[[], Any] | None = getattr(module, name, None)
-        if callable(fn):
-            value = fn()
-            return value if isinstance(value, str) else str(value)
-    return None
+    report: Callable[[], Any] | None = getattr(module, "report", None)
+    return str(report()) if callable(report) else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -290,6 +309,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"obs build / check --strict / test, {len(envs)} environments ({', '.join(envs)}), median of {args.rounds} round(s), {os.cpu_count()} cores\n")
     for tree in trees:
         print(f"{tree.name}:\n\n{table(results, tree.name, sizes)}\n")
+        for size in sizes:
+            where = phases(results, tree.name, size)
+            if where:
+                print(where)
+        print()
     if not args.no_rule_eval:
         report = rule_eval_report()
         if report:

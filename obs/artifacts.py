@@ -133,7 +133,7 @@ class ArtifactGroup:
 
 def _group(name: str, description: str, phase: Literal[1, 2] = 1, needs: tuple[str, ...] = ()) -> ArtifactGroup:
     module = name.replace("-", "_")
-    return ArtifactGroup(name, description, f"obs.render.{module}", f"obs.checks.{module}", phase, needs)
+    return ArtifactGroup(name, description, f"obs.renderers.{module}", f"obs.checks.{module}", phase, needs)
 
 
 #: Every artifact group, in build order. Output lands in ``<out>/<environment>/<paths>``.

@@ -1,4 +1,4 @@
-"""Render, verify and write a platform's whole stack (the public ``obs.build`` and ``obs.render``).
+"""Render, verify and write a platform's whole stack (the public ``obs.build`` and ``obs.renderers``).
 
 For each environment: the platform's own content is loaded (:mod:`obs.content`), phase one renders
 every group from the model and that content, phase two hands the finished artifacts to the

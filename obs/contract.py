@@ -253,7 +253,7 @@ ALERTMANAGER_METRICS = _family(
 # Third-party exporters the stack scrapes. Names as the Debian 12 packages export them
 # (postgres_exporter 0.11, redis_exporter 1.45, node_exporter 1.5, blackbox_exporter 0.23), which the
 # tests scrape for real; the compose stack pins newer images of three of them (postgres-exporter
-# 0.15, redis_exporter 1.62, node-exporter 1.8.2: obs.render.compose), not scraped here, so a bump
+# 0.15, redis_exporter 1.62, node-exporter 1.8.2: obs.renderers.compose), not scraped here, so a bump
 # there needs these names checked against the new release. Some expose monotonic
 # values as gauges without `_total` (pg_stat_database_deadlocks, node_vmstat_pgmajfault): they are
 # declared with the type the exporter gives them, and read with rate()/increase() all the same.
@@ -273,7 +273,7 @@ POSTGRES_METRICS = _family(
         ("pg_stat_activity_max_tx_duration", "gauge", "Longest running transaction in seconds.", ("datname", "state")),
         ("pg_database_size_bytes", "gauge", "Disk space used by the database.", ("datname",)),
         ("pg_locks_count", "gauge", "Locks by mode.", ("datname", "mode")),
-        # From the custom queries obs renders for postgres_exporter (obs.render.exporters).
+        # From the custom queries obs renders for postgres_exporter (obs.renderers.exporters).
         ("pg_long_running_transactions_count", "gauge", "Transactions open for more than 5 minutes.", ("datname",)),
         ("pg_long_running_transactions_max_age_seconds", "gauge", "Age in seconds of the oldest transaction open for more than 5 minutes.", ("datname",)),
     ],

@@ -1,7 +1,7 @@
 """What silences what: the outages that explain other services' symptoms.
 
-Alertmanager's inhibit rules (:mod:`obs.render.alertmanager`), the ``RecentOutage`` holds
-(:mod:`obs.catalogue.alerts.services`) and the runbooks' "related alerts" (:mod:`obs.render.runbooks`)
+Alertmanager's inhibit rules (:mod:`obs.renderers.alertmanager`), the ``RecentOutage`` holds
+(:mod:`obs.catalogue.alerts.services`) and the runbooks' "related alerts" (:mod:`obs.renderers.runbooks`)
 all read these relationships from the model, so they cannot disagree.
 """
 

@@ -1,7 +1,7 @@
 """Beyond one Prometheus: what a metrics store and an HA pair change in an environment's stack.
 
 Everything here is derived from the model; the Prometheus configuration
-(:mod:`obs.render.prometheus`), the store's ruler (:mod:`obs.render.ruler`) and Grafana's
+(:mod:`obs.renderers.prometheus`), the store's ruler (:mod:`obs.renderers.ruler`) and Grafana's
 datasources read it, and so can the groups that deploy Prometheus (Compose, Kubernetes).
 
 **Labels.** Every series a Prometheus sends carries the environment's external labels, plus

@@ -12,10 +12,10 @@ Where the environment runs decides how targets are found:
   an autoscaled Deployment is its own target with its ``namespace`` and ``pod`` labels;
 - Kubernetes with the Prometheus Operator: no job in ``prometheus.yml`` at all. The operator
   writes Prometheus's configuration from the PodMonitors, ServiceMonitors and Probe the
-  ``kubernetes`` group writes (:mod:`obs.render.kubernetes`), and kube-prometheus-stack's own
+  ``kubernetes`` group writes (:mod:`obs.renderers.kubernetes`), and kube-prometheus-stack's own
   monitors cover the node exporters, Prometheus and Alertmanager.
 
-:func:`scrape_jobs` is the ``scrape_configs`` of ``prometheus.yml`` (:mod:`obs.render.prometheus`).
+:func:`scrape_jobs` is the ``scrape_configs`` of ``prometheus.yml`` (:mod:`obs.renderers.prometheus`).
 :func:`monitored_jobs` says, whatever the runtime, which ``job`` labels Prometheus will have and
 what their targets look like: what the catalogue's target alerts watch.
 """

@@ -14,7 +14,7 @@ import yaml
 
 from obs.artifacts import Outcome
 from obs.errors import ToolNotFoundError
-from obs.render.alertmanager import AUDIT_CONFIG_PATH, CONFIG_PATH, ROUTES_TEST_PATH, TEMPLATES_TEST_PATH
+from obs.renderers.alertmanager import AUDIT_CONFIG_PATH, CONFIG_PATH, ROUTES_TEST_PATH, TEMPLATES_TEST_PATH
 from obs.tools import run_tool
 
 

@@ -9,11 +9,11 @@ from typing import Any
 import yaml
 
 from obs.artifacts import Outcome
-from obs.render import (
+from obs.renderers import (
     alertmanager,
     prometheus,
 )
-from obs.render.compose import (
+from obs.renderers.compose import (
     COMPOSE_PATH,
     HOST_PATHS,
     SCHEMA,

@@ -8,7 +8,7 @@ from typing import Any
 
 from obs import contract
 from obs.artifacts import Outcome
-from obs.render.elasticsearch import _ES_TYPES, COMPONENT_DIR, ILM_DIR, INDEX_TEMPLATE_DIR
+from obs.renderers.elasticsearch import _ES_TYPES, COMPONENT_DIR, ILM_DIR, INDEX_TEMPLATE_DIR
 from obs.schemas import validate_file
 
 SCHEMAS: Mapping[str, str] = {

@@ -9,7 +9,7 @@ import yaml
 
 from obs.artifacts import Outcome
 from obs.errors import ToolNotFoundError
-from obs.render.exporters import BLACKBOX_PATH, blackbox_problems, undeclared_metrics
+from obs.renderers.exporters import BLACKBOX_PATH, blackbox_problems, undeclared_metrics
 from obs.tools import run_tool
 
 

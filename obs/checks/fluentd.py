@@ -9,7 +9,7 @@ from pathlib import Path
 from obs.artifacts import Outcome
 from obs.formats import fluentd_conf as fc
 from obs.formats.fluentd_conf import Config
-from obs.render.fluentd import CONFIG_PATH
+from obs.renderers.fluentd import CONFIG_PATH
 
 
 def check(env_dir: Path) -> Iterable[Outcome]:

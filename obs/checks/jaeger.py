@@ -8,7 +8,7 @@ from pathlib import Path
 
 from obs.artifacts import Outcome
 from obs.formats import collector_config
-from obs.render.jaeger import CONFIG_PATH, STRATEGIES_MOUNT, STRATEGIES_PATH
+from obs.renderers.jaeger import CONFIG_PATH, STRATEGIES_MOUNT, STRATEGIES_PATH
 from obs.schemas import read_data, validate_file
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from obs.artifacts import Outcome
-from obs.render.kibana import SAVED_OBJECTS_PATH
+from obs.renderers.kibana import SAVED_OBJECTS_PATH
 from obs.schemas import read_data, validate_file
 
 

@@ -21,8 +21,8 @@ import yaml
 
 from obs.artifacts import Artifact, Outcome
 from obs.kube import validate
-from obs.render.kubernetes import DIR, PLAIN_RULES_SUFFIX, evaluated_rule_files, object_files
-from obs.render.prometheus import CONFIG_PATH
+from obs.renderers.kubernetes import DIR, PLAIN_RULES_SUFFIX, evaluated_rule_files, object_files
+from obs.renderers.prometheus import CONFIG_PATH
 from obs.rules.rulefile import RULES_DIR
 from obs.writer import read_manifest
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from obs.artifacts import Outcome
 from obs.formats import logstash_conf as lc
 from obs.formats.logstash_conf import Pipeline
-from obs.render.logstash import PIPELINE_PATH
+from obs.renderers.logstash import PIPELINE_PATH
 
 
 def check(env_dir: Path) -> Iterable[Outcome]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from obs.artifacts import Outcome
 from obs.formats import collector_config
-from obs.render.otel_collector import CONFIG_PATH
+from obs.renderers.otel_collector import CONFIG_PATH
 from obs.schemas import read_data
 
 

@@ -18,7 +18,7 @@ import yaml
 from obs.artifacts import Outcome
 from obs.errors import ToolNotFoundError
 from obs.kube.scrapecheck import check_scrape_configs, uses_kubernetes_discovery
-from obs.render.prometheus import CONFIG_PATH
+from obs.renderers.prometheus import CONFIG_PATH
 from obs.tools import run_tool
 
 CHECK_NAME = "promtool check config"

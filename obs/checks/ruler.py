@@ -23,8 +23,8 @@ import yaml
 from obs import schemas
 from obs.artifacts import Artifact, Outcome
 from obs.errors import ToolNotFoundError
-from obs.render.prometheus import CONFIG_PATH
-from obs.render.ruler import MOUNTS, PLACEMENT_PATH, RULER_DIRS, SCOPE_LABEL, TESTS_DIR
+from obs.renderers.prometheus import CONFIG_PATH
+from obs.renderers.ruler import MOUNTS, PLACEMENT_PATH, RULER_DIRS, SCOPE_LABEL, TESTS_DIR
 from obs.rules.rulefile import RULES_DIR
 from obs.tools import run_tool
 

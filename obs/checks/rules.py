@@ -23,7 +23,7 @@ import yaml
 
 from obs.artifacts import Outcome
 from obs.errors import ToolNotFoundError
-from obs.render.rules import RULES_DIR, TESTS_DIR
+from obs.renderers.rules import RULES_DIR, TESTS_DIR
 from obs.tools import find_tool, run_tool
 
 #: How a timed-out file's detail starts.

@@ -12,8 +12,8 @@ from pathlib import Path
 import yaml
 
 from obs.artifacts import Artifact, Outcome
-from obs.render.rules import RULES_DIR
-from obs.render.runbooks import LINKS_PATH, ROOT
+from obs.renderers.rules import RULES_DIR
+from obs.renderers.runbooks import LINKS_PATH, ROOT
 
 #: Elements without an end tag.
 _VOID = frozenset({"meta", "br", "hr", "img", "link", "input"})

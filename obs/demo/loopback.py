@@ -34,7 +34,7 @@ from obs.model import (
     format_duration,
     parse_duration,
 )
-from obs.render import exporters
+from obs.renderers import exporters
 from obs.runtime import free_port
 
 LOOPBACK = "127.0.0.1"

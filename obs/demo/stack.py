@@ -44,7 +44,7 @@ from obs.extras import Extra
 from obs.extras import require as require_extra
 from obs.loader import Project
 from obs.model import DependencyKind, Environment, Platform, Service, ServiceKind
-from obs.render import exporters
+from obs.renderers import exporters
 from obs.runtime import (
     AlertmanagerAPI,
     OtlpReceiver,

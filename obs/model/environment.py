@@ -32,6 +32,18 @@ from obs.model.store import MetricsStore
 from obs.model.tuning import AlertTuning, check_alert_key
 
 _LOOPBACK = ("127.", "localhost", "[::1]", "::1")
+#: The URL fields of an environment, each with the example its error gives.
+_URL_EXAMPLES = {
+    "prometheus_url": "http://prometheus-prod:9090",
+    "grafana_url": "https://grafana.example.org",
+    "alertmanager_url": "http://alertmanager:9093",
+    "jaeger_url": "https://jaeger.example.org",
+    "elasticsearch_url": "http://elasticsearch:9200",
+    "audit_alertmanager_url": "http://alertmanager-audit:9093",
+    "pagerduty_url": "https://events.pagerduty.com/v2/enqueue",
+}
+#: The host:port fields, likewise.
+_ADDRESS_EXAMPLES = {"blackbox_address": "127.0.0.1:9115", "prometheus_address": "127.0.0.1:9090", "smtp_smarthost": "smtp.example.org:587"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +97,9 @@ ENDPOINT_FIELDS = (
     "blackbox_address",
     "prometheus_address",
     "metrics_store",
+    "audit_alertmanager_url",
+    "pagerduty_url",
+    "smtp_smarthost",
 )
 
 
@@ -134,6 +149,9 @@ class Environment:
     blackbox_address: str = doc("The platform's blackbox_address here.", default="")
     prometheus_address: str = doc("The platform's prometheus_address here.", default="")
     metrics_store: MetricsStore | None = doc("The platform's metrics_store here.", default=None)
+    audit_alertmanager_url: str = doc("The platform's audit_alertmanager_url here.", default="")
+    pagerduty_url: str = doc("The platform's pagerduty_url here (e.g. a proxy the cluster must use).", default="")
+    smtp_smarthost: str = doc("The platform's smtp_smarthost here.", default="")
 
     def __post_init__(self) -> None:
         here = f"environments[{key_of(self.name)}]"
@@ -156,14 +174,14 @@ class Environment:
             if not isinstance(value, str) or not value or any(ord(c) < 32 for c in value):
                 problems.add(f"{here}.external_labels[{key_of(key)}]", f"{value!r} is not a label value", "one line of text, e.g. 'eu-west-1'")
         check_retention(self.log_retention_days, f"{here}.log_retention_days", problems)
-        for key in ("prometheus_url", "grafana_url", "alertmanager_url", "jaeger_url", "elasticsearch_url"):
+        for key, example in _URL_EXAMPLES.items():
             if getattr(self, key):
-                problems.check(_check_url, getattr(self, key), f"{here}.{key}", "http://prometheus-prod:9090")
+                problems.check(_check_url, getattr(self, key), f"{here}.{key}", example)
         if self.jaeger_otlp_endpoint:
             problems.check(_check_endpoint, self.jaeger_otlp_endpoint, f"{here}.jaeger_otlp_endpoint", "http://jaeger-collector:4317")
-        for key in ("blackbox_address", "prometheus_address"):
+        for key, example in _ADDRESS_EXAMPLES.items():
             if getattr(self, key):
-                problems.check(_check_host_port, getattr(self, key), f"{here}.{key}", "127.0.0.1:9115")
+                problems.check(_check_host_port, getattr(self, key), f"{here}.{key}", example)
         for target in self.node_targets:
             problems.check(_check_host_port, target, f"{here}.node_targets", "127.0.0.1:9100")
         try:

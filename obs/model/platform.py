@@ -39,6 +39,11 @@ from obs.model.store import MetricsStore
 
 #: The names the severity label can follow (obs.alerting.SEVERITY_SCHEMES maps them).
 SEVERITY_SCHEME_NAMES = ("obs", "kube-prometheus")
+#: The example an audit_alertmanager_url error gives.
+DEFAULT_AUDIT_ALERTMANAGER_URL = "http://alertmanager-audit:9093"
+#: PagerDuty's Events API v2 (Alertmanager's own default for pagerduty_configs).
+DEFAULT_PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+OPTIONAL_URL_SCHEMA: Mapping[str, Any] = {"pattern": "^$|" + URL_SCHEMA["pattern"]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,11 +133,18 @@ class Platform:
         default="",
     )
     audit_alertmanager_url: str = doc(
-        "Base URL of a second Alertmanager that forwards every alert, inhibited or not, to alert_webhook_url "
-        "(the audit trail): Prometheus sends to both, and the team Alertmanager then sends nothing to the audit "
-        "webhook. Empty: the team Alertmanager sends to the audit webhook as well, and an alert it inhibits "
-        "never reaches it.",
+        "Base URL of the audit Alertmanager, a second one that forwards every alert, inhibited or not, to "
+        "alert_webhook_url (the audit trail): Prometheus sends to both, and the teams' Alertmanager then sends "
+        "nothing to the audit webhook; obs writes its configuration (alertmanager/audit.yml), you run it. Empty: "
+        "none; the teams' Alertmanager sends to the audit webhook itself, and an alert it inhibits never reaches it.",
         default="",
+        schema=OPTIONAL_URL_SCHEMA,
+    )
+    pagerduty_url: str = doc(
+        "PagerDuty's Events API v2 endpoint the pager receivers post to (each pagerduty_configs[].url); another "
+        "address for a proxy or a stand-in. Written as is, so it must not contain credentials.",
+        default=DEFAULT_PAGERDUTY_URL,
+        schema=URL_SCHEMA,
     )
     smtp_smarthost: str = doc("host:port of the SMTP server Alertmanager mails through (teams with an email).", default="")
     smtp_from: str = doc("Sender address of Alertmanager's mails.", default="")
@@ -242,7 +254,11 @@ class Platform:
             "use a URL without credentials (Alertmanager 0.25 writes it into alertmanager.yml); protect the webhook on the network side",
         )
         if self.audit_alertmanager_url:
-            problems.check(_check_url, self.audit_alertmanager_url, "audit_alertmanager_url", "http://alertmanager-audit:9093")
+            problems.check(_check_url, self.audit_alertmanager_url, "audit_alertmanager_url", DEFAULT_AUDIT_ALERTMANAGER_URL)
+        problems.check(
+            _check_url, self.pagerduty_url, "pagerduty_url", DEFAULT_PAGERDUTY_URL,
+            "use a URL without credentials (it is written into alertmanager.yml); the routing key comes from each team's pager_key_file",
+        )  # fmt: skip
         self._check_smtp(problems)
         if self.heartbeat_url:
             problems.check(_check_url, self.heartbeat_url, "heartbeat_url", "https://hc-ping.com/<uuid>", "use the heartbeat's secret URL path, not user:password@")
@@ -352,4 +368,4 @@ def _dependency_in(dep: Dependency, override: ComponentOverride | None) -> Depen
 _USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}", re.ASCII)
 _EMAIL_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}", re.ASCII)
 
-__all__ = ["SEVERITY_SCHEME_NAMES", "Platform"]
+__all__ = ["DEFAULT_AUDIT_ALERTMANAGER_URL", "DEFAULT_PAGERDUTY_URL", "SEVERITY_SCHEME_NAMES", "Platform"]

@@ -26,7 +26,7 @@ import yaml
 from obs.artifacts import RenderContext
 from obs.content import load_content
 from obs.model import SLO, AvailabilitySLI, ComponentOverride, Environment, Platform, Service, Team
-from obs.render import alertmanager, prometheus
+from obs.renderers import alertmanager, prometheus
 from obs.ruleset import rule_files
 from obs.writer import dump_yaml
 

@@ -14,7 +14,7 @@ from alert_platforms import small_platform
 from obs.builder import render
 from obs.checks import alertmanager as alertmanager_checks
 from obs.model import DEFAULT_ALERT_WEBHOOK_URL, Platform, Service, ServiceKind, Team
-from obs.render import alertmanager
+from obs.renderers import alertmanager
 from obs.tools import available
 
 amtool = pytest.mark.skipif(not available("amtool"), reason="amtool not installed")

@@ -17,7 +17,7 @@ from obs.builder import render
 from obs.checks import alertmanager as alertmanager_checks
 from obs.inhibition import inhibitions, upstream
 from obs.model import Environment
-from obs.render import alertmanager
+from obs.renderers import alertmanager
 from obs.tools import available
 
 amtool = pytest.mark.skipif(not available("amtool"), reason="amtool not installed")

@@ -13,7 +13,7 @@ import yaml
 from edu_platform import platform
 from obs.builder import render
 from obs.promql import selected_metrics, substitute_grafana_variables
-from obs.render.alertmanager import WATCHDOG
+from obs.renderers.alertmanager import WATCHDOG
 
 #: Alerts whose panel shows what to look at rather than what they measure, and why.
 ELSEWHERE = {

@@ -24,7 +24,7 @@ from obs.checks import compose as compose_checks
 from obs.errors import RenderError
 from obs.images import IMAGES
 from obs.model import ComponentOverride, Compose, Environment, Platform
-from obs.render import compose, prometheus
+from obs.renderers import compose, prometheus
 from obs.writer import serialize
 
 

@@ -22,7 +22,7 @@ from obs.errors import RenderError
 from obs.grafana import Dashboard, Target, timeseries
 from obs.grafana import provisioning as prov
 from obs.model import Team
-from obs.render import grafana
+from obs.renderers import grafana
 from tests.dashboards.grafana_support import ENVIRONMENTS, golden_files
 
 

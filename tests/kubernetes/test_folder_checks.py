@@ -21,7 +21,7 @@ from obs.checks import compose as compose_checks
 from obs.checks import kubernetes as kube_checks
 from obs.checks import prometheus as prometheus_checks
 from obs.kube.validate import find_kubectl, read_objects
-from obs.render import kubernetes as kube
+from obs.renderers import kubernetes as kube
 from tests.kubernetes.platforms import shop
 from tests.kubernetes.stand_in_api import StandInAPI
 

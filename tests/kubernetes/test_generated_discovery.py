@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from obs.builder import build
-from obs.render.prometheus import CONFIG_PATH
+from obs.renderers.prometheus import CONFIG_PATH
 from obs.runtime import PrometheusAPI, Supervisor, wait_until
 from tests.kubernetes.fake_apiserver import FakeKubernetes, FakePod
 from tests.kubernetes.platforms import NAMESPACE, shop

@@ -21,7 +21,7 @@ import yaml
 from edu_platform import platform as edu
 from obs.builder import render
 from obs.model import Kubernetes
-from obs.render import kubernetes as kube
+from obs.renderers import kubernetes as kube
 from obs.writer import dump_yaml
 from tests.conftest import GOLDEN_DIR
 

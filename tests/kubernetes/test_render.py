@@ -21,9 +21,9 @@ from obs.errors import ModelError, RenderError
 from obs.grafana import provisioning
 from obs.kube.alertmanager import inline_secrets
 from obs.model import ComponentOverride, Environment, Kubernetes, Team
-from obs.render import kubernetes as kube
-from obs.render.compose import COMPOSE_PATH
-from obs.render.prometheus import CONFIG_PATH
+from obs.renderers import kubernetes as kube
+from obs.renderers.compose import COMPOSE_PATH
+from obs.renderers.prometheus import CONFIG_PATH
 from tests.kubernetes.platforms import NAMESPACE, RECEIVERS, shop
 
 Files = dict[str, bytes]

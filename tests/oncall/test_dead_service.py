@@ -22,7 +22,7 @@ import pytest
 from obs.artifacts import RenderContext
 from obs.content import load_content
 from obs.model import SLO, AvailabilitySLI, ComponentOverride, Environment, Platform, Service, Team
-from obs.render import alertmanager, prometheus
+from obs.renderers import alertmanager, prometheus
 from obs.ruleset import rule_files
 from obs.runtime import (
     PrometheusAPI,

@@ -26,7 +26,7 @@ from obs.alerting import Severity
 from obs.builder import render
 from obs.checks import alertmanager as checks
 from obs.model import Platform, Team
-from obs.render import alertmanager
+from obs.renderers import alertmanager
 from obs.runtime import AlertmanagerAPI, Supervisor, WebhookSink, available, start_alertmanager
 from obs.tools import available as tool_available
 from obs.writer import dump_yaml

@@ -13,7 +13,7 @@ from edu_platform import platform as edu
 from obs.artifacts import Artifact
 from obs.builder import build
 from obs.checks import runbooks as checks
-from obs.render.runbooks import markdown_html
+from obs.renderers.runbooks import markdown_html
 from tests.alerts.alert_platforms import small_platform
 
 GROUPS = ["prometheus", "rules", "alertmanager", "runbooks"]

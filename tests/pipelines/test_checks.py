@@ -14,7 +14,7 @@ from obs.artifacts import Outcome, group
 from obs.checks import elasticsearch as elasticsearch_checks
 from obs.checks import fluentd as fluentd_checks
 from obs.checks import logstash as logstash_checks
-from obs.render import elasticsearch, fluentd, logstash
+from obs.renderers import elasticsearch, fluentd, logstash
 from tests.pipelines.conftest import ENVIRONMENTS, PIPELINE_GROUPS
 
 

@@ -9,7 +9,7 @@ from edu_platform import platform as edu
 from obs import contract
 from obs.formats import fluentd_conf as fc
 from obs.formats import logstash_conf as lc
-from obs.render import fluentd, logstash, otel_collector
+from obs.renderers import fluentd, logstash, otel_collector
 
 NEW_RULE = contract.RedactionRule("student_id", r"STU-[0-9]{6}", "Student numbers.", ("STU-123456",))
 

@@ -13,7 +13,7 @@ from edu_platform import platform as edu
 from obs import contract, schemas
 from obs.artifacts import group
 from obs.checks import elasticsearch as es_checks
-from obs.render import elasticsearch as es
+from obs.renderers import elasticsearch as es
 from tests.pipelines.conftest import ENVIRONMENTS, golden_files
 
 

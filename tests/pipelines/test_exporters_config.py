@@ -12,7 +12,7 @@ import yaml
 
 from obs import contract, tools
 from obs.checks import exporters as exporters_checks
-from obs.render import exporters
+from obs.renderers import exporters
 from tests.pipelines.conftest import ENVIRONMENTS, golden_files
 
 needs_blackbox = pytest.mark.skipif(

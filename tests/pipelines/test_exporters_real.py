@@ -23,7 +23,7 @@ import yaml
 from edu_platform import platform as edu
 from obs import contract
 from obs.model import DependencyKind
-from obs.render import exporters
+from obs.renderers import exporters
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow

@@ -22,7 +22,7 @@ from exporters.fluent import (
     instrumentation_formatter,
 )
 from obs import contract
-from obs.render import elasticsearch as es
+from obs.renderers import elasticsearch as es
 from tests.conftest import free_port
 from tests.pipelines.conftest import PYTHON_TYPES, log_records
 from tests.pipelines.forward_sink import ForwardSink

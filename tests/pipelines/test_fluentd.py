@@ -13,7 +13,7 @@ import pytest
 from edu_platform import platform as edu
 from obs import contract
 from obs.formats import fluentd_conf as fc
-from obs.render import fluentd
+from obs.renderers import fluentd
 from tests.pipelines.conftest import ENVIRONMENTS, PERSONAL_DATA_SAMPLES, golden_files, log_lines
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from obs import contract
 from obs.formats import fluentd_conf as fc
-from obs.render import fluentd
+from obs.renderers import fluentd
 from tests.pipelines.conftest import PERSONAL_DATA_SAMPLES, log_lines, log_records
 
 pytestmark = pytest.mark.skipif(shutil.which("ruby") is None, reason="ruby not installed (Debian: apt-get install -y ruby)")

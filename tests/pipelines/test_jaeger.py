@@ -14,7 +14,7 @@ from edu_platform import platform as edu
 from obs import schemas
 from obs.checks import jaeger as jaeger_checks
 from obs.formats import collector_config
-from obs.render import jaeger
+from obs.renderers import jaeger
 from tests.pipelines.conftest import ENVIRONMENTS, golden_files
 
 

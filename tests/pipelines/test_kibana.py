@@ -9,7 +9,7 @@ from pathlib import Path
 from edu_platform import platform as edu
 from obs import contract, schemas
 from obs.checks import kibana as kibana_checks
-from obs.render import kibana
+from obs.renderers import kibana
 from tests.pipelines.conftest import ENVIRONMENTS, golden_files
 
 

@@ -18,7 +18,7 @@ from pygrok import Grok
 from edu_platform import platform as edu
 from obs import contract
 from obs.formats import logstash_conf as lc
-from obs.render import logstash
+from obs.renderers import logstash
 from tests.pipelines.conftest import ENVIRONMENTS, PERSONAL_DATA_SAMPLES, golden_files, log_lines
 
 

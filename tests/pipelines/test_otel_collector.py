@@ -13,7 +13,7 @@ from edu_platform import platform as edu
 from obs import contract
 from obs.checks import otel_collector as oc_checks
 from obs.formats import collector_config
-from obs.render import otel_collector as oc
+from obs.renderers import otel_collector as oc
 from tests.pipelines.conftest import ENVIRONMENTS, golden_files
 
 

@@ -205,7 +205,8 @@ def test_the_exporters_report_real_values(stack: Stack, expr: str, expected: flo
 
 
 def test_an_alert_reaches_alertmanager_and_the_receiver_of_its_route(stack: Stack) -> None:
-    [notification] = stack.webhook.wait_for(lambda ns: bool([n for n in ns if n.receiver == "team-page"]), timeout=30)[:1]
+    pages = stack.webhook.wait_for(lambda ns: bool([n for n in ns if n.receiver == "team-page"]), timeout=30)
+    [notification] = [n for n in pages if n.receiver == "team-page"][:1]
     assert (notification.receiver, notification.status, notification.alertnames) == ("team-page", "firing", ("DemoErrors",))
     [alert] = notification.alerts
     assert alert["labels"] == {"alertname": "DemoErrors", "cluster": "test", "instance": stack.app, "job": "app", "ruler": "prometheus", "severity": "page"}

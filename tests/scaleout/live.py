@@ -17,7 +17,7 @@ import yaml
 
 from obs.builder import build
 from obs.model import Platform
-from obs.render.ruler import MOUNTS, RULER_DIRS
+from obs.renderers.ruler import MOUNTS, RULER_DIRS
 
 
 class Service:

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from obs.model import MetricsStore
-from obs.render import alertmanager
+from obs.renderers import alertmanager
 from obs.runtime import (
     AlertmanagerAPI,
     PrometheusAPI,

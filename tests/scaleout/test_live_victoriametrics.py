@@ -24,8 +24,8 @@ import yaml
 
 from obs.model import MetricsStore, Platform
 from obs.promql import substitute_grafana_variables
-from obs.render import alertmanager
-from obs.render.ruler import PLACEMENT_PATH
+from obs.renderers import alertmanager
+from obs.renderers.ruler import PLACEMENT_PATH
 from obs.runtime import (
     PrometheusAPI,
     Supervisor,

@@ -11,8 +11,8 @@ import yaml
 
 from obs.errors import ModelError
 from obs.model import Environment, MetricsStore, Service
-from obs.render import prometheus
-from obs.render.ruler import PLACEMENT_PATH
+from obs.renderers import prometheus
+from obs.renderers.ruler import PLACEMENT_PATH
 from obs.scaleout import estimated_series, prometheus_features, queue_config
 from obs.writer import dump_yaml
 from tests.scaleout.platforms import MIMIR, STORES, THANOS, VM, shop

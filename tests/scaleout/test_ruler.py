@@ -14,7 +14,7 @@ from obs.builder import build, render
 from obs.checks import ruler as ruler_checks
 from obs.errors import RenderError
 from obs.model import MetricsStore
-from obs.render.ruler import PLACEMENT_PATH
+from obs.renderers.ruler import PLACEMENT_PATH
 from obs.rules.rulefile import RuleFile
 from obs.scaleout import check_placement
 from tests.scaleout.platforms import MIMIR, STORES, THANOS, VM, shop

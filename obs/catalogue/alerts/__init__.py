@@ -57,6 +57,16 @@ CATALOGUE: dict[str, dict[str, Threshold | None]] = {
 }
 
 
+#: How the errors name each kind of component.
+KIND_PHRASES = {
+    "instrumented service": "an instrumented service",
+    "probed service": "a probed service",
+    "postgres": "a postgres dependency",
+    "redis": "a redis dependency",
+    "http": "an http dependency",
+}
+
+
 def component_kind(component: Service | Dependency) -> str:
     if isinstance(component, Service):
         return "instrumented service" if component.kind.instrumented else "probed service"
@@ -90,7 +100,7 @@ def check_tunings(platform: Platform) -> None:
         where = "services" if isinstance(comp, Service) else "dependencies"
         kind = component_kind(comp)
         for name, tuning in comp.alerts.items():
-            problems += _check(f"{where}[{comp.name}].alerts[{name}]", name, CATALOGUE[kind], f"a {kind}", tuning.threshold)
+            problems += _check(f"{where}[{comp.name}].alerts[{name}]", name, CATALOGUE[kind], KIND_PHRASES[kind], tuning.threshold)
     every = _every_alert()
     for env in platform.environments:
         for key, tuning in env.alerts.items():
@@ -98,7 +108,7 @@ def check_tunings(platform: Platform) -> None:
             path = f"environments[{env.name}].alerts[{key}]"
             if component and component in components:
                 kind = component_kind(components[component])
-                problems += _check(path, name, CATALOGUE[kind], f"a {kind}", tuning.threshold)
+                problems += _check(path, name, CATALOGUE[kind], KIND_PHRASES[kind], tuning.threshold)
             else:
                 problems += _check(path, name, every, "the catalogue", tuning.threshold)
     if problems:

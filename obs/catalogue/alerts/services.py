@@ -4,7 +4,7 @@ instrumentation; and the hold that keeps the symptoms of an outage quiet while t
 ``ServiceDown`` pages the owning team at the severity the service's tier calls for as soon as no
 instance answers Prometheus: a dead service serves no request, so its SLO alerts go blind exactly
 when it matters. It (and every other cause: PostgresDown, RedisDown, ProbeFailing) inhibits the
-symptoms of the services that depend on it (:mod:`obs.render.alertmanager`); ``RecentOutage``
+symptoms of the services that depend on it (:mod:`obs.renderers.alertmanager`); ``RecentOutage``
 keeps that inhibition for :data:`OUTAGE_HOLD` after the cause clears, since the symptoms' windows
 still hold the outage: they end while inhibited and are never delivered.
 """

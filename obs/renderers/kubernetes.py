@@ -42,7 +42,7 @@ from obs.kube.alertmanager import mounted_secrets
 from obs.kube.base import SecretKey
 from obs.kube.stack import adapter_chart_values, grafana_values, stack_values
 from obs.model import Dependency, DependencyKind, Kubernetes, Service
-from obs.render import alertmanager, exporters, prometheus
+from obs.renderers import alertmanager, exporters, prometheus
 from obs.rules.rulefile import RULES_DIR
 from obs.scrape import (
     EXPORTER_PORT_NAME,

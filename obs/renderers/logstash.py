@@ -2,7 +2,7 @@
 
 Same contract as the Fluentd pipeline: the instrumentation's JSON records, enriched with service
 environment and data stream, redacted with :data:`obs.contract.REDACTION_RULES`, written to the
-per-class data streams :mod:`obs.render.elasticsearch` declares. ``logstash.yml`` turns on the
+per-class data streams :mod:`obs.renderers.elasticsearch` declares. ``logstash.yml`` turns on the
 persistent queue and the dead letter queue so an Elasticsearch outage or a mapping rejection does
 not lose events.
 """

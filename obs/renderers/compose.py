@@ -30,7 +30,7 @@ from obs.formats.conventions import OTLP_GRPC_PORT, OTLP_HTTP_PORT
 from obs.grafana import provisioning
 from obs.images import IMAGES
 from obs.model import Compose, Dependency, DependencyKind, Environment, Platform
-from obs.render import (
+from obs.renderers import (
     alertmanager,
     elasticsearch,
     exporters,

@@ -149,6 +149,8 @@ def _team_receivers(platform: Platform, team: Team, env: Environment) -> list[di
     out: list[dict[str, Any]] = []
     if _pages(team, env):
         pagerduty = {
+            # The model's address (PagerDuty's Events API v2 by default; the demo's sink on loopback).
+            "url": platform.pagerduty_url,
             "routing_key_file": team.pager_key_file,
             "send_resolved": True,
             "description": PAGER_DESCRIPTION,

@@ -5,7 +5,7 @@ Two ways in: ``in_forward`` for services that ship with :mod:`exporters.fluent` 
 (tags ``container.<service>``). Every event is parsed as the instrumentation's JSON, enriched with
 service and environment, redacted with :data:`obs.contract.REDACTION_RULES`, and written to the
 data stream of its log class (``logs-<platform>.<class>-<environment>``) that
-:mod:`obs.render.elasticsearch` declares. A final catch-all keeps unexpected tags on disk, and
+:mod:`obs.renderers.elasticsearch` declares. A final catch-all keeps unexpected tags on disk, and
 events Elasticsearch rejects go to ``@ERROR`` and to disk as well.
 """
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from obs.artifacts import Artifact, RenderContext
 from obs.model import Environment, Platform
+from obs.renderers.alertmanager import alertmanager_targets
 from obs.rules.rulefile import RULES_DIR
 from obs.scaleout import RulePlacement, external_labels, remote_write, replica_label, rule_placement
-from obs.scrape import host_port, scrape_jobs
+from obs.scrape import scrape_jobs
 
 CONFIG_PATH = "prometheus/prometheus.yml"
 RULES_GLOB = "rules/*.yml"
@@ -34,10 +36,23 @@ def rule_file_paths(placement: RulePlacement | None) -> list[str]:
     return [f"{prefix}/{f.name}.yml" for f in placement.local]
 
 
+def alertmanager_set(url: str) -> dict[str, Any]:
+    """One ``alertmanagers`` entry: the Alertmanager at the base URL ``url`` (its port, else 9093
+    over http and 443 over https; its path as the API's prefix)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 9093)
+    entry: dict[str, Any] = {"static_configs": [{"targets": [f"{parts.hostname}:{port}"]}]}
+    if parts.scheme == "https":
+        entry["scheme"] = "https"
+    if parts.path.strip("/"):
+        entry["path_prefix"] = parts.path
+    return entry
+
+
 def _alerting(platform: Platform, env: Environment) -> dict[str, Any]:
-    alerting: dict[str, Any] = {
-        "alertmanagers": [{"static_configs": [{"targets": [host_port(platform.alertmanager_url, 9093)]}]}]
-    }
+    # Every Alertmanager the model names: the teams' and, by default, the audit one (which gets
+    # every alert, the ones the teams' inhibits included).
+    alerting: dict[str, Any] = {"alertmanagers": [alertmanager_set(url) for url in alertmanager_targets(platform)]}
     if env.prometheus_replicas > 1:
         alerting["alert_relabel_configs"] = [{"action": "labeldrop", "regex": replica_label(platform.metrics_store)}]
     return alerting
@@ -66,4 +81,4 @@ def render(ctx: RenderContext) -> Iterable[Artifact]:
     yield Artifact(CONFIG_PATH, config(ctx.platform, ctx.env, placement))
 
 
-__all__ = ["CONFIG_PATH", "RULES_GLOB", "config", "render", "rule_file_paths"]
+__all__ = ["CONFIG_PATH", "RULES_GLOB", "alertmanager_set", "config", "render", "rule_file_paths"]
