@@ -14,6 +14,13 @@ GOLDEN_DIR = Path(__file__).parent / "golden"
 UPDATE_GOLDEN = os.environ.get("OBS_UPDATE_GOLDEN") == "1"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist's ``--dist loadgroup`` a file's tests share one worker, so a module's
+    servers start once; the end-to-end modules share one demo stack."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group("e2e" if item.path.parent.name == "e2e" else str(item.path)))
+
+
 @pytest.fixture(scope="session")
 def edu_platform():  # type: ignore[no-untyped-def]
     from edu_platform import platform

@@ -33,7 +33,7 @@ class Running:
         return wall * TIME_SCALE
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     project = load_project(REPO / "edu_platform.py")
     try:
