@@ -40,10 +40,11 @@ from obs.images import IMAGES
 from obs.kube import objects as k
 from obs.kube.alertmanager import mounted_secrets
 from obs.kube.base import SecretKey
-from obs.kube.stack import adapter_chart_values, grafana_values, stack_values
+from obs.kube.stack import adapter_chart_values, grafana_values, remote_write_spec, stack_values
 from obs.model import Dependency, DependencyKind, Kubernetes, Service
 from obs.renderers import alertmanager, exporters, prometheus
 from obs.rules.rulefile import RULES_DIR
+from obs.scaleout import agent_mode, replica_label
 from obs.scrape import (
     EXPORTER_PORT_NAME,
     PROBE_JOB,
@@ -318,7 +319,9 @@ class _Folder:
         datasource_vars = provisioning.env_references(self.datasources_text())
         env_secret = f"{self.prefix}-grafana-env" if datasource_vars else ""
         if self.operator:
-            settings = self.need(prometheus.CONFIG_PATH).get("global") or {}
+            config = self.need(prometheus.CONFIG_PATH)
+            settings = config.get("global") or {}
+            platform, env = self.ctx.platform, self.ctx.env
             yield Artifact(
                 STACK_VALUES_PATH,
                 stack_values(
@@ -330,6 +333,12 @@ class _Folder:
                     scrape_interval=settings.get("scrape_interval", ""),
                     evaluation_interval=settings.get("evaluation_interval", ""),
                     grafana_env_secret=env_secret,
+                    prometheus_url=env.prometheus_url,
+                    alertmanager_url=platform.alertmanager_url,
+                    replicas=env.prometheus_replicas,
+                    replica_label=replica_label(platform.metrics_store),
+                    remote_write=[remote_write_spec(entry, token_secret) for entry in config.get("remote_write") or ()],
+                    agent_mode=agent_mode(platform),
                 ),
             )
         else:

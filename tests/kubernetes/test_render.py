@@ -130,7 +130,10 @@ def test_alertmanager_reads_its_configuration_from_a_secret_that_references_the_
     assert inline_secrets(config) == []
     assert f"{RECEIVERS}/core-pager-key" in secret["stringData"]["alertmanager.yaml"]
     spec = _yaml(operator, f"prod/{kube.STACK_VALUES_PATH}")["alertmanager"]["alertmanagerSpec"]
-    assert spec == {"useExistingSecret": True, "configSecret": "alertmanager-shop-prod", "secrets": ["alert-receivers"]}
+    assert spec == {
+        "useExistingSecret": True, "configSecret": "alertmanager-shop-prod", "secrets": ["alert-receivers"],
+        "externalUrl": "http://alertmanager:9093",  # the model's alertmanager_url: the links in notifications
+    }  # fmt: skip
 
 
 def test_grafana_gets_a_configmap_per_dashboard_in_its_team_folder_and_the_datasources(operator: Files) -> None:
