@@ -160,7 +160,7 @@ def loopback_platform(platform: Platform, env_name: str | None, ports: LoopbackP
     """``platform`` with one environment, ``env_name`` (default: the first) on loopback.
 
     The files the configuration names (team secrets, metrics tokens, the Elasticsearch password) are
-    in ``secrets_dir``; the audit webhook and the heartbeat post to the sink. The platform's metrics
+    in ``secrets_dir``; the audit webhook, the pager and the heartbeat post to the sink. The platform's metrics
     store, if any, is left out: nothing the demo starts writes to it.
     """
     env = platform.environment(env_name)
@@ -172,6 +172,8 @@ def loopback_platform(platform: Platform, env_name: str | None, ports: LoopbackP
         teams=tuple(_team_files(t, secrets_dir) for t in platform.teams),
         services=tuple(_service_files(s, secrets_dir) for s in platform.services),
         alert_webhook_url=f"{ports.sink_url}/alert-log",
+        # Pages, too, reach the sink (receiver "pager") rather than PagerDuty.
+        pagerduty_url=f"{ports.sink_url}/pager",
         heartbeat_url=f"{ports.sink_url}/heartbeat" if platform.heartbeat_url else "",
         elasticsearch_password_file=es_password,
         metrics_store=None,

@@ -39,7 +39,7 @@ def source_addresses(platform: Platform, env_name: str) -> set[str]:
     env = platform.environment(env_name)
     here = platform.in_environment(env)
     found: set[str] = {*here.node_targets, here.blackbox_address, here.prometheus_address}
-    for url in (here.grafana_url, here.alertmanager_url, here.jaeger_url, here.elasticsearch_url, here.alert_webhook_url, here.heartbeat_url):
+    for url in (here.grafana_url, here.alertmanager_url, here.jaeger_url, here.elasticsearch_url, here.alert_webhook_url, here.heartbeat_url, here.pagerduty_url):
         if url:
             found.add(_origin(url))
     for dep in here.dependencies:
