@@ -2,6 +2,11 @@
 
 - Content negotiation: the OpenMetrics format (which carries exemplars) when the scraper asks for
   it, the classic text format otherwise (prometheus_client's own ``choose_encoder``).
+- No ``_created`` series for obs's own families (the contract's ``OBS_METRICS``): Prometheus stores
+  each as a series of its own, one per label set, and nothing obs renders reads them. Dropped here,
+  on obs's exposition path, rather than with prometheus_client's process-wide
+  ``disable_created_metrics()``: the registry may be the application's (the global one), whose own
+  metrics keep what the application chose.
 - Multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`` set, gunicorn or ``uvicorn --workers``): every
   scrape reads all workers' files through a fresh registry, as prometheus_client documents; a
   gunicorn ``child_exit`` hook (``child_exit`` below) removes a dead worker's live gauges.
@@ -67,10 +72,33 @@ class _MultiProcessWithExemplars:
         )
 
 
+def _obs_families() -> frozenset[str]:
+    from obs.contract import OBS_METRICS
+
+    # prometheus_client names a counter's family without ``_total``: the name it was given.
+    return frozenset(m.prometheus_client_name for m in OBS_METRICS if m.type in ("counter", "histogram"))
+
+
+class _WithoutCreated:
+    """A registry's families, obs's own without their ``_created`` samples."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.families = _obs_families()
+
+    def collect(self) -> Iterable[Metric]:
+        for family in self.registry.collect():
+            if family.name in self.families:
+                family.samples = [s for s in family.samples if not s.name.endswith("_created")]
+            yield family
+
+
 def exposition(registry: CollectorRegistry | None = None, accept: str | None = None) -> tuple[bytes, str]:
     """(body, content type) for a scrape with this ``Accept`` header."""
     encoder, content_type = choose_encoder(accept or "")
-    return encoder(scrape_registry(registry)), content_type
+    scraped = CollectorRegistry()
+    scraped.register(_WithoutCreated(scrape_registry(registry)))
+    return encoder(scraped), content_type
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Decision, Pa
 from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE, TraceState
 from opentelemetry.util import types
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.samples import Exemplar
 from prometheus_client.values import MutexValue
 
@@ -70,6 +70,7 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("histogram_bounds", "_upper_bounds", "prometheus_client.Histogram", "fast_histogram"),
     Internal("histogram_buckets", "_buckets", "prometheus_client.Histogram", "fast_histogram"),
     Internal("histogram_sum", "_sum", "prometheus_client.Histogram", "fast_histogram"),
+    Internal("counter_value", "_value", "prometheus_client.Counter", "fast_histogram"),
     Internal("value_lock", "_lock", "prometheus_client.values.MutexValue", "fast_histogram"),
     Internal("value_value", "_value", "prometheus_client.values.MutexValue", "fast_histogram"),
     Internal("value_exemplar", "_exemplar", "prometheus_client.values.MutexValue", "fast_histogram"),
@@ -88,7 +89,7 @@ FEATURES: dict[str, str] = {
     "lean_spans": "server spans without the SDK span's machinery; without it Tracer.start_span (same spans, slower)",
     "unsampled_spans": "a dropped request's span made without a Python constructor call; without it NonRecordingSpan(...)",
     "fast_contexts": "span contexts made as the tuple SpanContext builds; without it SpanContext(...)",
-    "fast_histogram": "the duration histogram updated under its values' locks; without it Histogram.observe()",
+    "fast_histogram": "the duration histogram and request counter updated under their values' locks; without it Histogram.observe() and Counter.inc()",
     "flask_request_context": "Flask's route read when the response starts; without it a before_request function",
     "fastapi_native_telemetry": "FastAPI's own telemetry switched off for the app; without it two server spans may be made",
     "fastapi_effective_route": "the full template of a route in a lazily included router; without it the routes are matched again",
@@ -333,49 +334,55 @@ class LeanSpans:
         )  # fmt: skip
 
 
-# --- the duration histogram and the in-flight gauge -------------------------------------------
+# --- the duration histogram and the request counter ---------------------------------------------
 
 _EXEMPLAR_FIELDS = ("labels", "value", "timestamp")
 
 
 class DurationChild:
-    """One label set of the duration histogram: ``observe(seconds, exemplar, now)``.
+    """One (method, route, status): ``observe(seconds, exemplar, now)`` adds the duration to
+    ``histogram`` (the child of its method and route) and counts it in ``requests`` (the counter's).
 
-    ``Histogram.observe`` with an exemplar validates the exemplar's labels (a regex per name, a
-    length sum) on every call: with the bucket loop, 13.5k instructions a request under callgrind.
-    The exemplars here always have the same two names and hex values, so in one process (not
-    multiprocess mode) the bucket and the sum are updated as ``MutexValue.inc``/``set_exemplar`` do,
-    under the values' own locks, without their calls (``fast_histogram``). Otherwise: ``observe()``;
-    in multiprocess mode without the exemplar, which prometheus_client does not store there:
-    ``exemplar_sink(bucket bound, exemplar, value, now)`` receives it (``exporters.exemplars``).
-    ``bounds``: the histogram's bucket bounds, ``+Inf`` last."""
+    ``Histogram.observe`` with an exemplar validates its labels (a regex per name) on every call:
+    with the bucket loop, 13.5k instructions a request under callgrind. Here the exemplars always
+    have the same two names and hex values, so in one process the bucket, sum and count are
+    updated as ``MutexValue.inc``/``set_exemplar`` do, under the values' locks (``fast_histogram``).
+    Otherwise ``observe()`` and ``inc()``; in multiprocess mode (no exemplars there)
+    ``exemplar_sink(bucket bound, exemplar, value, now)`` gets it. ``bounds`` end with ``+Inf``."""
 
-    __slots__ = ("_bounds", "_buckets", "_histogram", "_sum", "exemplar_sink")
+    __slots__ = ("_bounds", "_buckets", "_count", "_histogram", "_requests", "_sum", "exemplar_sink")
 
-    def __init__(self, histogram: Histogram, bounds: Sequence[float]) -> None:
+    def __init__(self, histogram: Histogram, bounds: Sequence[float], requests: Counter) -> None:
         self._histogram = histogram
+        self._requests = requests
         self._bounds = list(bounds)
         self._sum: Any = None
+        self._count: Any = None
         self.exemplar_sink: Callable[[float, dict[str, str], float, float], None] | None = None
         if CHECKED.get("fast_histogram") is not None or type(histogram).observe is not Histogram.observe:
+            return
+        if type(requests).inc is not Counter.inc:
             return
         try:
             own_bounds = list(private(histogram, "histogram_bounds"))
             buckets = list(private(histogram, "histogram_buckets"))
             total = private(histogram, "histogram_sum")
+            count = private(requests, "counter_value")
         except AttributeError:
             return
         same = own_bounds == self._bounds and len(buckets) == len(own_bounds)
-        if same and all(type(value) is MutexValue for value in [total, *buckets]):
-            self._buckets, self._sum = buckets, total
+        if same and all(type(value) is MutexValue for value in [total, count, *buckets]):
+            self._buckets, self._sum, self._count = buckets, total, count
 
     def observe(self, seconds: float, exemplar: dict[str, str] | None, now: float) -> None:
-        """As ``Histogram.observe(seconds, exemplar)`` with the exemplar stamped ``now``.
+        """As ``Histogram.observe(seconds, exemplar)`` with the exemplar stamped ``now``, and
+        ``Counter.inc()``.
 
         ``exemplar`` must be valid (prometheus_client's rules): it is not checked here.
         """
         total = self._sum
         if total is None:
+            self._requests.inc()
             sink = self.exemplar_sink
             if exemplar is not None and sink is not None:
                 self._histogram.observe(seconds)
@@ -384,6 +391,9 @@ class DurationChild:
                 return
             self._histogram.observe(seconds, exemplar)
             return
+        count = self._count
+        with count._lock:
+            count._value += 1
         with total._lock:
             total._value += seconds
         if seconds != seconds:  # NaN: observe() finds no bucket
@@ -503,13 +513,14 @@ def _check_lean_spans() -> None:
 
 def _check_fast_histogram() -> None:
     fast, public = (CollectorRegistry(), CollectorRegistry())
-    children = []
+    children, counters = [], []
     for registry in (fast, public):
         histogram = Histogram("obs_check_seconds", "check", ["l"], buckets=(0.1, 1.0), registry=registry)
         children.append(histogram.labels("x"))
-    child = DurationChild(children[0], (0.1, 1.0, float("inf")))
+        counters.append(Counter("obs_check_requests", "check", ["l", "s"], registry=registry).labels("x", "200"))
+    child = DurationChild(children[0], (0.1, 1.0, float("inf")), counters[0])
     if not child.fast:
-        raise AttributeError("the histogram's values are not the MutexValues they were")
+        raise AttributeError("the histogram's or the counter's values are not the MutexValues they were")
     value = private(children[0], "histogram_sum")
     for key in ("value_lock", "value_value", "value_exemplar"):  # what observe() below writes
         private(value, key)
@@ -517,14 +528,15 @@ def _check_fast_histogram() -> None:
         labels = {"trace_id": f"{n:032x}"}
         child.observe(seconds, labels, 7.0)
         children[1].observe(seconds, labels)
+        counters[1].inc()
     fields = tuple(getattr(Exemplar, "_fields", ()))
     if fields != _EXEMPLAR_FIELDS:
         raise AttributeError(f"Exemplar fields are {fields}")
     mine = [(s.name, s.labels, s.value, s.exemplar.labels if s.exemplar else None) for s in _samples(fast)]
     theirs = [(s.name, s.labels, s.value, s.exemplar.labels if s.exemplar else None) for s in _samples(public)]
-    strip = {"obs_check_seconds_created"}
+    strip = {"obs_check_seconds_created", "obs_check_requests_created"}
     if [m for m in mine if m[0] not in strip] != [t for t in theirs if t[0] not in strip]:
-        raise AttributeError("the histogram's fast update does not give what observe() gives")
+        raise AttributeError("the fast update does not give what observe() and inc() give")
 
 
 def _samples(registry: CollectorRegistry) -> list[Any]:

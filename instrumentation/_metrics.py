@@ -2,7 +2,8 @@
 
 ``Histogram.labels()`` takes a lock and validates its arguments on every call; the label sets here
 are few (method, route template, status) and known to be safe, so their children are kept in a
-plain dict after the first request. The children (``DurationChild``, ``ActiveChild``) update their
+plain dict after the first request: one entry per (method, route, status), which counts the request
+and observes the duration in the histogram of its method and route. The children (``DurationChild``, ``ActiveChild``) update their
 values the cheap way where prometheus_client's internals are the checked ones: they live behind
 ``_internals``, the one module that reads other packages' private names.
 """
@@ -23,6 +24,7 @@ from exporters.prometheus import multiprocess_dir
 from obs.contract import (
     HTTP_SERVER_ACTIVE,
     HTTP_SERVER_DURATION,
+    HTTP_SERVER_REQUESTS,
     INSTRUMENTATION_ERROR_STAGES,
     INSTRUMENTATION_ERRORS,
     TARGET_INFO,
@@ -41,13 +43,15 @@ _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, HttpMetrics] = weakre
 
 
 class HttpMetrics:
-    """The four families one service emits; one instance per registry (``for_registry``)."""
+    """The families one service emits; one instance per registry (``for_registry``)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         d, a, e, t = HTTP_SERVER_DURATION, HTTP_SERVER_ACTIVE, INSTRUMENTATION_ERRORS, TARGET_INFO
         self.duration = Histogram(
             d.prometheus_client_name, d.help, list(d.labels), buckets=d.buckets, registry=registry
         )
+        r = HTTP_SERVER_REQUESTS
+        self.requests = Counter(r.prometheus_client_name, r.help, list(r.labels), registry=registry)
         # livesum: in-flight requests of the workers still alive; a dead worker's count vanishes
         # with it (child_exit → mark_process_dead) instead of staying stuck in the sum.
         self.active = Gauge(
@@ -90,8 +94,10 @@ class HttpMetrics:
         key = (method, route, status)
         child = self._durations.get(key)
         if child is None:
-            labels = (method, route, str(status))
-            child = self._durations[key] = DurationChild(self.duration.labels(*labels), self._bounds)
+            labels = (method, route)
+            child = self._durations[key] = DurationChild(
+                self.duration.labels(*labels), self._bounds, self.requests.labels(method, route, str(status))
+            )
             if self.exemplars is not None:
                 child.exemplar_sink = partial(self.exemplars.record, labels)
         return child

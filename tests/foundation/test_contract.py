@@ -31,11 +31,19 @@ def test_histogram_series_names_cover_bucket_sum_and_count() -> None:
 
 
 def test_http_metrics_follow_the_stable_otel_semantic_conventions() -> None:
-    assert contract.HTTP_SERVER_DURATION.labels == (
+    assert contract.HTTP_SERVER_DURATION.labels == ("http_request_method", "http_route")
+    assert contract.HTTP_SERVER_REQUESTS.labels == (
         "http_request_method",
         "http_route",
         "http_response_status_code",
     )
+
+
+def test_obs_counters_name_no_created_series_others_do() -> None:
+    """obs's exposition leaves ``_created`` out (exporters.prometheus): a query of one is an error."""
+    assert contract.HTTP_SERVER_REQUESTS.series_names == {"http_server_requests_total"}
+    assert "http_server_requests_created" not in contract.known_series_names()
+    assert "prometheus_notifications_sent_created" in contract.known_series_names()
     assert (
         "http_host" not in contract.HTTP_METRIC_LABELS and "server_address" not in contract.HTTP_METRIC_LABELS
     )

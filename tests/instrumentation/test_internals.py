@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from instrumentation import _internals
-from obs.contract import HTTP_SERVER_DURATION
+from obs.contract import HTTP_SERVER_DURATION, HTTP_SERVER_REQUESTS
 from tests.instrumentation.conftest import ServiceFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,8 +106,13 @@ def test_with_any_private_name_gone_spans_metrics_and_logs_still_flow(
             assert [s.name for s in spans].count(f"GET {service.item_template}") == 3, framework
             assert all(s.context is not None and s.context.trace_flags.sampled for s in spans)
             count = service.sample(
-                HTTP_SERVER_DURATION.name + "_count",
+                HTTP_SERVER_REQUESTS.name,
                 {"http_request_method": "GET", "http_route": service.item_template, "http_response_status_code": "200"},
+            )
+            assert count == 3.0, framework
+            count = service.sample(
+                HTTP_SERVER_DURATION.name + "_count",
+                {"http_request_method": "GET", "http_route": service.item_template},
             )
             assert count == 3.0, framework
             access = [x for x in service.log_lines() if x["event.dataset"] == "access"]

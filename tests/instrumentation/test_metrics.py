@@ -10,7 +10,7 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from exporters.prometheus import BearerToken, authorized
@@ -21,8 +21,10 @@ from obs.contract import (
     HTTP_DURATION_BUCKETS,
     HTTP_SERVER_ACTIVE,
     HTTP_SERVER_DURATION,
+    HTTP_SERVER_REQUESTS,
     INSTRUMENTATION_ERRORS,
     METHOD_LABEL,
+    OBS_METRICS,
     OTHER_METHOD,
     ROUTE_LABEL,
     STATUS_LABEL,
@@ -33,6 +35,7 @@ from obs.contract import (
 from tests.instrumentation.conftest import Service, ServiceFactory, WsgiClient, promtool_check
 
 COUNT = HTTP_SERVER_DURATION.name + "_count"
+REQUESTS = HTTP_SERVER_REQUESTS.name
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 
@@ -43,29 +46,61 @@ def labels(method: str, route: str, status: int) -> dict[str, str]:
 def test_the_duration_histogram_has_the_contract_name_labels_and_buckets(service: Service) -> None:
     service.get("/items/1")
     service.get("/items/2")
-    assert service.sample(COUNT, labels("GET", service.item_template, 200)) == 2
+    service.get("/boom")
+    assert service.sample(COUNT, {METHOD_LABEL: "GET", ROUTE_LABEL: service.item_template}) == 2
     family = next(m for m in service.registry.collect() if m.name == HTTP_SERVER_DURATION.name)
     bucket_bounds = {s.labels["le"] for s in family.samples if s.name.endswith("_bucket")}
     assert bucket_bounds == {format_bucket(b) for b in (*HTTP_DURATION_BUCKETS, float("inf"))}
     sample_labels = {k for s in family.samples for k in s.labels} - {"le"}
-    assert sample_labels == set(HTTP_SERVER_DURATION.labels)
+    assert sample_labels == set(HTTP_SERVER_DURATION.labels) == {METHOD_LABEL, ROUTE_LABEL}
+
+
+def test_the_request_counter_has_the_status_and_the_histogram_counts_every_status(service: Service) -> None:
+    assert service.get("/items/1").status == 200
+    assert service.get("/items/2").status == 200
+    assert service.get("/boom").status == 500
+    assert service.sample(REQUESTS, labels("GET", service.item_template, 200)) == 2
+    family = next(m for m in service.registry.collect() if m.name == HTTP_SERVER_REQUESTS.prometheus_client_name)
+    assert {k for s in family.samples for k in s.labels} == set(HTTP_SERVER_REQUESTS.labels)
+    by_route: dict[str, float] = {}
+    for s in family.samples:
+        if s.name == REQUESTS:
+            by_route[s.labels[ROUTE_LABEL]] = by_route.get(s.labels[ROUTE_LABEL], 0) + s.value
+    for route, total in by_route.items():
+        assert service.sample(COUNT, {METHOD_LABEL: "GET", ROUTE_LABEL: route}) == total, route
+
+
+@pytest.mark.parametrize("accept", ["text/plain", OPENMETRICS])
+def test_the_exposition_has_no_created_series_for_obs_families(service: Service, accept: str) -> None:
+    """Prometheus stores each ``_created`` as a series of its own; obs's exposition leaves them out,
+    and only for its own families (an application's metric on the same registry keeps its own)."""
+    mine = Counter("app_jobs", "An application's own counter.", registry=service.registry)
+    mine.inc()
+    service.get("/items/1")
+    body = service.get("/metrics", {"Accept": accept}).text
+    created = {line.split("{")[0].split(" ")[0] for line in body.splitlines() if "_created" in line.split(" ")[0]}
+    assert created == {"app_jobs_created"}
+    for metric in OBS_METRICS:
+        assert not any(n.endswith("_created") for n in metric.series_names), metric.name
+    assert REQUESTS + "{" in body and COUNT + "{" in body
 
 
 def test_unmatched_requests_share_one_route_value(service: Service) -> None:
     for n in range(5):
         assert service.get(f"/wp-admin/{n}.php").status == 404
-    assert service.sample(COUNT, labels("GET", UNMATCHED_ROUTE, 404)) == 5
+    assert service.sample(REQUESTS, labels("GET", UNMATCHED_ROUTE, 404)) == 5
     assert "/wp-admin" not in service.exposition()
 
 
 @pytest.mark.parametrize(("method", "label"), [("get", "GET"), ("PATCH", "PATCH"), ("BREW", OTHER_METHOD)])
 def test_methods_are_normalized(service: Service, method: str, label: str) -> None:
     service.client.request(method, "/items/1")
-    matching = [
-        s for m in service.registry.collect() if m.name == HTTP_SERVER_DURATION.name
-        for s in m.samples if s.name == COUNT and s.labels[METHOD_LABEL] == label
-    ]  # fmt: skip
-    assert sum(s.value for s in matching) == 1
+    for family, count in ((HTTP_SERVER_DURATION.name, COUNT), (HTTP_SERVER_REQUESTS.prometheus_client_name, REQUESTS)):
+        matching = [
+            s for m in service.registry.collect() if m.name == family
+            for s in m.samples if s.name == count and s.labels[METHOD_LABEL] == label
+        ]  # fmt: skip
+        assert sum(s.value for s in matching) == 1, family
 
 
 def test_the_in_flight_gauge_counts_the_running_request_and_returns_to_zero(service: Service) -> None:
@@ -155,7 +190,7 @@ def test_metrics_on_a_separate_port_are_not_served_by_the_app(make_service: Serv
 def test_metrics_can_be_switched_off(make_service: ServiceFactory, framework: str) -> None:
     service = make_service(framework, metrics=False)
     service.get("/items/1")
-    assert service.sample(COUNT, labels("GET", service.item_template, 200)) is None
+    assert service.sample(REQUESTS, labels("GET", service.item_template, 200)) is None
     assert service.get("/metrics").status == 404
 
 
@@ -242,8 +277,8 @@ def test_flask_routes_are_templates_however_the_response_is_made(wrap: bool, pro
         }
         got = {
             (s.labels[ROUTE_LABEL], s.labels[STATUS_LABEL]): s.value
-            for m in registry.collect() if m.name == HTTP_SERVER_DURATION.name
-            for s in m.samples if s.name == COUNT
+            for m in registry.collect() if m.name == HTTP_SERVER_REQUESTS.prometheus_client_name
+            for s in m.samples if s.name == REQUESTS
         }  # fmt: skip
         assert got == expected
     finally:
@@ -272,21 +307,26 @@ _OBSERVED = [
 def _histogram_samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], Any]:
     return {
         (s.name, tuple(sorted(s.labels.items()))): (s.value, s.exemplar)
-        for m in registry.collect() if m.name == HTTP_SERVER_DURATION.name
+        for m in registry.collect() if m.name in (HTTP_SERVER_DURATION.name, HTTP_SERVER_REQUESTS.prometheus_client_name)
         for s in m.samples if not s.name.endswith("_created")
     }  # fmt: skip
 
 
 @pytest.mark.parametrize("with_exemplar", [False, True], ids=["plain", "exemplar"])
-def test_the_duration_child_stores_what_histogram_observe_stores(with_exemplar: bool) -> None:
+def test_the_duration_child_stores_what_histogram_observe_and_counter_inc_store(with_exemplar: bool) -> None:
     fast, reference = CollectorRegistry(), CollectorRegistry()
     child = HttpMetrics(fast).duration_child("GET", "/items/{id}", 200)
-    histogram = HttpMetrics(reference).duration.labels("GET", "/items/{id}", "200")
+    assert child.fast
+    metrics = HttpMetrics(reference)
+    histogram = metrics.duration.labels("GET", "/items/{id}")
+    requests = metrics.requests.labels("GET", "/items/{id}", "200")
     for n, seconds in enumerate(_OBSERVED):
         exemplar = {**_EXEMPLAR, "span_id": f"{n:016x}"} if with_exemplar else None
         child.observe(seconds, exemplar, 1_700_000_000.0 + n)
         with patch("prometheus_client.metrics.time.time", return_value=1_700_000_000.0 + n):
             histogram.observe(seconds, exemplar)
+        requests.inc()
+    assert fast.get_sample_value(REQUESTS, labels("GET", "/items/{id}", 200)) == len(_OBSERVED)
     got, want = _histogram_samples(fast), _histogram_samples(reference)
     assert got.keys() == want.keys()
     for key, (value, exemplar) in want.items():
@@ -302,11 +342,14 @@ def test_a_histogram_class_that_overrides_observe_is_called_not_bypassed() -> No
             calls.append((amount, exemplar))
             super().observe(amount, exemplar)
 
-    histogram = Recording("recording_seconds", "test", ["route"], registry=CollectorRegistry())
-    child = DurationChild(histogram.labels("/a"), Histogram.DEFAULT_BUCKETS)
+    registry = CollectorRegistry()
+    histogram = Recording("recording_seconds", "test", ["route"], registry=registry)
+    requests = Counter("recording_requests", "test", ["route", "status"], registry=registry)
+    child = DurationChild(histogram.labels("/a"), Histogram.DEFAULT_BUCKETS, requests.labels("/a", "200"))
     child.observe(0.25, _EXEMPLAR, 1.0)
     assert calls == [(0.25, _EXEMPLAR)]
     assert histogram.labels("/a")._sum.get() == 0.25
+    assert registry.get_sample_value("recording_requests_total", {"route": "/a", "status": "200"}) == 1
 
 
 def test_the_in_flight_child_moves_the_gauge_it_came_from() -> None:
@@ -375,7 +418,7 @@ def test_flask_status_lines_are_read_by_their_code_whatever_the_reason_phrase(mo
         for n in range(total):
             assert client.get(f"/s/{n}").status == 200 + n % 3
         assert len(_wsgi._STATUS_CODES) == _wsgi._STATUS_CODES_MAX
-        counts = [registry.get_sample_value(COUNT, labels("GET", "/s/<int:n>", code)) for code in (200, 201, 202)]
+        counts = [registry.get_sample_value(REQUESTS, labels("GET", "/s/<int:n>", code)) for code in (200, 201, 202)]
         assert counts == [len(range(start, total, 3)) for start in (0, 1, 2)]
     finally:
         uninstrument(app)
