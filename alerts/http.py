@@ -19,7 +19,8 @@ THRESHOLD = 0.05
 #: Below one request every ten seconds, a couple of failures would make the ratio meaningless.
 MIN_REQUEST_RATE = 0.1
 
-COUNT = f"{contract.HTTP_SERVER_DURATION.name}_count"
+#: The request counter: the only series with the response status.
+COUNT = contract.HTTP_SERVER_REQUESTS.name
 STATUS = contract.STATUS_LABEL
 
 

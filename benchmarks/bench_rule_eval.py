@@ -63,6 +63,7 @@ from obs.model import SLO, AvailabilitySLI, Environment, LatencySLI, Platform, S
 from obs.runtime import Supervisor, free_port, start_prometheus, wait_until  # noqa: E402
 from obs.slo import firing_windows  # noqa: E402
 
+REQUESTS = "http_server_requests_total"
 COUNT = "http_server_request_duration_seconds_count"
 BUCKET = "http_server_request_duration_seconds_bucket"
 ROUTES = ("/api/a", "/api/b")
@@ -94,17 +95,20 @@ def bench_platform(slos: int) -> Platform:
 
 
 def raw_series(platform: Platform) -> list[tuple[str, str, float]]:
-    """(metric, labels, requests per second) of every raw series."""
+    """(metric, labels, requests per second) of every raw series: the request counter by route and
+    status, the duration histogram's count and 0.3 s bucket by route."""
     out = []
     for s in platform.services:
         for route in ROUTES:
+            labels = (
+                f'service="{s.name}",team="{s.team}",job="{s.name}",instance="{s.name}:8000",'
+                f'http_request_method="GET",http_route="{route}"'
+            )
             for status in STATUSES:
-                labels = (
-                    f'service="{s.name}",team="{s.team}",job="{s.name}",instance="{s.name}:8000",'
-                    f'http_request_method="GET",http_route="{route}",http_response_status_code="{status}"'
-                )
-                out.append((COUNT, labels, RATES[status]))
-                out.append((BUCKET, labels + ',le="0.3"', RATES[status] * (1 - SLOW_SHARE)))
+                out.append((REQUESTS, f'{labels},http_response_status_code="{status}"', RATES[status]))
+            per_route = sum(RATES.values())
+            out.append((COUNT, labels, per_route))
+            out.append((BUCKET, labels + ',le="0.3"', per_route * (1 - SLOW_SHARE)))
     return out
 
 
@@ -201,10 +205,11 @@ def sloth_rules(platform: Platform, speedup: float) -> dict[str, Any]:
         for slo in s.slos:
             sid = {"sloth_id": f"{s.name}-{slo.name}", "sloth_service": s.name, "sloth_slo": slo.name}
             sel = "{" + ", ".join(f'{k}="{v}"' for k, v in sid.items()) + "}"
-            total = f'{COUNT}{{service="{s.name}"}}'
             latency = isinstance(slo.sli, LatencySLI)
+            # The raw series obs's rules read: the histogram for latency, the counter for availability.
+            total = f'{COUNT if latency else REQUESTS}{{service="{s.name}"}}'
             good = f'{BUCKET}{{service="{s.name}", le="0.3"}}'
-            bad = f'{COUNT}{{service="{s.name}", http_response_status_code=~"5.."}}'
+            bad = f'{REQUESTS}{{service="{s.name}", http_response_status_code=~"5.."}}'
 
             def errors(w: str, total: str = total, good: str = good, bad: str = bad, latency: bool = latency) -> str:
                 return f"sum(rate({total}[{w}])) - sum(rate({good}[{w}]))" if latency else f"sum(rate({bad}[{w}]))"

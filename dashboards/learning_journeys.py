@@ -11,7 +11,8 @@ from obs.grafana import Dashboard, Row, Target, datasource_variable, row, timese
 from obs.grafana.provisioning import prometheus_uid
 from obs.model import Environment, Platform
 
-COUNT = f"{contract.HTTP_SERVER_DURATION.name}_count"
+#: The request counter: the only series with the response status.
+COUNT = contract.HTTP_SERVER_REQUESTS.name
 BUCKET = f"{contract.HTTP_SERVER_DURATION.name}_bucket"
 ROUTE, METHOD, STATUS = contract.ROUTE_LABEL, contract.METHOD_LABEL, contract.STATUS_LABEL
 

@@ -10,7 +10,7 @@ rule that it proves with tests that it fires and that it stays silent.
       - name: CheckoutErrors
         component: api                 # a service or dependency of the platform
         severity: ticket               # page, ticket or info
-        expr: sum(rate(http_server_request_duration_seconds_count{service="api", http_response_status_code=~"5.."}[5m])) > 1
+        expr: sum(rate(http_server_requests_total{service="api", http_response_status_code=~"5.."}[5m])) > 1
         for: 5m
         summary: api fails {{ $value | humanize }} requests a second
         description: More than one request a second failed over 5m.
@@ -18,12 +18,12 @@ rule that it proves with tests that it fires and that it stays silent.
         tests:
           - name: errors for 15m
             series:
-              - {series: 'http_server_request_duration_seconds_count{service="api", http_response_status_code="500"}', values: '0+120x15'}
+              - {series: 'http_server_requests_total{service="api", http_response_status_code="500"}', values: '0+120x15'}
             eval_time: 15m
             fires: [{value: 2}]
           - name: healthy
             series:
-              - {series: 'http_server_request_duration_seconds_count{service="api", http_response_status_code="200"}', values: '0+600x15'}
+              - {series: 'http_server_requests_total{service="api", http_response_status_code="200"}', values: '0+600x15'}
             eval_time: 15m
 """
 

@@ -69,7 +69,7 @@ GRAFANA_VALUES_PATH = f"{HELM_DIR}/grafana.yaml"
 ADAPTER_VALUES_PATH = f"{HELM_DIR}/prometheus-adapter.yaml"
 #: The per-pod request rate prometheus-adapter serves to the HorizontalPodAutoscalers.
 REQUESTS_PER_SECOND = "http_server_requests_per_second"
-REQUEST_COUNTER = f"{contract.HTTP_SERVER_DURATION.name}_count"
+REQUEST_COUNTER = contract.HTTP_SERVER_REQUESTS.name
 #: Where the operator mounts the Secrets of a Prometheus's ``spec.secrets``.
 PROMETHEUS_SECRETS_DIR = "/etc/prometheus/secrets"
 CHECKSUM_ANNOTATION = "checksum/config"

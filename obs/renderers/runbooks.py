@@ -336,7 +336,7 @@ def _diagnose(page: Page, platform: Platform, env: Environment, alerts: Sequence
         run,
     ]
     if isinstance(comp, Service) and comp.kind.instrumented:
-        count = f"{contract.HTTP_SERVER_DURATION.name}_count"
+        count = contract.HTTP_SERVER_REQUESTS.name
         svc = f'{contract.SERVICE_LABEL}="{comp.name}"'
         steps.append([Link("Failing requests by route and status", explore(platform, env, f'sum by ({contract.ROUTE_LABEL}, {contract.STATUS_LABEL}) (rate({count}{{{svc}, {contract.STATUS_LABEL}=~"5.."}}[5m]))'))])
         steps.append([Link("Targets up", explore(platform, env, f'up{{job="{comp.name}"}}'))])

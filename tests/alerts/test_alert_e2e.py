@@ -125,23 +125,23 @@ def _service(port: int) -> Any:
             metrics_port=None,
         )
     except ImportError:  # pragma: no cover - the instrumentation is part of this repository
-        from prometheus_client import Histogram, make_wsgi_app
+        from prometheus_client import Counter, Histogram, make_wsgi_app
         from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
         from obs import contract
 
         metric = contract.HTTP_SERVER_DURATION
         hist = Histogram(metric.name, metric.help, metric.labels, buckets=metric.buckets, registry=registry)
+        counted = contract.HTTP_SERVER_REQUESTS
+        requests = Counter(counted.prometheus_client_name, counted.help, counted.labels, registry=registry)
 
         @app.after_request
         def observe(response: Any) -> Any:
             from flask import request
 
-            hist.labels(
-                "GET",
-                request.url_rule.rule if request.url_rule else "__unmatched__",
-                str(response.status_code),
-            ).observe(0.01)
+            route = request.url_rule.rule if request.url_rule else "__unmatched__"
+            hist.labels("GET", route).observe(0.01)
+            requests.labels("GET", route, str(response.status_code)).inc()
             return response
 
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/metrics": make_wsgi_app(registry)})  # type: ignore[method-assign]

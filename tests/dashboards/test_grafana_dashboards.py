@@ -170,8 +170,12 @@ def test_overview_slo_panels_read_the_recordings_and_traffic_panels_the_raw_metr
         by_title.setdefault(panel["title"], []).extend(t["expr"] for t in panel.get("targets", []))
     for title in ("SLO attainment", "Budget left", "Burn rate 1h"):
         assert all(e.startswith(("slo:", "1 - slo:")) for e in by_title[title]), title
-    for title in ("Traffic", "Errors", "p95 latency"):
-        assert all("http_server_request_duration_seconds" in e for e in by_title[title]), title
+    for title, metric in (
+        ("Traffic", "http_server_requests_total"),
+        ("Errors", "http_server_requests_total"),
+        ("p95 latency", "http_server_request_duration_seconds_bucket"),
+    ):
+        assert all(metric in e for e in by_title[title]), title
 
 
 def test_slo_queries_select_each_recording_by_the_labels_its_rule_puts_on_it() -> None:

@@ -100,7 +100,7 @@ def test_time_ranges() -> None:
 
 
 def test_exemplars_are_thinned_evenly_keeping_the_slowest() -> None:
-    from obs.preview import MAX_EXEMPLARS, Exemplar, _thin
+    from obs.preview.draw import MAX_EXEMPLARS, Exemplar, _thin
 
     many = [Exemplar(float(t), 0.1, f"{t:032x}") for t in range(1000)]
     many[537] = Exemplar(537.0, 9.9, "slowest")
@@ -137,6 +137,12 @@ def _exporter(port: int, stop: threading.Event) -> None:
         buckets=contract.HTTP_DURATION_BUCKETS,
         registry=registry,
     )
+    requests = Counter(
+        contract.HTTP_SERVER_REQUESTS.prometheus_client_name,
+        contract.HTTP_SERVER_REQUESTS.help,
+        list(contract.HTTP_SERVER_REQUESTS.labels),
+        registry=registry,
+    )
     active = Gauge(
         contract.HTTP_SERVER_ACTIVE.name,
         contract.HTTP_SERVER_ACTIVE.help,
@@ -159,9 +165,8 @@ def _exporter(port: int, stop: threading.Event) -> None:
                 status = "500" if rng.random() < 0.05 else "200"
                 trace_id = f"{rng.getrandbits(128):032x}"
                 TRACE_IDS.append(trace_id)
-                duration.labels("GET", route, status).observe(
-                    rng.expovariate(1 / 0.08), {"trace_id": trace_id}
-                )
+                duration.labels("GET", route).observe(rng.expovariate(1 / 0.08), {"trace_id": trace_id})
+                requests.labels("GET", route, status).inc()
             active.labels("GET").set(rng.randint(0, 5))
             stop.wait(0.2)
     finally:

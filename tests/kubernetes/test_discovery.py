@@ -225,11 +225,11 @@ def test_every_pod_of_an_autoscaled_backend_becomes_its_own_target(scraper: str,
 def test_the_adapter_rule_gives_one_request_rate_per_pod(pod_servers: PodServers, tmp_path: Path) -> None:
     """prometheus-adapter runs its metricsQuery with the HPA's pods as LabelMatchers, grouped by pod:
     on what the discovery job stored, that is one series per pod."""
-    rule = adapter_rate_rule(f"{contract.HTTP_SERVER_DURATION.name}_count", "http_server_requests_per_second", window="1m")
+    rule = adapter_rate_rule(contract.HTTP_SERVER_REQUESTS.name, "http_server_requests_per_second", window="1m")
     pods = pod_servers.pods(3)
     query = (
         rule["metricsQuery"]
-        .replace("<<.Series>>", f"{contract.HTTP_SERVER_DURATION.name}_count")
+        .replace("<<.Series>>", contract.HTTP_SERVER_REQUESTS.name)
         .replace("<<.LabelMatchers>>", f'namespace="{NAMESPACE}",pod=~"{"|".join(p.name for p in pods)}"')
         .replace("<<.GroupBy>>", "pod")
     )

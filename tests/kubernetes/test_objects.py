@@ -49,7 +49,7 @@ def built() -> dict[str, dict[str, Any]]:
         ),
         "service": k.exporter_service("postgres-exporter", NS, port=9187),
         "hpa": k.horizontal_pod_autoscaler("backend", NS, deployment="backend", pods_metric="http_server_requests_per_second"),
-        "adapter": k.adapter_configmap("prometheus-adapter-obs", NS, [k.adapter_rate_rule(f"{contract.HTTP_SERVER_DURATION.name}_count", "http_server_requests_per_second")]),
+        "adapter": k.adapter_configmap("prometheus-adapter-obs", NS, [k.adapter_rate_rule(contract.HTTP_SERVER_REQUESTS.name, "http_server_requests_per_second")]),
     }
 
 
@@ -143,9 +143,9 @@ def test_the_adapter_rule_serves_the_contract_counter_per_pod() -> None:
     assert config == {
         "rules": [
             {
-                "seriesQuery": 'http_server_request_duration_seconds_count{namespace!="",pod!=""}',
+                "seriesQuery": 'http_server_requests_total{namespace!="",pod!=""}',
                 "resources": {"overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}},
-                "name": {"matches": "^http_server_request_duration_seconds_count$", "as": "http_server_requests_per_second"},
+                "name": {"matches": "^http_server_requests_total$", "as": "http_server_requests_per_second"},
                 "metricsQuery": "sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
             }
         ]

@@ -202,7 +202,7 @@ def test_the_api_scales_from_3_to_10_pods_on_cpu_and_requests_per_pod_served_by_
     adapter = _yaml(operator, f"prod/{kube.ADAPTER_VALUES_PATH}")
     assert adapter["prometheus"] == {"url": "http://kube-prometheus-stack-prometheus.monitoring.svc", "port": 9090}
     (rule,) = adapter["rules"]["custom"]
-    assert rule["seriesQuery"] == f'{contract.HTTP_SERVER_DURATION.name}_count{{namespace!="",pod!=""}}'
+    assert rule["seriesQuery"] == f'{contract.HTTP_SERVER_REQUESTS.name}{{namespace!="",pod!=""}}'
     assert rule["name"]["as"] == kube.REQUESTS_PER_SECOND
 
 

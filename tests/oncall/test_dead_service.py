@@ -42,7 +42,7 @@ pytestmark = [
     pytest.mark.skipif(not (available("prometheus") and available("prometheus-alertmanager")), reason="Prometheus/Alertmanager not installed"),
 ]
 REPO = Path(__file__).parents[2]
-COUNT = "http_server_request_duration_seconds_count"
+COUNT = "http_server_requests_total"
 
 #: Rendered duration → test duration: the order of what fires first is the rendered one.
 COMPRESS = {"1m": "2s", "5m": "6s", "10m": "8s", "30m": "20s", "35m": "20s"}

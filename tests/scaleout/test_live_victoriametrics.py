@@ -52,7 +52,7 @@ pytestmark = [
 ]
 
 DEADLINE_S = 90.0
-REQUEST = 'http_server_request_duration_seconds_count{service="shop"}'
+REQUEST = 'http_server_requests_total{service="shop"}'
 
 
 @dataclass

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from obs import contract
 from obs.alerting import RECENT_OUTAGE
 from obs.catalogue.alerts import node, postgres, probes, redis, selfmon, services, targets
 from obs.catalogue.alerts._common import Threshold
@@ -39,7 +40,11 @@ from obs.rules.rulefile import RuleFile, mark_templates
 
 #: The alerts of services.py and slo.py, with their tunable threshold (the p99 latency's).
 SERVICE_ALERTS: dict[str, Threshold | None] = {
-    **{name: Threshold(HIGH_LATENCY_DEFAULT_SECONDS, unit) if unit else None for name, unit in services.ALERTS.items()},
+    # A p99 at or above the largest finite bound is never estimated above it: below that bound.
+    **{
+        name: Threshold(HIGH_LATENCY_DEFAULT_SECONDS, unit, high=contract.HTTP_DURATION_BUCKETS[-1]) if unit else None
+        for name, unit in services.ALERTS.items()
+    },
     SLO_ALERT: None,
 }
 

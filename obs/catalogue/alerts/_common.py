@@ -13,9 +13,12 @@ from obs.alerting import Alert, Fires, Severity, component_alert, component_runb
 from obs.model import NO_TUNING, AlertTuning, Dependency, Environment, Platform, Service
 from obs.rules.testgen import Signal, threshold_cases
 
+#: The duration histogram (by method and route, every status): latency SLIs and quantiles.
 DURATION = contract.HTTP_SERVER_DURATION.name
 COUNT = f"{DURATION}_count"
 BUCKET = f"{DURATION}_bucket"
+#: The request counter (by method, route and status): request rates, errors, availability SLIs.
+REQUESTS = contract.HTTP_SERVER_REQUESTS.name
 SVC = contract.SERVICE_LABEL
 TEAM = contract.TEAM_LABEL
 STATUS = contract.STATUS_LABEL
@@ -140,6 +143,7 @@ __all__ = [
     "BUCKET",
     "COUNT",
     "DURATION",
+    "REQUESTS",
     "ROUTE",
     "STATUS",
     "SVC",

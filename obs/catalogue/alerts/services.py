@@ -11,6 +11,7 @@ still hold the outage: they end while inhibited and are never delivered.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -25,7 +26,7 @@ from obs.alerting import (
     component_runbook_base,
     service_alert,
 )
-from obs.catalogue.alerts._common import BUCKET, COUNT, DURATION, ROUTE, STATUS, SVC, TEAM, tuning_for
+from obs.catalogue.alerts._common import BUCKET, REQUESTS, ROUTE, STATUS, SVC, TEAM, tuning_for
 from obs.catalogue.alerts.slo import slo_matchers
 from obs.inhibition import CAUSE_ALERTS, RECENT_OUTAGE
 from obs.model import SLO, AlertTuning, Dependency, Environment, LatencySLI, Platform, Service, parse_duration
@@ -61,10 +62,12 @@ def _latency_slo(service: Service) -> SLO | None:
 
 
 def _bucket_above(threshold: float) -> tuple[float, float]:
-    """The histogram bucket (lower, upper] just above ``threshold``, to build slow requests."""
-    bounds = list(contract.HTTP_DURATION_BUCKETS)
-    i = bounds.index(threshold) if threshold in bounds else max(0, len([b for b in bounds if b < threshold]) - 1)
-    return bounds[i + 1], bounds[i + 2]
+    """The histogram bucket (lower, upper] just above ``threshold``, to build slow requests: the
+    last one, (largest bound, +Inf], when fewer than two bounds are above it."""
+    above = [b for b in contract.HTTP_DURATION_BUCKETS if b > threshold]
+    if len(above) < 2:
+        return contract.HTTP_DURATION_BUCKETS[-1], math.inf
+    return above[0], above[1]
 
 
 def _tuned(alert: Alert, tuning: AlertTuning) -> Alert:
@@ -122,18 +125,20 @@ def latency_alert(platform: Platform, service: Service, env: Environment | None 
     # too: otherwise they raise this ticket while the SLO they were excluded from is healthy.
     selector = slo_matchers(service, slo) if slo is not None else f'{{{SVC}="{service.name}"}}'
     expr = f"histogram_quantile(0.99, sum by (le) (rate({BUCKET}{selector}[5m]))) > {num(threshold)}"
-    base = f'{SVC}="{service.name}", job="{service.name}", {STATUS}="200"'
+    base = f'{SVC}="{service.name}", job="{service.name}"'
     lower, upper = _bucket_above(threshold)
     fast_le = contract.HTTP_DURATION_BUCKETS[0]
     per_minute = 600.0
     # Slow minutes put every request in (lower, upper]; fast ones in the first bucket.
+    uppers = [upper] if math.isfinite(upper) else []
     signals = [
         Signal(f'{BUCKET}{{{base}, le="{contract.format_bucket(fast_le)}"}}', per_minute, 0.0, counter=True),
         Signal(f'{BUCKET}{{{base}, le="{contract.format_bucket(lower)}"}}', per_minute, 0.0, counter=True),
-        Signal(f'{BUCKET}{{{base}, le="{contract.format_bucket(upper)}"}}', per_minute, per_minute, counter=True),
+        *(Signal(f'{BUCKET}{{{base}, le="{contract.format_bucket(b)}"}}', per_minute, per_minute, counter=True) for b in uppers),
         Signal(f'{BUCKET}{{{base}, le="+Inf"}}', per_minute, per_minute, counter=True),
     ]
-    p99 = lower + (upper - lower) * 0.99
+    # histogram_quantile gives the largest finite bound for a quantile in the +Inf bucket.
+    p99 = lower + (upper - lower) * 0.99 if uppers else lower
     alert = _tuned(
         service_alert(
             platform,
@@ -157,13 +162,14 @@ def latency_alert(platform: Platform, service: Service, env: Environment | None 
         minutes = 40
         slow, fast = f'{base}, {ROUTE}="{slo.exclude_routes[0]}"', f'{base}, {ROUTE}="/slo-probe"'
         steady, idle = f"0+{num(per_minute)}x{minutes}", f"0x{minutes}"
-        bounds = [contract.format_bucket(b) for b in (fast_le, lower, upper)] + ["+Inf"]
+        bounds = [contract.format_bucket(b) for b in (fast_le, lower, *uppers)] + ["+Inf"]
+        slow_by_bound = (idle, idle, steady, steady) if uppers else (idle, idle, steady)
         cases.append(
             AlertTest(
                 "healthy: the slow requests are on a route the latency SLO leaves out",
                 tuple(
                     Series(f'{BUCKET}{{{labels}, le="{le}"}}', values)
-                    for le, slow_values in zip(bounds, (idle, idle, steady, steady), strict=True)
+                    for le, slow_values in zip(bounds, slow_by_bound, strict=True)
                     for labels, values in ((fast, steady), (slow, slow_values))
                 ),
                 f"{minutes}m",
@@ -182,7 +188,7 @@ def instrumentation_alert(platform: Platform, service: Service, env: Environment
     info = contract.TARGET_INFO.name
     expr = (
         f'up{{job="{service.name}"}} == 1\nunless on (job, instance) group by (job, instance) '
-        f'({COUNT}{{job="{service.name}"}} or {info}{{job="{service.name}"}})'
+        f'({REQUESTS}{{job="{service.name}"}} or {info}{{job="{service.name}"}})'
     )
     instance = f"{service.name}:{service.port}"
     up = Series(f'up{{job="{service.name}", instance="{instance}", {SVC}="{service.name}", {TEAM}="{service.team}"}}', "1x60")
@@ -195,7 +201,7 @@ def instrumentation_alert(platform: Platform, service: Service, env: Environment
             severity=Severity.TICKET,
             summary=f"{service.name} on {{{{$labels.instance}}}} is up but exports no HTTP metrics",
             description=(
-                f"Prometheus scrapes {{{{$labels.instance}}}} but finds neither {info} nor {DURATION} series: the obs instrumentation "
+                f"Prometheus scrapes {{{{$labels.instance}}}} but finds neither {info} nor {REQUESTS} series: the obs instrumentation "
                 f'is not installed or not reached, so the SLOs of {service.name} are blind. Call instrumentation.instrument(app, service_name="{service.name}").'
             ),
             panel=links.ServicePanel.TARGET_UP,
@@ -204,7 +210,7 @@ def instrumentation_alert(platform: Platform, service: Service, env: Environment
         tuning,
     )
     hold = max(40, _minutes(alert.for_) + 10)
-    req = f'{COUNT}{{job="{service.name}", instance="{instance}", {SVC}="{service.name}", {STATUS}="200"}}'
+    req = f'{REQUESTS}{{job="{service.name}", instance="{instance}", {SVC}="{service.name}", {STATUS}="200"}}'
     up = Series(up.selector, f"1x{hold + 20}")
     return alert.with_tests(
         AlertTest(f"up without HTTP metrics for {hold}m", (up,), f"{hold}m", fires=(Fires(value=1, labels={"job": service.name, "instance": instance}),)),

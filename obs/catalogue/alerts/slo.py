@@ -26,7 +26,7 @@ from typing import Any
 
 from obs import links
 from obs.alerting import Alert, AlertTest, Fires, Series, Severity, component_runbook_base, runbook_url
-from obs.catalogue.alerts._common import BUCKET, COUNT, ROUTE, STATUS, SVC, TEAM, tuning_for
+from obs.catalogue.alerts._common import BUCKET, COUNT, REQUESTS, ROUTE, STATUS, SVC, TEAM, tuning_for
 from obs.catalogue.alerts.slo_scenarios import (
     STEP_SECONDS,
     Incident,
@@ -101,7 +101,10 @@ def slo_where(service: Service, slo: SLO) -> str:
 def _fast_exprs(service: Service, slo: SLO) -> dict[str, str]:
     """The expressions of :func:`obs.slo.fast_recordings`, by name."""
     sel = _slo_selector(service, slo)
-    total = f"{COUNT}{slo_matchers(service, slo)}"
+    # Latency: good and total from the duration histogram (every status); availability: from the
+    # request counter, which alone has the status.
+    counter = COUNT if isinstance(slo.sli, LatencySLI) else REQUESTS
+    total = f"{counter}{slo_matchers(service, slo)}"
     five = SLICE_WINDOW
     exprs = {TOTAL: f"sum(rate({total}[{five}]))"}
     if isinstance(slo.sli, LatencySLI):
@@ -114,7 +117,7 @@ def _fast_exprs(service: Service, slo: SLO) -> dict[str, str]:
             return f"1 - sum(rate({good}[{window}])) / sum(rate({total}[{window}]))"
     else:
         status_matcher = f'{STATUS}=~"{slo.sli.error_status_regex}"'
-        errors = f"{COUNT}{slo_matchers(service, slo, status_matcher)}"
+        errors = f"{REQUESTS}{slo_matchers(service, slo, status_matcher)}"
         # A service that never failed has no 5xx series at all: its failures are 0 while it has
         # traffic, not absent (the sums of the long windows would skip the slice).
         exprs[ERRORS_5M] = f"sum(rate({errors}[{five}])) or on () 0 * {TOTAL}{sel}"
@@ -270,12 +273,12 @@ def _series(service: Service, slo: SLO, steps: Sequence[Step]) -> tuple[Series, 
     )
     if isinstance(slo.sli, LatencySLI):
         return (
-            Series(f'{COUNT}{{{base}, {STATUS}="200"}}', counter_values(total)),
-            Series(f'{BUCKET}{{{base}, {STATUS}="200", le="{slo.sli.le}"}}', counter_values(good)),
+            Series(f"{COUNT}{{{base}}}", counter_values(total)),
+            Series(f'{BUCKET}{{{base}, le="{slo.sli.le}"}}', counter_values(good)),
         )
     return (
-        Series(f'{COUNT}{{{base}, {STATUS}="200"}}', counter_values(good)),
-        Series(f'{COUNT}{{{base}, {STATUS}="500"}}', counter_values(bad)),
+        Series(f'{REQUESTS}{{{base}, {STATUS}="200"}}', counter_values(good)),
+        Series(f'{REQUESTS}{{{base}, {STATUS}="500"}}', counter_values(bad)),
     )
 
 

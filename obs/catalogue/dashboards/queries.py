@@ -31,8 +31,10 @@ from obs.slo import SLO_LABEL, SLOAlertWindow, SLORecording, alert_windows
 #: The SLO alerts' name (obs.catalogue.alerts.slo renders it).
 BURN_ALERT = "ErrorBudgetBurn"
 
+#: Request rates and errors read the request counter (by method, route, status); latencies the
+#: duration histogram (by method and route, over every status).
+REQUESTS = contract.HTTP_SERVER_REQUESTS.name
 DURATION = contract.HTTP_SERVER_DURATION.name
-REQUESTS = f"{DURATION}_count"
 BUCKETS = f"{DURATION}_bucket"
 ACTIVE = contract.HTTP_SERVER_ACTIVE.name
 SERVICE = contract.SERVICE_LABEL
