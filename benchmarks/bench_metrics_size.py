@@ -13,10 +13,10 @@ Counted: series (sample lines) and bytes (every line of the families counted, ``
 included), without the ``process_*``/``python_*`` families (runtime collectors, printed on their
 own line). Both formats: the text format, and OpenMetrics with the ``Accept`` header Prometheus
 sends. The instrumentator's endpoint serves only the text format, so its OpenMetrics figures are
-its registry through prometheus_client's OpenMetrics encoder. Rows "obs ``_created`` off" scrape obs
-with prometheus_client's ``disable_created_metrics`` (the instrumentator stays as shipped). The
-candidate rows re-observe obs's measured label sets into other designs (``candidate``). It prints
-figures and ratios; nothing is timed::
+its registry through prometheus_client's OpenMetrics encoder. obs exposes no ``_created`` series
+for its own families; the instrumentator is as shipped (with them). The candidate rows re-observe
+obs's measured requests into other designs (``candidate``), among them obs's design before issue 18
+(``BEFORE_BUCKETS``, the histogram by status). It prints figures and ratios; nothing is timed::
 
     .venv/bin/python benchmarks/bench_metrics_size.py                  # shapes 'small' and 'issue'
     .venv/bin/python benchmarks/bench_metrics_size.py --shapes small --rounds 3
@@ -51,6 +51,9 @@ TEXT_ACCEPT = "text/plain;version=0.0.4"
 RUNTIME_PREFIXES = ("process_", "python_")
 TARGET_RATIO = 2.0
 OBS_DURATION = "http_server_request_duration_seconds"
+#: The request counter's family (prometheus_client's name: without ``_total``) and sample name.
+OBS_REQUESTS = "http_server_requests"
+OBS_REQUESTS_TOTAL = f"{OBS_REQUESTS}_total"
 INSTRUMENTATOR_DURATIONS = ("http_request_duration_seconds", "http_request_duration_highr_seconds")
 #: URLs no route matches (scans, typos): one route value for all of them in either library.
 UNMATCHED = (("GET", "/wp-login.php"), ("GET", "/.env"), ("POST", "/api/v0/debug"), ("GET", "/static/x.js"))
@@ -241,17 +244,6 @@ def drive(client: Any, shape: Shape, rounds: int) -> Counter[int]:
     return statuses
 
 
-def scrape_without_created(client: Any) -> Scrapes:
-    """What obs would serve with ``_created`` off (the switch is prometheus_client's, process-wide)."""
-    from prometheus_client import disable_created_metrics, enable_created_metrics
-
-    disable_created_metrics()  # type: ignore[no-untyped-call]
-    try:
-        return scrape(client)
-    finally:
-        enable_created_metrics()  # type: ignore[no-untyped-call]
-
-
 def coarsest_step(bounds: list[float]) -> float:
     """The largest ratio between neighbouring boundaries: how far apart a quantile's two bounds
     can be, so how coarse any estimate inside the buckets' range is."""
@@ -317,19 +309,22 @@ def bucket_budget(obs: Exposition, other: Exposition) -> BucketBudget:
     )
 
 
-#: A candidate bucket set: every typical SLO threshold (obs.contract.SLO_THRESHOLDS_SECONDS), one
-#: bound under them for the fast requests, and two over them (a LatencyP99High test needs the two
-#: buckets above its threshold).
-CANDIDATE_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: obs's duration buckets before issue 18 (with the histogram by method, route and status).
+BEFORE_BUCKETS: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5,
+    0.75, 1.0, 1.5, 2.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+#: The 9 bounds measured before choosing: every typical SLO threshold, one under, two over.
+NINE_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0)
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
 def candidate(obs: Exposition, buckets: tuple[float, ...], status_on_histogram: bool) -> Exposition:
-    """obs's text exposition (scraped with ``_created`` off) as another design gives it for the same
-    requests, ``_created`` off: the duration histogram with ``buckets``, by method, route and status;
-    or by method and route beside a request counter by method, route and status (what the
-    availability SLO reads: counts only). Each label set is observed as often as obs counted, at
-    its mean duration; the other families are obs's own lines."""
+    """obs's text exposition as another design gives it for the same requests, ``_created`` off:
+    the duration histogram with ``buckets``, by method, route and status (no request counter); or
+    by method and route beside the request counter by method, route and status (obs's design).
+    Each (method, route, status) is observed as often as obs's counter counted, at the mean
+    duration of its method and route; the other families are obs's own lines."""
     from prometheus_client import (
         CollectorRegistry,
         Histogram,
@@ -339,7 +334,13 @@ def candidate(obs: Exposition, buckets: tuple[float, ...], status_on_histogram: 
     from prometheus_client import Counter as PromCounter
     from prometheus_client.exposition import generate_latest
 
-    from obs.contract import HTTP_SERVER_DURATION, METHOD_LABEL, ROUTE_LABEL, STATUS_LABEL
+    from obs.contract import (
+        HTTP_SERVER_DURATION,
+        HTTP_SERVER_REQUESTS,
+        METHOD_LABEL,
+        ROUTE_LABEL,
+        STATUS_LABEL,
+    )
 
     registry = CollectorRegistry()
     by_route = [METHOD_LABEL, ROUTE_LABEL]
@@ -351,23 +352,27 @@ def candidate(obs: Exposition, buckets: tuple[float, ...], status_on_histogram: 
     requests = (
         None
         if status_on_histogram
-        else PromCounter("http_server_requests", "HTTP server requests.", by_status, registry=registry)
+        else PromCounter(OBS_REQUESTS, HTTP_SERVER_REQUESTS.help, by_status, registry=registry)
     )
     lines = obs.lines_by_family()
 
-    def label_block(line: str) -> str:  # the ``{...}`` of a sample line (route values hold braces)
-        return line.split("{", 1)[1].rsplit(" ", 1)[0]
+    def route_of(line: str) -> tuple[str, ...]:
+        labels = dict(_LABEL.findall(line.split("{", 1)[1]))
+        return tuple(labels[k] for k in by_route)
+
+    def value(line: str) -> float:
+        return float(line.rsplit(" ", 1)[1])
 
     samples = [ln for ln in lines[OBS_DURATION] if not ln.startswith("#")]
-    sums = {
-        label_block(ln): float(ln.rsplit(" ", 1)[1]) for ln in samples if ln.startswith(f"{OBS_DURATION}_sum")
-    }
-    for line in samples:
-        if not line.startswith(f"{OBS_DURATION}_count"):
+    sums = {route_of(ln): value(ln) for ln in samples if ln.startswith(f"{OBS_DURATION}_sum")}
+    counts = {route_of(ln): value(ln) for ln in samples if ln.startswith(f"{OBS_DURATION}_count")}
+    counted = (OBS_REQUESTS, OBS_REQUESTS_TOTAL)  # the family's name in OpenMetrics, in the text format
+    for line in (ln for family in counted for ln in lines.get(family, [])):
+        if not line.startswith(OBS_REQUESTS_TOTAL):
             continue
-        labels = dict(_LABEL.findall(line))
-        count = int(float(line.rsplit(" ", 1)[1]))
-        mean = sums[label_block(line)] / max(count, 1)
+        labels = dict(_LABEL.findall(line.split("{", 1)[1]))
+        count, route = int(value(line)), route_of(line)
+        mean = sums[route] / max(counts[route], 1)
         child = histogram.labels(*(labels[k] for k in histogram_labels))
         for _ in range(count):
             child.observe(mean)
@@ -378,7 +383,7 @@ def candidate(obs: Exposition, buckets: tuple[float, ...], status_on_histogram: 
         body = generate_latest(registry)
     finally:
         enable_created_metrics()  # type: ignore[no-untyped-call]
-    rest = [ln for family, fl in lines.items() if not family.startswith(OBS_DURATION) for ln in fl]
+    rest = [ln for family, fl in lines.items() if family not in (OBS_DURATION, *counted) for ln in fl]
     return Exposition(body + "".join(f"{ln}\n" for ln in rest).encode())
 
 
@@ -386,12 +391,21 @@ def exemplars(exposition: Exposition) -> int:
     return sum(1 for line in exposition.body.decode().splitlines() if " # {" in line)
 
 
+def with_every_exemplar(openmetrics: Exposition) -> int:
+    """obs's OpenMetrics bytes if every bucket line of the duration histogram carried an exemplar
+    (each keeps the newest of its bucket, so a long-running service fills them), at the measured
+    mean exemplar length."""
+    lines = [ln for ln in openmetrics.body.decode().splitlines() if ln.startswith(f"{OBS_DURATION}_bucket")]
+    tails = [len(ln.split(" # ", 1)[1]) + 3 for ln in lines if " # {" in ln]
+    missing = sum(1 for ln in lines if " # {" not in ln)
+    return openmetrics.totals()[1] + round(missing * sum(tails) / max(len(tails), 1))
+
+
 @dataclass(frozen=True)
 class Measured:
     shape: Shape
     statuses: Counter[int]
     obs: Scrapes
-    obs_without_created: Scrapes
     other: Scrapes
 
 
@@ -413,8 +427,7 @@ def measure(shape: Shape, rounds: int) -> Measured:
                 raise SystemExit(
                     f"the two apps answered differently: {dict(statuses)} != {dict(other_statuses)}"
                 )
-            obs, obs_without_created = scrape(obs_client), scrape_without_created(obs_client)
-            return Measured(shape, statuses, obs, obs_without_created, scrape(other_client, encode_other))
+            return Measured(shape, statuses, scrape(obs_client), scrape(other_client, encode_other))
     finally:
         from instrumentation import uninstrument
 
@@ -424,7 +437,7 @@ def measure(shape: Shape, rounds: int) -> Measured:
 
 
 def print_sizes(m: Measured) -> None:
-    obs, obs_nc, other = m.obs, m.obs_without_created, m.other
+    obs, other = m.obs, m.other
     spread = ", ".join(f"{n:,} x {s}" for s, n in sorted(m.statuses.items()))
     print(
         f"## traffic '{m.shape.name}': {m.shape.describe()}: {m.statuses.total():,} requests per app ({spread})"
@@ -436,7 +449,13 @@ def print_sizes(m: Measured) -> None:
     )
     print("| /metrics, without process_*/python_* | obs | instrumentator | obs / instrumentator |")
     print("|---|---:|---:|---:|")
-    print("\n".join(size_rows("as shipped", obs, other) + size_rows("obs `_created` off", obs_nc, other)))
+    print("\n".join(size_rows("as shipped", obs, other)))
+    full = with_every_exemplar(obs.openmetrics)
+    print(
+        ratio_row(
+            "bytes, OpenMetrics, if every obs bucket carried an exemplar", full, other.openmetrics.totals()[1]
+        )
+    )
     (ro, rob), (ri, rib) = obs.text.totals(runtime=True), other.text.totals(runtime=True)
     print(
         f"| process_*/python_* series (bytes), text format, not counted above | {ro} ({rob:,}) | {ri} ({rib:,}) | |"
@@ -452,21 +471,16 @@ def print_sizes(m: Measured) -> None:
     print(
         f"\nobs duration buckets (without +Inf, now {now}) that keep obs within {TARGET_RATIO:g}x, the rest as measured:"
     )
-    for title, scrapes in (("as shipped", obs), ("`_created` off", obs_nc)):
-        for fmt, a, b in (
-            ("text", scrapes.text, other.text),
-            ("OpenMetrics", scrapes.openmetrics, other.openmetrics),
-        ):
-            budget = bucket_budget(a, b)
-            print(f"  obs {title}, {fmt}: series {budget.series}, bytes {budget.bytes}")
-    print_candidates(obs_nc.text, other.text)
-    for title, scrapes in (("as shipped", obs), ("with `_created` off", obs_nc)):
-        worst = max(ratios(scrapes, other))
-        verdict = "met" if worst <= TARGET_RATIO else "not met"
-        print(
-            f"target (obs at most {TARGET_RATIO:g}x the instrumentator's series and bytes, both formats), obs {title}: "
-            f"{verdict} (largest ratio {worst:.2f})"
-        )
+    for fmt, a, b in (("text", obs.text, other.text), ("OpenMetrics", obs.openmetrics, other.openmetrics)):
+        budget = bucket_budget(a, b)
+        print(f"  {fmt}: series {budget.series}, bytes {budget.bytes}")
+    print_candidates(obs.text, other.text)
+    worst = max(ratios(obs, other))
+    verdict = "met" if worst <= TARGET_RATIO else "not met"
+    print(
+        f"target (obs at most {TARGET_RATIO:g}x the instrumentator's series and bytes, both formats): "
+        f"{verdict} (largest ratio {worst:.2f})"
+    )
 
 
 def print_candidates(obs: Exposition, other: Exposition) -> None:
@@ -474,7 +488,7 @@ def print_candidates(obs: Exposition, other: Exposition) -> None:
     (other_series, other_bytes), now = other.totals(), tuple(obs.buckets(OBS_DURATION))
     print("\n| candidate, text format, `_created` off | series | bytes | series ratio | bytes ratio |")
     print("|---|---:|---:|---:|---:|")
-    for buckets in (now, CANDIDATE_BUCKETS):
+    for buckets in (BEFORE_BUCKETS, NINE_BUCKETS, now):
         for status_on_histogram in (True, False):
             design = (
                 "histogram by method, route, status"
