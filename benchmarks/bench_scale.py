@@ -130,22 +130,27 @@ def run_command(tree: Path, args: Sequence[str], cwd: Path, timeout: float = COM
     """``python -m obs <args>`` with ``tree``'s obs: its CPU (with every process it waited for),
     wall time and peak RSS, from the kernel's accounting of the finished process."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "obs", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = started + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() > deadline:
-            proc.kill()
-            pid, status, usage = os.wait4(proc.pid, 0)
-            break
-        time.sleep(0.05)
-    wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    stdout = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    # Output goes to files, not pipes: a report larger than a pipe's buffer would block the child
+    # while this process waits for it to exit.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "obs", *args], cwd=cwd, env=env, stdout=out, stderr=err)
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.05)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode(errors="replace")
+        stderr = err.read().decode(errors="replace")
     try:
         timings = {k: float(v) for k, v in json.loads(stdout).get("timings", {}).items()}
     except ValueError:
