@@ -7,6 +7,7 @@ all read these relationships from the model, so they cannot disagree.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -29,24 +30,27 @@ SERVICE_CAUSE = "ServiceDown"
 PROBED_CAUSE = "ProbeFailing"
 
 
-def upstream(platform: Platform, service: Service) -> list[str]:
-    """What ``service`` depends on, directly (first, in its order) or through other services."""
-    services = {s.name: s for s in platform.services}
+def _upstream(services: Mapping[str, Service], service: Service) -> list[str]:
     found: list[str] = []
-    pending = list(service.depends_on)
+    seen = {service.name}
+    pending = deque(service.depends_on)
     while pending:
-        name = pending.pop(0)
-        if name in found or name == service.name:
+        name = pending.popleft()
+        if name in seen:
             continue
+        seen.add(name)
         found.append(name)
         if name in services:
             pending.extend(services[name].depends_on)
     return found
 
 
-def cause_alerts(platform: Platform, component: str) -> tuple[str, ...]:
-    """The alerts saying ``component`` is down, and the hold that outlasts them."""
-    services = {s.name: s for s in platform.services}
+def upstream(platform: Platform, service: Service) -> list[str]:
+    """What ``service`` depends on, directly (first, in its order) or through other services."""
+    return _upstream({s.name: s for s in platform.services}, service)
+
+
+def _cause_alerts(platform: Platform, services: Mapping[str, Service], component: str) -> tuple[str, ...]:
     own: tuple[str, ...]
     if component in services:
         own = (SERVICE_CAUSE,) if services[component].kind.instrumented else (PROBED_CAUSE,)
@@ -54,6 +58,11 @@ def cause_alerts(platform: Platform, component: str) -> tuple[str, ...]:
         dep = next(d for d in platform.dependencies if d.name == component)
         own = CAUSE_ALERTS[dep.kind.value]
     return (*own, RECENT_OUTAGE)
+
+
+def cause_alerts(platform: Platform, component: str) -> tuple[str, ...]:
+    """The alerts saying ``component`` is down, and the hold that outlasts them."""
+    return _cause_alerts(platform, {s.name: s for s in platform.services}, component)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,19 +79,60 @@ class Inhibition:
 def inhibitions(platform: Platform) -> list[Inhibition]:
     """Every component's outage silencing the symptoms of the services that depend on it
     (through the services in between too: bridge -> backend -> postgres)."""
-    found: list[Inhibition] = []
-    for service in platform.instrumented_services:
-        for dep in upstream(platform, service):
-            found.append(
-                Inhibition(
-                    sources=cause_alerts(platform, dep),
-                    source_service=dep,
-                    targets=SYMPTOM_ALERTS,
-                    target_service=service.name,
-                    why=f"{service.name} depends on {dep}: while {dep} is down (and for the hold after), its errors are {dep}'s",
+    return list(Relations.of(platform).inhibitions)
+
+
+@dataclass(frozen=True)
+class Relations:
+    """The platform's dependencies and inhibitions, worked out once: a runbook per alert reads
+    them, so looking them up must not walk the platform again."""
+
+    #: service -> what it depends on, directly or through other services (as :func:`upstream`).
+    upstream: Mapping[str, tuple[str, ...]]
+    #: component -> the services that depend on it, directly or not, in the platform's order.
+    dependants: Mapping[str, tuple[str, ...]]
+    #: Every inhibition, in the order the Alertmanager configuration lists them.
+    inhibitions: tuple[Inhibition, ...]
+    #: service -> positions in ``inhibitions`` of those that silence its alerts or that it causes.
+    _touching: Mapping[str, tuple[int, ...]]
+
+    def touching(self, service: str) -> list[Inhibition]:
+        """The inhibitions that silence ``service``'s alerts or that its alerts cause, in order."""
+        return [self.inhibitions[n] for n in self._touching.get(service, ())]
+
+    @classmethod
+    def of(cls, platform: Platform) -> Relations:
+        services = {s.name: s for s in platform.services}
+        ups = {s.name: tuple(_upstream(services, s)) for s in platform.services}
+        dependants: dict[str, list[str]] = {}
+        for service in platform.services:
+            for name in ups[service.name]:
+                dependants.setdefault(name, []).append(service.name)
+        causes: dict[str, tuple[str, ...]] = {}
+        found: list[Inhibition] = []
+        for service in platform.instrumented_services:
+            for dep in ups[service.name]:
+                if dep not in causes:
+                    causes[dep] = _cause_alerts(platform, services, dep)
+                found.append(
+                    Inhibition(
+                        sources=causes[dep],
+                        source_service=dep,
+                        targets=SYMPTOM_ALERTS,
+                        target_service=service.name,
+                        why=f"{service.name} depends on {dep}: while {dep} is down (and for the hold after), its errors are {dep}'s",
+                    )
                 )
-            )
-    return found
+        touching: dict[str, list[int]] = {}
+        for n, inh in enumerate(found):
+            for name in dict.fromkeys((inh.target_service, inh.source_service)):
+                touching.setdefault(name, []).append(n)
+        return cls(
+            upstream=MappingProxyType(ups),
+            dependants=MappingProxyType({k: tuple(v) for k, v in dependants.items()}),
+            inhibitions=tuple(found),
+            _touching=MappingProxyType({k: tuple(v) for k, v in touching.items()}),
+        )
 
 
 __all__ = [
@@ -92,6 +142,7 @@ __all__ = [
     "SERVICE_CAUSE",
     "SYMPTOM_ALERTS",
     "Inhibition",
+    "Relations",
     "cause_alerts",
     "inhibitions",
     "upstream",

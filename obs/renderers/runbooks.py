@@ -29,7 +29,7 @@ from obs.alerting import Alert, Severity, component_runbook_base, platform_runbo
 from obs.artifacts import Artifact, RenderContext
 from obs.catalogue.alerts.slo import burn_alerts
 from obs.grafana.provisioning import ELASTICSEARCH_UID, prometheus_uid
-from obs.inhibition import inhibitions, upstream
+from obs.inhibition import Relations
 from obs.model import SLO, Dependency, Environment, Platform, Service
 from obs.ruleset import alerts as build_alerts
 from obs.slo import SLO_LABEL, SLORecording, format_seconds
@@ -296,18 +296,19 @@ def _slo_section(page: Page, platform: Platform, env: Environment, service: Serv
     ])  # fmt: skip
 
 
-def _related(page: Page, platform: Platform, alert: Alert, present: Mapping[tuple[str, str], str]) -> None:
-    """What inhibits the alert, what it inhibits, and the component's dependencies."""
+def _related(page: Page, platform: Platform, alert: Alert, present: Mapping[tuple[str, str], str], relations: Relations) -> None:
+    """What inhibits the alert, what it inhibits, and the component's dependencies. ``present``
+    maps (service, alert name in lower case) to the page of that alert."""
     def ref(service: str, name: str) -> Inline:
-        found = [path for (svc, slug), path in present.items() if svc == service and slug.split("-")[0] == name.lower()]
-        return Link(f"{name} of {service}", "../" + found[0]) if found else f"{name} of {service}"
+        found = present.get((service, name.lower()))
+        return Link(f"{name} of {service}", "../" + found) if found else f"{name} of {service}"
 
     items: list[Sequence[Inline]] = []
     if alert.severity is Severity.TICKET:
         items.append([f"Inhibited while the page of the same alert fires ({alert.name} of {alert.service}, same SLO and environment)."])
     if alert.severity is Severity.PAGE:
         items.append([f"Inhibits the ticket of the same alert ({alert.name} of {alert.service}, same SLO and environment)."])
-    for inh in inhibitions(platform):
+    for inh in relations.touching(alert.service):
         if inh.target_service == alert.service and alert.name in inh.targets:
             sources: list[Inline] = ["Inhibited by "]
             for i, name in enumerate(inh.sources):
@@ -317,8 +318,8 @@ def _related(page: Page, platform: Platform, alert: Alert, present: Mapping[tupl
             items.append([f"Inhibits {', '.join(inh.targets)} of {inh.target_service} ({inh.why})."])
     comp = _component(platform, alert.service)
     if isinstance(comp, Service) and comp.depends_on:
-        items.append([f"{comp.name} depends on {', '.join(comp.depends_on)} (through them: {', '.join(upstream(platform, comp))})."])
-    users = sorted(s.name for s in platform.services if alert.service in upstream(platform, s))
+        items.append([f"{comp.name} depends on {', '.join(comp.depends_on)} (through them: {', '.join(relations.upstream[comp.name])})."])
+    users = sorted(relations.dependants.get(alert.service, ()))
     if users:
         items.append([f"Depended on by {', '.join(users)}."])
     page.add("h2", "Related alerts and dependencies")
@@ -376,7 +377,7 @@ def readable(template: str) -> str:
     return _ACTION.sub(word, template)
 
 
-def alert_page(ctx: RenderContext, alerts: Sequence[Alert], present: Mapping[tuple[str, str], str]) -> Page:
+def alert_page(ctx: RenderContext, alerts: Sequence[Alert], present: Mapping[tuple[str, str], str], relations: Relations) -> Page:
     """The page of one alert (all its severities: the page and the ticket of a burn-rate alert)."""
     platform, env = ctx.platform, ctx.env
     first = alerts[0]
@@ -395,7 +396,7 @@ def alert_page(ctx: RenderContext, alerts: Sequence[Alert], present: Mapping[tup
         if len(alerts) > 1:
             page.add("p", f"{a.severity.value}:")
         page.add("pre", a.expr)
-    _related(page, platform, first, present)
+    _related(page, platform, first, present, relations)
     _diagnose(page, platform, env, alerts)
     _owner(page, platform, first)
     text = ctx.content.runbooks.get(first.name, "")
@@ -410,10 +411,14 @@ def pages(ctx: RenderContext) -> list[Page]:
     grouped: dict[tuple[str, str], list[Alert]] = {}
     for alert in build_alerts(ctx):
         grouped.setdefault(page_key(alert), []).append(alert)
-    present = {key: f"{key[0]}/{key[1]}.html" for key in grouped}
+    # (service, alert name) -> the first page of that alert: the slug starts with the name.
+    present: dict[tuple[str, str], str] = {}
+    for folder, slug in grouped:
+        present.setdefault((folder, slug.split("-")[0]), f"{folder}/{slug}.html")
     for members in grouped.values():
         members.sort(key=lambda a: ("page", "ticket", "info").index(a.severity.value))
-    return [alert_page(ctx, members, present) for members in grouped.values()]
+    relations = Relations.of(ctx.platform)
+    return [alert_page(ctx, members, present, relations) for members in grouped.values()]
 
 
 def index_page(found: Sequence[Page]) -> Page:
