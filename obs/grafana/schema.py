@@ -20,13 +20,16 @@ def schema() -> dict[str, Any]:
     return data
 
 
-def validate(dashboard: Any) -> list[str]:
-    """Every violation as ``<json path>: <message>``; empty when valid."""
+@cache
+def _validator() -> Any:
     import jsonschema
 
-    validator_cls = jsonschema.validators.validator_for(schema())
-    validator = validator_cls(schema())
-    errors = sorted(validator.iter_errors(dashboard), key=lambda e: [str(p) for p in e.absolute_path])
+    return jsonschema.validators.validator_for(schema())(schema())
+
+
+def validate(dashboard: Any) -> list[str]:
+    """Every violation as ``<json path>: <message>``; empty when valid."""
+    errors = sorted(_validator().iter_errors(dashboard), key=lambda e: [str(p) for p in e.absolute_path])
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}" for e in errors]
 
 

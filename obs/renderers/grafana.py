@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from obs.artifacts import Artifact, RenderContext
-from obs.catalogue.dashboards import dashboards
+from obs.catalogue.dashboards import CATALOGUE_ORIGIN, dashboards
 from obs.content import DashboardSource
 from obs.errors import RenderError
 from obs.grafana import provisioning
@@ -22,7 +22,7 @@ from obs.grafana import provisioning
 def _all_dashboards(ctx: RenderContext) -> Iterator[DashboardSource]:
     """The catalogue's dashboards for the environment, then the platform's own."""
     for d in dashboards(ctx.platform, ctx.env):
-        yield DashboardSource(d.team, d.to_json(), d.queries(), f"obs catalogue ({d.uid})")
+        yield DashboardSource(d.team, d.to_json(), d.queries(), f"{CATALOGUE_ORIGIN} ({d.uid})")
     yield from ctx.content.dashboards
 
 

@@ -33,4 +33,7 @@ def dashboards(platform: Platform, env: Environment) -> tuple[Dashboard, ...]:
     return tuple(d for d in found if d is not None)
 
 
-__all__ = ["dashboards"]
+#: How a catalogue dashboard's artifact names its origin: ``obs catalogue (<uid>)``.
+CATALOGUE_ORIGIN = "obs catalogue"
+
+__all__ = ["CATALOGUE_ORIGIN", "dashboards"]
