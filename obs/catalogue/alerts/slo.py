@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from obs import links
@@ -257,8 +258,9 @@ def burn_alerts(platform: Platform, env: Environment, service: Service, slo: SLO
 # --- tests: recordings ----------------------------------------------------------------------------
 
 
-def _series(service: Service, slo: SLO, steps: Sequence[Step]) -> tuple[Series, ...]:
-    """The counters of ``steps`` as promtool input: cumulative, one sample per step."""
+def _counters(steps: Sequence[Step]) -> tuple[str, str, str]:
+    """The total, good and failed request counters of ``steps`` as promtool values: cumulative,
+    one sample per step, a gap where the step was not scraped."""
     total: list[float | None] = [0.0]
     bad: list[float | None] = [0.0]
     t = b = 0
@@ -267,18 +269,31 @@ def _series(service: Service, slo: SLO, steps: Sequence[Step]) -> tuple[Series, 
         total.append(float(t) if s.scraped else None)
         bad.append(float(b) if s.scraped else None)
     good = [None if x is None else x - y for x, y in zip(total, bad, strict=True)]  # type: ignore[operator]
+    return counter_values(total), counter_values(good), counter_values(bad)
+
+
+@lru_cache(maxsize=512)
+def _incident_counters(incident: Incident) -> tuple[str, str, str]:
+    # An incident is compared by identity and shared by every SLO of its shape (``played`` is
+    # cached): its counters are written once however many services replay it.
+    return _counters(incident.steps)
+
+
+def _series(service: Service, slo: SLO, steps: Sequence[Step], counters: tuple[str, str, str] | None = None) -> tuple[Series, ...]:
+    """The counters of ``steps`` (or their values, ``counters``) as promtool input series."""
+    total, good, bad = counters or _counters(steps)
     base = (
         f'{SVC}="{service.name}", {TEAM}="{service.team}", job="{service.name}", instance="{service.name}:{service.port}", '
         f'http_request_method="GET", {ROUTE}="/slo-probe"'
     )
     if isinstance(slo.sli, LatencySLI):
         return (
-            Series(f"{COUNT}{{{base}}}", counter_values(total)),
-            Series(f'{BUCKET}{{{base}, le="{slo.sli.le}"}}', counter_values(good)),
+            Series(f"{COUNT}{{{base}}}", total),
+            Series(f'{BUCKET}{{{base}, le="{slo.sli.le}"}}', good),
         )
     return (
-        Series(f'{REQUESTS}{{{base}, {STATUS}="200"}}', counter_values(good)),
-        Series(f'{REQUESTS}{{{base}, {STATUS}="500"}}', counter_values(bad)),
+        Series(f'{REQUESTS}{{{base}, {STATUS}="200"}}', good),
+        Series(f'{REQUESTS}{{{base}, {STATUS}="500"}}', bad),
     )
 
 
@@ -356,7 +371,7 @@ def timeline_text(tl: Timeline, lead: int) -> str:
 
 
 def _series_of(service: Service, slo: SLO, incident: Incident) -> tuple[Series, ...]:
-    return _series(service, slo, incident.steps)
+    return _series(service, slo, incident.steps, _incident_counters(incident))
 
 
 def _expected_at(alerts: Mapping[str, Alert], tl: Timeline, at: int) -> list[dict[str, Any]]:
