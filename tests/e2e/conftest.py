@@ -33,7 +33,7 @@ class Running:
         return wall * TIME_SCALE
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     project = load_project(REPO / "edu_platform.py")
     try:
@@ -43,10 +43,23 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     options = StackOptions(project, ENV, time_scale=TIME_SCALE, run_dir=tmp_path_factory.mktemp("demo"))
     with Stack(options) as stack:
         traffic = Traffic(stack.traffic_targets(rate=10)).start()
+        _TRAFFIC.append(traffic)
         try:
             stack.wait_until_scraped()
             yield Running(stack, traffic, time.time())
         finally:
+            traffic.stop()
+
+
+#: The shared stack's traffic, stopped after the last end-to-end test: the stack itself lives to
+#: the end of the session, and its clients' calls would otherwise show up in other tests' spans.
+_TRAFFIC: list[Traffic] = []
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    here = Path(__file__).parent
+    if item.path.parent == here and (nextitem is None or nextitem.path.parent != here):
+        for traffic in _TRAFFIC:
             traffic.stop()
 
 
