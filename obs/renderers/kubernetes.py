@@ -68,7 +68,9 @@ STACK_VALUES_PATH = f"{HELM_DIR}/kube-prometheus-stack.yaml"
 GRAFANA_VALUES_PATH = f"{HELM_DIR}/grafana.yaml"
 ADAPTER_VALUES_PATH = f"{HELM_DIR}/prometheus-adapter.yaml"
 #: The per-pod request rate prometheus-adapter serves to the HorizontalPodAutoscalers.
-REQUESTS_PER_SECOND = "http_server_requests_per_second"
+#: Not ``<counter>_per_second``: prometheus-adapter's default rules already serve that name for
+#: every ``*_total`` counter, and two rules serving one name make the adapter's answer ambiguous.
+REQUESTS_PER_SECOND = "obs_requests_per_second"
 REQUEST_COUNTER = contract.HTTP_SERVER_REQUESTS.name
 #: Where the operator mounts the Secrets of a Prometheus's ``spec.secrets``.
 PROMETHEUS_SECRETS_DIR = "/etc/prometheus/secrets"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
 from obs import contract
 from obs.kube.discovery import kubernetes_scrape_config
@@ -109,6 +109,8 @@ class PodServers:
                 contract.HTTP_SERVER_DURATION.name, "requests", ["http_route"], registry=registry, buckets=contract.HTTP_SERVER_DURATION.buckets
             )
             histogram.labels("/courses").observe(0.01 * (i + 1))
+            requests = Counter(contract.HTTP_SERVER_REQUESTS.name, "requests", ["http_route", "http_response_status_code"], registry=registry)
+            requests.labels("/courses", "200").inc(i + 1)
             server, thread = start_http_server(self.port, addr=self.ip(i), registry=registry)
             self._servers.append((server, thread))
 
