@@ -10,11 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from obs.artifacts import Outcome
 from obs.errors import ToolNotFoundError
 from obs.renderers.alertmanager import AUDIT_CONFIG_PATH, CONFIG_PATH, ROUTES_TEST_PATH, TEMPLATES_TEST_PATH
+from obs.schemas import load_yaml
 from obs.tools import run_tool
 
 
@@ -81,9 +80,9 @@ def test(env_dir: Path) -> Iterator[Outcome]:
     except ToolNotFoundError as exc:
         yield Outcome("amtool routes test", "skipped", str(exc))
         return
-    routes = yaml.safe_load((env_dir / ROUTES_TEST_PATH).read_text(encoding="utf-8"))["cases"]
+    routes = load_yaml((env_dir / ROUTES_TEST_PATH).read_text(encoding="utf-8"))["cases"]
     templates_file = env_dir / TEMPLATES_TEST_PATH
-    templates = yaml.safe_load(templates_file.read_text(encoding="utf-8"))["cases"] if templates_file.exists() else []
+    templates = load_yaml(templates_file.read_text(encoding="utf-8"))["cases"] if templates_file.exists() else []
     with ThreadPoolExecutor(max_workers=8) as pool:
         yield from pool.map(lambda case: _route_test(env_dir, case), routes)
         yield from pool.map(lambda case: _template_test(env_dir, case), templates)

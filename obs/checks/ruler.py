@@ -26,6 +26,7 @@ from obs.errors import ToolNotFoundError
 from obs.renderers.prometheus import CONFIG_PATH
 from obs.renderers.ruler import MOUNTS, PLACEMENT_PATH, RULER_DIRS, SCOPE_LABEL, TESTS_DIR
 from obs.rules.rulefile import RULES_DIR
+from obs.schemas import load_yaml
 from obs.tools import run_tool
 
 #: Schema (in obs/schemas) of each Thanos and Mimir file, by file name.
@@ -70,7 +71,7 @@ def verify(artifacts: Sequence[Artifact]) -> list[str]:
 
 
 def _read(path: Path) -> Any:
-    return yaml.safe_load(path.read_text())
+    return load_yaml(path.read_text())
 
 
 def _rule_names(path: Path) -> set[tuple[str, str]]:

@@ -9,11 +9,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 
-import yaml
-
 from obs.artifacts import Artifact, Outcome
 from obs.renderers.rules import RULES_DIR
 from obs.renderers.runbooks import LINKS_PATH, ROOT
+from obs.schemas import load_yaml
 
 #: Elements without an end tag.
 _VOID = frozenset({"meta", "br", "hr", "img", "link", "input"})
@@ -110,7 +109,7 @@ def test(env_dir: Path) -> Iterator[Outcome]:
         yield Outcome("runbook links", "skipped", f"no rules under {rules_dir} to follow (build the rules group too)")
         return
     for path in sorted(rules_dir.glob("*.yml")):
-        for group in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("groups", []):
+        for group in (load_yaml(path.read_text(encoding="utf-8")) or {}).get("groups", []):
             for rule in group.get("rules", []):
                 if "alert" not in rule:
                     continue
