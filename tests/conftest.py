@@ -14,9 +14,11 @@ GOLDEN_DIR = Path(__file__).parent / "golden"
 UPDATE_GOLDEN = os.environ.get("OBS_UPDATE_GOLDEN") == "1"
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist's ``--dist loadgroup`` a file's tests share one worker, so a module's
-    servers start once; the end-to-end modules share one demo stack."""
+    servers start once; the end-to-end modules share one demo stack. First among the hooks: xdist
+    reads the groups in its own, and this conftest is registered before xdist's worker plugin."""
     for item in items:
         item.add_marker(pytest.mark.xdist_group("e2e" if item.path.parent.name == "e2e" else str(item.path)))
 
