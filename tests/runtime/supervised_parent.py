@@ -7,6 +7,7 @@ PostgreSQL and Redis), prints their pids as one JSON line, then sleeps until it 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,9 @@ CHILD = str(Path(__file__).with_name("child.py"))
 
 
 def main(run_dir: Path, mode: str = "children") -> None:
+    # As started from a shell: a parent that ignores SIGINT (a pytest-xdist worker does) passes the
+    # ignoring on, and Python then installs no KeyboardInterrupt handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     record = run_dir / "stopped.txt"
     with Supervisor(run_dir, grace=3) as sup:
         if mode == "servers":

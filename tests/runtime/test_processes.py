@@ -207,7 +207,7 @@ def test_a_parent_killed_with_sigkill_leaves_no_child_running(tmp_path: Path) ->
 def test_a_signalled_parent_stops_its_children_in_order_and_exits(tmp_path: Path, sig: int, returncode: int) -> None:
     with supervised_parent(tmp_path) as (parent, pids):
         parent.send_signal(sig)
-        assert parent.wait(60) == returncode
+        assert parent.wait(20) == returncode
         assert all_gone(pids, timeout=0) == []
         assert (tmp_path / "stopped.txt").read_text().split() == ["third", "second", "first"]
 
