@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from obs.kube.base import NO_LABELS, Labels, copy_data, object_meta
+from obs.kube.base import NO_LABELS, Labels, camel, copy_data, object_meta
 
 ALERTMANAGER_CONFIG_API = "monitoring.coreos.com/v1alpha1"
 CONFIG_KEY = "alertmanager.yaml"
@@ -153,12 +153,6 @@ _RECEIVERS: dict[str, tuple[frozenset[str], dict[str, str], frozenset[str]]] = {
         frozenset({"headers"}),
     ),
 }
-
-
-def camel(snake: str) -> str:
-    """``api_url`` -> ``apiURL``, ``group_by`` -> ``groupBy``: the operator's field names."""
-    first, *rest = snake.split("_")
-    return first + "".join(part.upper() if part in ("url", "tls") else part.capitalize() for part in rest)
 
 
 def parse_matcher(text: str, where: str) -> dict[str, str]:

@@ -33,6 +33,12 @@ def object_meta(name: str, namespace: str | None = None, labels: Labels = NO_LAB
     return meta
 
 
+def camel(snake: str) -> str:
+    """``api_url`` -> ``apiURL``, ``group_by`` -> ``groupBy``: the operator's field names."""
+    first, *rest = snake.split("_")
+    return first + "".join(part.upper() if part in ("url", "tls") else part.capitalize() for part in rest)
+
+
 def copy_data(value: Any) -> Any:
     """A deep copy of plain data, so a built object shares nothing with its input."""
     if isinstance(value, Mapping):
@@ -42,4 +48,4 @@ def copy_data(value: Any) -> Any:
     return value
 
 
-__all__ = ["NO_LABELS", "Labels", "SecretKey", "copy_data", "object_meta"]
+__all__ = ["NO_LABELS", "Labels", "SecretKey", "camel", "copy_data", "object_meta"]

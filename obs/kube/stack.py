@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from obs.kube.base import NO_LABELS, Labels, SecretKey, copy_data
+from obs.kube.base import NO_LABELS, Labels, SecretKey, camel, copy_data
 from obs.kube.objects import (
     GRAFANA_DASHBOARD_LABEL,
     GRAFANA_DATASOURCE_LABEL,
@@ -63,19 +63,12 @@ def grafana_values(*, env_secret: str = "") -> dict[str, Any]:
     return values
 
 
-#: ``queue_config`` keys of a Prometheus ``remote_write`` and their Operator names.
-_QUEUE_KEYS = {
-    "capacity": "capacity",
-    "min_shards": "minShards",
-    "max_shards": "maxShards",
-    "max_samples_per_send": "maxSamplesPerSend",
-    "batch_send_deadline": "batchSendDeadline",
-    "min_backoff": "minBackoff",
-    "max_backoff": "maxBackoff",
-    "retry_on_http_429": "retryOnRateLimit",
-}
-_RELABEL_KEYS = {"source_labels": "sourceLabels", "target_label": "targetLabel", "action": "action", "regex": "regex",
-                 "separator": "separator", "replacement": "replacement", "modulus": "modulus"}  # fmt: skip
+#: ``queue_config`` keys of a Prometheus ``remote_write`` the Operator has a field for: its own
+#: name (:func:`camel`), or the one in ``_OPERATOR_NAMES``.
+_QUEUE_KEYS = frozenset(
+    {"capacity", "min_shards", "max_shards", "max_samples_per_send", "batch_send_deadline", "min_backoff", "max_backoff", "retry_on_http_429"}
+)
+_OPERATOR_NAMES = {"retry_on_http_429": "retryOnRateLimit"}
 
 
 def remote_write_spec(entry: Mapping[str, Any], secret_of: Callable[[str], SecretKey]) -> dict[str, Any]:
@@ -96,14 +89,14 @@ def remote_write_spec(entry: Mapping[str, Any], secret_of: Callable[[str], Secre
         password = secret_of(entry["basic_auth"]["password_file"])
         spec["basicAuth"] = {"username": SecretKey(password.name, "username").selector(), "password": password.selector()}
     if "queue_config" in entry:
-        unknown = set(entry["queue_config"]) - set(_QUEUE_KEYS)
+        unknown = set(entry["queue_config"]) - _QUEUE_KEYS
         if unknown:
             raise ValueError(f"remote_write queue_config: no Operator field for {sorted(unknown)}")
-        spec["queueConfig"] = {_QUEUE_KEYS[k]: v for k, v in entry["queue_config"].items()}
+        spec["queueConfig"] = {_OPERATOR_NAMES.get(k) or camel(k): v for k, v in entry["queue_config"].items()}
     if entry.get("send_exemplars"):
         spec["sendExemplars"] = True
     if entry.get("write_relabel_configs"):
-        spec["writeRelabelConfigs"] = [{_RELABEL_KEYS[k]: v for k, v in r.items()} for r in entry["write_relabel_configs"]]
+        spec["writeRelabelConfigs"] = [{camel(k): v for k, v in r.items()} for r in entry["write_relabel_configs"]]
     return spec
 
 
