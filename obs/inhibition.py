@@ -51,6 +51,7 @@ def upstream(platform: Platform, service: Service) -> list[str]:
 
 
 def _cause_alerts(platform: Platform, services: Mapping[str, Service], component: str) -> tuple[str, ...]:
+    """The alerts saying ``component`` is down, and the hold that outlasts them."""
     own: tuple[str, ...]
     if component in services:
         own = (SERVICE_CAUSE,) if services[component].kind.instrumented else (PROBED_CAUSE,)
@@ -58,11 +59,6 @@ def _cause_alerts(platform: Platform, services: Mapping[str, Service], component
         dep = next(d for d in platform.dependencies if d.name == component)
         own = CAUSE_ALERTS[dep.kind.value]
     return (*own, RECENT_OUTAGE)
-
-
-def cause_alerts(platform: Platform, component: str) -> tuple[str, ...]:
-    """The alerts saying ``component`` is down, and the hold that outlasts them."""
-    return _cause_alerts(platform, {s.name: s for s in platform.services}, component)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +139,6 @@ __all__ = [
     "SYMPTOM_ALERTS",
     "Inhibition",
     "Relations",
-    "cause_alerts",
     "inhibitions",
     "upstream",
 ]

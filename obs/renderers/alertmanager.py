@@ -36,7 +36,7 @@ from typing import Any
 from obs import contract
 from obs.alerting import WATCHDOG, Alert, Severity, severity_label
 from obs.artifacts import Artifact, RenderContext
-from obs.inhibition import Inhibition, inhibitions, upstream
+from obs.inhibition import inhibitions
 from obs.model import Environment, Platform, Team
 from obs.ruleset import alerts as build_alerts
 
@@ -461,16 +461,13 @@ __all__ = [
     "CONFIG_PATH",
     "ROUTES_TEST_PATH",
     "TEMPLATES_TEST_PATH",
-    "Inhibition",
     "RouteCase",
     "alertmanager_targets",
     "audit_config",
     "config",
     "inhibit_rules",
-    "inhibitions",
     "receivers_for",
     "render",
     "route_cases",
     "template_cases",
-    "upstream",
 ]
