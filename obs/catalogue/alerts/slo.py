@@ -279,9 +279,10 @@ def _incident_counters(incident: Incident) -> tuple[str, str, str]:
     return _counters(incident.steps)
 
 
-def _series(service: Service, slo: SLO, steps: Sequence[Step], counters: tuple[str, str, str] | None = None) -> tuple[Series, ...]:
-    """The counters of ``steps`` (or their values, ``counters``) as promtool input series."""
-    total, good, bad = counters or _counters(steps)
+def _series(service: Service, slo: SLO, counters: tuple[str, str, str]) -> tuple[Series, ...]:
+    """The total, good and failed request counters (:func:`_counters`) as the service's promtool
+    input series."""
+    total, good, bad = counters
     base = (
         f'{SVC}="{service.name}", {TEAM}="{service.team}", job="{service.name}", instance="{service.name}:{service.port}", '
         f'http_request_method="GET", {ROUTE}="/slo-probe"'
@@ -303,7 +304,7 @@ def _recordings_case(service: Service, slo: SLO, what: str, steps: Sequence[Step
     return {
         "name": f"recordings [{service.name}/{slo.name}]: {what}",
         "interval": f"{SLO_TEST_STEP_MINUTES}m",
-        "input_series": [{"series": x.selector, "values": x.values} for x in _series(service, slo, steps)],
+        "input_series": [{"series": x.selector, "values": x.values} for x in _series(service, slo, _counters(steps))],
         "promql_expr_test": [
             {
                 # promtool 2.42 compares floats exactly; 1 means "equal within 1e-9".
@@ -371,7 +372,7 @@ def timeline_text(tl: Timeline, lead: int) -> str:
 
 
 def _series_of(service: Service, slo: SLO, incident: Incident) -> tuple[Series, ...]:
-    return _series(service, slo, incident.steps, _incident_counters(incident))
+    return _series(service, slo, _incident_counters(incident))
 
 
 def _expected_at(alerts: Mapping[str, Alert], tl: Timeline, at: int) -> list[dict[str, Any]]:
@@ -419,7 +420,7 @@ def _unit_cases(service: Service, slo: SLO, alerts: Mapping[str, Alert], only: s
         tl = Replay(SLOShape.of(slo), incident, only=only).run()
         fires = tuple(Fires(value=v, alert=alerts[s]) for s in tl.firing if (v := tl.firing[s][-1]) is not None)
         at = f"{len(steps) * SLO_TEST_STEP_MINUTES}m"
-        cases.append(AlertTest(what, _series(service, slo, steps), at, fires=fires, interval=f"{SLO_TEST_STEP_MINUTES}m"))
+        cases.append(AlertTest(what, _series(service, slo, _counters(steps)), at, fires=fires, interval=f"{SLO_TEST_STEP_MINUTES}m"))
     return cases
 
 
