@@ -24,13 +24,8 @@ from obs.kube import validate
 from obs.renderers.kubernetes import DIR, PLAIN_RULES_SUFFIX, evaluated_rule_files, object_files
 from obs.renderers.prometheus import CONFIG_PATH
 from obs.rules.rulefile import RULES_DIR
+from obs.schemas import load_yaml
 from obs.writer import read_manifest
-
-_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _load(text: str) -> Any:
-    return yaml.load(text, Loader=_LOADER)
 
 
 def verify(artifacts: Sequence[Artifact]) -> list[str]:
@@ -59,13 +54,13 @@ def _objects(folder: Path) -> list[Mapping[str, Any]]:
 
 def _written(env_dir: Path, relative: str) -> Any:
     path = env_dir / relative
-    return _load(path.read_text()) if path.exists() else None
+    return load_yaml(path.read_text()) if path.exists() else None
 
 
 def _evaluated(env_dir: Path) -> tuple[Any, dict[str, Any]]:
     """The written prometheus.yml, and the written rule files it loads (name -> content)."""
     config = _written(env_dir, CONFIG_PATH) or {}
-    files = {f"{RULES_DIR}/{p.name}": _load(p.read_text()) for p in sorted((env_dir / RULES_DIR).glob("*.yml"))}
+    files = {f"{RULES_DIR}/{p.name}": load_yaml(p.read_text()) for p in sorted((env_dir / RULES_DIR).glob("*.yml"))}
     return config, dict(evaluated_rule_files(config, files))
 
 
@@ -86,10 +81,10 @@ def rule_problems(env_dir: Path, objects: Sequence[Mapping[str, Any]]) -> list[s
             held |= match
         return problems + [f"{RULES_DIR}/{stem}.yml: no PrometheusRule carries its groups" for stem in files if stem not in held]
     for name, data in plain.items():
-        carried = {key.removesuffix(".yml"): _load(text) for key, text in data.items()}
+        carried = {key.removesuffix(".yml"): load_yaml(text) for key, text in data.items()}
         problems += [f"ConfigMap/{name}: {stem}.yml is not as written in {RULES_DIR}" for stem, content in files.items() if carried.get(stem) != content]
         problems += [f"ConfigMap/{name}: {stem}.yml is no rule file prometheus.yml loads" for stem in carried if stem not in files]
-    configs = [_load(data["prometheus.yml"]) for data in config_maps.values() if "prometheus.yml" in data]
+    configs = [load_yaml(data["prometheus.yml"]) for data in config_maps.values() if "prometheus.yml" in data]
     if configs != [config]:
         problems.append(f"no ConfigMap holds {CONFIG_PATH} as written")
     return problems

@@ -24,6 +24,7 @@ import yaml
 from obs.artifacts import Outcome
 from obs.errors import ToolNotFoundError
 from obs.renderers.rules import RULES_DIR, TESTS_DIR
+from obs.schemas import load_yaml
 from obs.tools import find_tool, run_tool
 
 #: How a timed-out file's detail starts.
@@ -62,7 +63,7 @@ def _loaded(path: Path, body: bytes) -> list[Path]:
     if found:
         names = [line[2:].strip().strip(b"'\"").decode() for line in found.group(1).splitlines()]
     else:
-        document = yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+        document = load_yaml(body) or {}
         names = [str(n) for n in document.get("rule_files", [])] if isinstance(document, dict) else []
     return [path.parent / name for name in names]
 

@@ -36,10 +36,9 @@ from obs.kube.schemas import (
     kinds_named,
     kubernetes_problems,
 )
+from obs.schemas import FAST_LOADER
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-#: libyaml's safe loader where PyYAML has it: a folder of dashboards is megabytes of YAML.
-_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 KUBECTL_ENV = "OBS_KUBECTL"
 KUBECTL_MISSING = "skipped: kubectl not found (apt-get install -y kubernetes-client)"
 _OBJECT_SUFFIXES = (".yaml", ".yml", ".json")
@@ -99,7 +98,7 @@ def read_objects(path: Path) -> list[Any]:
         docs = [json.loads(text)]
     else:
         try:
-            docs = list(yaml.load_all(text, Loader=_LOADER))
+            docs = list(yaml.load_all(text, Loader=FAST_LOADER))
         except yaml.YAMLError:
             docs = list(yaml.safe_load_all(text))  # raises again, with the pure parser's clearer message
     return [doc for doc in docs if doc is not None]
@@ -181,7 +180,7 @@ def kustomize(folder: Path, *, timeout: float = 60) -> KustomizeResult:
     if proc.returncode != 0:
         return KustomizeResult(problem=f"kubectl kustomize {folder}: {kubectl_error(proc.stderr or proc.stdout) or f'exit code {proc.returncode}'}")
     try:
-        docs = [doc for doc in yaml.load_all(proc.stdout, Loader=_LOADER) if doc is not None]
+        docs = [doc for doc in yaml.load_all(proc.stdout, Loader=FAST_LOADER) if doc is not None]
     except yaml.YAMLError as exc:
         return KustomizeResult(problem=f"kubectl kustomize {folder}: output is not YAML: {' '.join(str(exc).split())}")
     return KustomizeResult(objects=tuple(docs))

@@ -51,12 +51,12 @@ def validate(name: str, data: Any) -> list[str]:
 
 #: libyaml's safe loader where PyYAML was built with it: the same data, several times faster on the
 #: large files a big platform's checks read back (the pure-Python loader otherwise).
-_FAST_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+FAST_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load_yaml(text: str) -> Any:
+def load_yaml(text: str | bytes) -> Any:
     """YAML that obs wrote (safe loading, libyaml when available)."""
-    return yaml.load(text, Loader=_FAST_LOADER)
+    return yaml.load(text, Loader=FAST_LOADER)
 
 
 def read_data(path: Path) -> Any:
@@ -77,4 +77,4 @@ def validate_file(name: str, path: Path) -> list[str]:
     return validate(name, data)
 
 
-__all__ = ["SCHEMA_DIR", "load", "load_yaml", "names", "read_data", "validate", "validate_file"]
+__all__ = ["FAST_LOADER", "SCHEMA_DIR", "load", "load_yaml", "names", "read_data", "validate", "validate_file"]
