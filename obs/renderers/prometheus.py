@@ -21,7 +21,7 @@ from obs.model import Environment, Platform
 from obs.renderers.alertmanager import alertmanager_targets
 from obs.rules.rulefile import RULES_DIR
 from obs.scaleout import RulePlacement, external_labels, remote_write, replica_label, rule_placement
-from obs.scrape import scrape_jobs
+from obs.scrape import host_port, scrape_jobs
 
 CONFIG_PATH = "prometheus/prometheus.yml"
 RULES_GLOB = "rules/*.yml"
@@ -40,8 +40,8 @@ def alertmanager_set(url: str) -> dict[str, Any]:
     """One ``alertmanagers`` entry: the Alertmanager at the base URL ``url`` (its port, else 9093
     over http and 443 over https; its path as the API's prefix)."""
     parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 9093)
-    entry: dict[str, Any] = {"static_configs": [{"targets": [f"{parts.hostname}:{port}"]}]}
+    target = host_port(url, 443 if parts.scheme == "https" else 9093)
+    entry: dict[str, Any] = {"static_configs": [{"targets": [target]}]}
     if parts.scheme == "https":
         entry["scheme"] = "https"
     if parts.path.strip("/"):
